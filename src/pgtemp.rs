@@ -1,0 +1,327 @@
+//! A private PostgreSQL cluster: used by the tests and by `brewlytics up` when no database is
+//! configured.
+//!
+//! It finds the server binaries (PATH, then `/usr/lib/postgresql/*/bin`), `initdb`s a cluster
+//! into a directory (as the `postgres` user when running as root, since PostgreSQL refuses root),
+//! starts it on a free loopback port with its socket inside that directory, and creates the
+//! databases asked for. The cluster's port is kept in `cluster.json` beside the data so other
+//! commands run from the same directory can find it.
+
+use std::{
+    fs,
+    net::TcpListener,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+};
+
+use serde::{Deserialize, Serialize};
+
+/// What can go wrong while running a private cluster.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error(
+        "no PostgreSQL server binaries found (looked for initdb on PATH and in /usr/lib/postgresql/*/bin). \
+         Install them (Debian: apt-get install postgresql) or point brewlytics at an existing server \
+         with OLTP_DATABASE_URL and OLAP_DATABASE_URL"
+    )]
+    NoBinaries,
+    #[error(
+        "running as root, but there is no `postgres` user to run the server as (create one, or run as a normal user)"
+    )]
+    NoPostgresUser,
+    #[error("{step} failed: {detail}")]
+    Step { step: String, detail: String },
+    #[error("i/o error on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Where a running private cluster listens; saved as `cluster.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterState {
+    pub port: u16,
+    pub user: String,
+}
+
+impl ClusterState {
+    /// The state saved under `home`, if a cluster there is running.
+    pub fn load(home: &Path) -> Option<Self> {
+        let text = fs::read_to_string(home.join("cluster.json")).ok()?;
+        let state: Self = serde_json::from_str(&text).ok()?;
+        home.join("data/postmaster.pid").exists().then_some(state)
+    }
+
+    /// A libpq DSN for one database of the cluster.
+    pub fn dsn(&self, db: &str) -> String {
+        format!("postgresql://{}@127.0.0.1:{}/{}", self.user, self.port, db)
+    }
+}
+
+/// Settings of a private cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// Directory for data, socket and log; created if missing.
+    pub dir: PathBuf,
+    /// fsync on (benchmarks, `up`) or off (tests).
+    pub durable: bool,
+    /// Remove `dir` when the cluster is stopped by drop.
+    pub remove_on_drop: bool,
+}
+
+/// A running private cluster; stopped (fast shutdown) on drop.
+#[derive(Debug)]
+pub struct PrivateCluster {
+    opts: ClusterOptions,
+    bin: PathBuf,
+    run_as: Option<&'static str>,
+    pub state: ClusterState,
+}
+
+impl PrivateCluster {
+    /// Start the cluster in `opts.dir`, initialising it first if it is new.
+    pub fn start(opts: ClusterOptions) -> Result<Self, ClusterError> {
+        let bin = find_bin_dir().ok_or(ClusterError::NoBinaries)?;
+        let run_as = running_as_root().then_some("postgres");
+        if run_as.is_some() && !user_exists("postgres") {
+            return Err(ClusterError::NoPostgresUser);
+        }
+        let cluster = Self { state: ClusterState { port: 0, user: "postgres".into() }, opts, bin, run_as };
+        cluster.prepare_dir()?;
+        let data = cluster.data_dir();
+        if !data.join("PG_VERSION").exists() {
+            cluster.initdb()?;
+        }
+        let mut cluster = cluster;
+        cluster.state.port = free_port()?;
+        cluster.write_settings()?;
+        if data.join("postmaster.pid").exists() {
+            // A previous run was killed: let pg_ctl clean up a stale pid file, or stop a live server.
+            let _ = cluster.pg_ctl(&["stop", "-m", "fast"]);
+        }
+        cluster.pg_ctl(&[
+            "start",
+            "-w",
+            "-t",
+            "60",
+            "-l",
+            &cluster.opts.dir.join("postgres.log").display().to_string(),
+        ])?;
+        let state = serde_json::to_string(&cluster.state).expect("state serialises");
+        write(&cluster.opts.dir.join("cluster.json"), &state)?;
+        Ok(cluster)
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.opts.dir.join("data")
+    }
+
+    /// Create a database unless it exists.
+    pub fn create_database(&self, name: &str) -> Result<(), ClusterError> {
+        let sql = format!(
+            "select 'create database \"{name}\"' where not exists (select from pg_database where datname = '{name}') \\gexec"
+        );
+        self.psql("postgres", &sql)
+    }
+
+    /// Run SQL through psql as the superuser.
+    pub fn psql(&self, db: &str, sql: &str) -> Result<(), ClusterError> {
+        let port = self.state.port.to_string();
+        let psql = self.bin.join("psql");
+        let args = ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-d", db];
+        let mut cmd = Command::new(&psql);
+        cmd.args(args).stdin(Stdio::piped());
+        run_with_stdin(cmd, sql, "psql")
+    }
+
+    /// Stop the server (fast shutdown: in-flight transactions roll back).
+    pub fn stop(&self) -> Result<(), ClusterError> {
+        self.pg_ctl(&["stop", "-m", "fast", "-w"])
+    }
+
+    /// Stop the server abruptly, as a crash would (for restart tests).
+    pub fn kill(&self) -> Result<(), ClusterError> {
+        self.pg_ctl(&["stop", "-m", "immediate", "-w"])
+    }
+
+    /// Start a stopped server again on the same port.
+    pub fn restart(&self) -> Result<(), ClusterError> {
+        self.pg_ctl(&["start", "-w", "-t", "60", "-l", &self.opts.dir.join("postgres.log").display().to_string()])
+    }
+
+    fn prepare_dir(&self) -> Result<(), ClusterError> {
+        let dir = &self.opts.dir;
+        fs::create_dir_all(dir).map_err(|source| ClusterError::Io { path: dir.clone(), source })?;
+        if let Some(user) = self.run_as {
+            // The server user must be able to reach and own its directory.
+            let mut p = dir.canonicalize().map_err(|source| ClusterError::Io { path: dir.clone(), source })?;
+            chown(&p, user)?;
+            while let Some(parent) = p.parent().map(Path::to_path_buf) {
+                allow_traverse(&parent);
+                p = parent;
+            }
+        }
+        Ok(())
+    }
+
+    fn initdb(&self) -> Result<(), ClusterError> {
+        let data = self.data_dir().display().to_string();
+        let mut cmd = self.command("initdb");
+        cmd.args(["-D", &data, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "--no-sync"]);
+        run(cmd, "initdb")
+    }
+
+    fn write_settings(&self) -> Result<(), ClusterError> {
+        let mut conf = format!(
+            "port = {}\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n\
+             max_connections = 300\nshared_buffers = 256MB\ntimezone = 'UTC'\nlog_timezone = 'UTC'\n\
+             max_wal_size = 4GB\nlog_min_messages = warning\n",
+            self.state.port,
+            self.opts.dir.canonicalize().map(|p| p.display().to_string()).unwrap_or_default()
+        );
+        if !self.opts.durable {
+            conf.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
+        }
+        let path = self.data_dir().join("postgresql.auto.conf");
+        write(&path, &conf)?;
+        if let Some(user) = self.run_as {
+            chown(&path, user)?;
+        }
+        Ok(())
+    }
+
+    fn pg_ctl(&self, args: &[&str]) -> Result<(), ClusterError> {
+        let data = self.data_dir().display().to_string();
+        let mut cmd = self.command("pg_ctl");
+        cmd.args(["-D", &data]).args(args);
+        run(cmd, &format!("pg_ctl {}", args[0]))
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let exe = self.bin.join(program);
+        let mut cmd = match self.run_as {
+            Some(user) => {
+                let mut c = Command::new("runuser");
+                c.args(["-u", user, "--"]).arg(exe);
+                c
+            }
+            None => Command::new(exe),
+        };
+        cmd.current_dir("/").stdin(Stdio::null());
+        cmd
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let _ = self.stop();
+        if self.opts.remove_on_drop {
+            let _ = fs::remove_dir_all(&self.opts.dir);
+        }
+    }
+}
+
+/// The directory holding `initdb`, `pg_ctl` and `postgres`: PATH first, then the newest
+/// `/usr/lib/postgresql/*/bin`.
+pub fn find_bin_dir() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file());
+    on_path.or_else(|| {
+        let mut dirs: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .filter(|d| d.join("initdb").is_file())
+            .collect();
+        dirs.sort_by_key(|d| d.parent().and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok()));
+        dirs.pop()
+    })
+}
+
+fn running_as_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
+
+fn user_exists(user: &str) -> bool {
+    Command::new("id").arg(user).stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+fn chown(path: &Path, user: &str) -> Result<(), ClusterError> {
+    let mut cmd = Command::new("chown");
+    cmd.args(["-R", &format!("{user}:{user}")]).arg(path);
+    run(cmd, "chown")
+}
+
+fn allow_traverse(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = fs::metadata(dir) {
+        let mode = meta.permissions().mode();
+        if mode & 0o001 == 0 {
+            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(mode | 0o011));
+        }
+    }
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> Result<u16, ClusterError> {
+    let l =
+        TcpListener::bind("127.0.0.1:0").map_err(|source| ClusterError::Io { path: "127.0.0.1:0".into(), source })?;
+    Ok(l.local_addr().map_err(|source| ClusterError::Io { path: "127.0.0.1:0".into(), source })?.port())
+}
+
+fn write(path: &Path, text: &str) -> Result<(), ClusterError> {
+    fs::write(path, text).map_err(|source| ClusterError::Io { path: path.to_path_buf(), source })
+}
+
+fn run(mut cmd: Command, step: &str) -> Result<(), ClusterError> {
+    let out = cmd.output().map_err(|e| ClusterError::Step { step: step.into(), detail: e.to_string() })?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let detail = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    Err(ClusterError::Step { step: step.into(), detail: detail.trim().to_string() })
+}
+
+fn run_with_stdin(mut cmd: Command, input: &str, step: &str) -> Result<(), ClusterError> {
+    use std::io::Write;
+    let err = |e: std::io::Error| ClusterError::Step { step: step.into(), detail: e.to_string() };
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(err)?;
+    child.stdin.take().expect("piped stdin").write_all(input.as_bytes()).map_err(err)?;
+    let out = child.wait_with_output().map_err(err)?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(ClusterError::Step { step: step.into(), detail: String::from_utf8_lossy(&out.stderr).trim().to_string() })
+}
+
+impl PrivateCluster {
+    /// Keep the cluster running past this value's lifetime, and have a watchdog stop it (and
+    /// remove its directory) once process `pid` exits. For test harnesses whose cluster lives
+    /// in a static, which Rust never drops.
+    pub fn stop_when_process_exits(self, pid: u32) -> ClusterState {
+        let data = self.data_dir().display().to_string();
+        let pg_ctl = self.bin.join("pg_ctl").display().to_string();
+        let prefix = match self.run_as {
+            Some(user) => format!("runuser -u {user} -- {pg_ctl}"),
+            None => pg_ctl,
+        };
+        let remove =
+            if self.opts.remove_on_drop { format!("rm -rf '{}'", self.opts.dir.display()) } else { String::new() };
+        let script = format!(
+            "while kill -0 {pid} 2>/dev/null; do sleep 0.5; done; {prefix} -D '{data}' -m immediate stop >/dev/null 2>&1; {remove}"
+        );
+        let _ = Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let state = self.state.clone();
+        std::mem::forget(self);
+        state
+    }
+}

@@ -1,0 +1,117 @@
+//! Logging and metrics: tracing setup, metric names as consts (each described once, with HELP),
+//! and the Prometheus recorder whose text the `/metrics` endpoints render.
+
+use std::sync::OnceLock;
+
+use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::config::LogFormat;
+
+/// Changes applied to the warehouse, labels `table` and `op`.
+pub const CDC_CHANGES_APPLIED: &str = "cdc_changes_applied_total";
+/// Batches committed.
+pub const CDC_BATCHES: &str = "cdc_batches_total";
+/// Change rows per batch.
+pub const CDC_BATCH_ROWS: &str = "cdc_batch_rows";
+/// Batch phase durations, label `phase` = read | transform | write | commit.
+pub const CDC_BATCH_DURATION: &str = "cdc_batch_duration_seconds";
+/// Commit of a change in OLTP (its changed_at) to its warehouse commit.
+pub const CDC_FRESHNESS: &str = "cdc_freshness_seconds";
+/// Committed changes not yet applied.
+pub const CDC_BACKLOG: &str = "cdc_backlog_rows";
+/// Age of the oldest committed change not yet applied (0 when caught up).
+pub const CDC_LAG: &str = "cdc_lag_seconds";
+/// How long the oldest open OLTP transaction has been open.
+pub const CDC_OLDEST_XACT: &str = "cdc_oldest_open_transaction_seconds";
+/// The checkpoint: number of changes applied since the start.
+pub const CDC_CHECKPOINT_CHANGES: &str = "cdc_checkpoint_applied_changes";
+/// The checkpoint: xmax of the last completed snapshot window.
+pub const CDC_CHECKPOINT_XMAX: &str = "cdc_checkpoint_window_xmax";
+/// Unix time of the last committed batch.
+pub const CDC_LAST_SUCCESS: &str = "cdc_last_success_timestamp_seconds";
+/// Errors by `kind` (connection, transient, data, internal).
+pub const CDC_ERRORS: &str = "cdc_errors_total";
+/// Retries after a transient failure.
+pub const CDC_RETRIES: &str = "cdc_retries_total";
+/// Changes sent to the dead-letter table, label `table`.
+pub const CDC_DEAD_LETTERS: &str = "cdc_dead_letters_total";
+/// Dead letters waiting in `cdc_dead_letter` (not replayed).
+pub const CDC_DEAD_LETTERS_PENDING: &str = "cdc_dead_letters_pending";
+/// 1 when this instance holds the apply lock, 0 on standby.
+pub const CDC_ACTIVE: &str = "cdc_active";
+/// Inferred dimension members created, label `dim`.
+pub const WAREHOUSE_INFERRED: &str = "warehouse_inferred_members_total";
+/// Type 2 versions opened, label `dim`.
+pub const WAREHOUSE_SCD2_VERSIONS: &str = "warehouse_scd2_versions_total";
+/// HTTP requests of the API, labels `method`, `route`, `status`.
+pub const HTTP_REQUESTS: &str = "http_requests_total";
+/// HTTP request latency of the API, labels `method`, `route`, `status`.
+pub const HTTP_DURATION: &str = "http_request_duration_seconds";
+
+/// Install the tracing subscriber (RUST_LOG filter, default `info`).
+pub fn init_tracing(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Install the global Prometheus recorder once and return its handle.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let seconds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+            let rows = [1.0, 10.0, 50.0, 100.0, 500.0, 1000.0, 2500.0, 5000.0, 10000.0];
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &seconds)
+                .and_then(|b| b.set_buckets_for_metric(Matcher::Full(CDC_BATCH_ROWS.into()), &rows))
+                .expect("static bucket lists are valid")
+                .install_recorder()
+                .expect("the metrics recorder is installed once");
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    describe_counter!(CDC_CHANGES_APPLIED, "Changes applied to the warehouse, by source table and op (I/U/D).");
+    describe_counter!(CDC_BATCHES, "Warehouse transactions committed by the CDC daemon.");
+    describe_histogram!(CDC_BATCH_ROWS, "Change rows per committed batch.");
+    describe_histogram!(CDC_BATCH_DURATION, Unit::Seconds, "Batch phase duration (read, transform, write, commit).");
+    describe_histogram!(
+        CDC_FRESHNESS,
+        Unit::Seconds,
+        "Time from a change in OLTP (changed_at) to its warehouse commit."
+    );
+    describe_gauge!(CDC_BACKLOG, "Committed changes in cdc_orders not yet applied to the warehouse.");
+    describe_gauge!(CDC_LAG, Unit::Seconds, "Age of the oldest committed change not yet applied; 0 when caught up.");
+    describe_gauge!(CDC_OLDEST_XACT, Unit::Seconds, "How long the oldest open OLTP transaction has been open.");
+    describe_gauge!(
+        CDC_CHECKPOINT_CHANGES,
+        "Changes applied since the checkpoint was created (cdc_offset.applied_changes)."
+    );
+    describe_gauge!(
+        CDC_CHECKPOINT_XMAX,
+        "xmax of the snapshot that starts the current window (cdc_offset.window_start)."
+    );
+    describe_gauge!(CDC_LAST_SUCCESS, Unit::Seconds, "Unix time of the last committed batch.");
+    describe_counter!(CDC_ERRORS, "Errors of the CDC daemon by kind (connection, transient, data, internal).");
+    describe_counter!(CDC_RETRIES, "Retries after a transient failure.");
+    describe_counter!(CDC_DEAD_LETTERS, "Changes written to cdc_dead_letter, by source table.");
+    describe_gauge!(CDC_DEAD_LETTERS_PENDING, "Dead letters in cdc_dead_letter that have not been replayed.");
+    describe_gauge!(CDC_ACTIVE, "1 when this daemon holds the apply lock (active), 0 when it waits (standby).");
+    describe_counter!(WAREHOUSE_INFERRED, "Inferred dimension members created for facts that arrived first, by dim.");
+    describe_counter!(WAREHOUSE_SCD2_VERSIONS, "Type 2 dimension versions opened, by dim.");
+    describe_counter!(HTTP_REQUESTS, "HTTP requests served by the order API, by method, matched route and status.");
+    describe_histogram!(
+        HTTP_DURATION,
+        Unit::Seconds,
+        "HTTP request latency of the order API, by method, matched route and status."
+    );
+}

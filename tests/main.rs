@@ -1,0 +1,4 @@
+//! One integration-test binary: every test talks to a real PostgreSQL.
+mod support;
+
+mod schema;

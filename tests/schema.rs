@@ -1,0 +1,270 @@
+//! Foundation: migrations, change capture triggers, calendar, roles.
+
+use std::time::Duration;
+
+use brewlytics::db::{self, Db};
+use futures_util::StreamExt;
+use serde_json::Value;
+
+use crate::support::{connect_url, scalar, TestDb};
+
+const SETUP: &str = "
+    insert into stores (id, name, city) values (1, 'Harbour', 'Leith');
+    insert into customers (id, name, email) values (1, 'Ada', 'ada@example.com');
+    insert into products (id, name, category, price) values (1, 'Latte', 'coffee', 0.10), (2, 'Muffin', 'food', 0.20);
+    insert into employees (id, store_id, name) values (1, 1, 'Bo');
+    insert into orders (id, customer_id, employee_id, store_id, total) values (1, 1, 1, 1, 0.30);
+    insert into order_items (id, order_id, product_id, quantity, price) values (1, 1, 1, 1, 0.10), (2, 1, 2, 1, 0.20);
+    insert into payments (id, order_id, amount, method) values (1, 1, 0.30, 'card');
+    insert into inventory (id, product_id, store_id, on_hand) values (1, 1, 1, 10);
+    insert into inventory_movements (id, product_id, store_id, order_id, quantity, reason) values (1, 1, 1, 1, -1, 'sale');
+    select setval(pg_get_serial_sequence(t, 'id'), 100)
+    from unnest(array['stores', 'customers', 'products', 'employees', 'orders', 'order_items', 'payments',
+                      'inventory', 'inventory_movements']) as t;
+";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrations_reapply_as_a_no_op() {
+    let t = TestDb::new().await;
+    for which in [Db::Oltp, Db::Olap] {
+        let mut c = db::connect(&t.config, which).await.unwrap();
+        assert_eq!(db::migrate(&mut c, which).await.unwrap(), 0, "{which:?} re-run applied something");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrations_apply_to_empty_databases() {
+    let t = TestDb::new().await;
+    let admin = connect_url(&format!("{}/postgres", t.base)).await;
+    let name = format!("{}_empty", t.config.oltp_db);
+    admin.batch_execute(&format!("create database \"{name}\"")).await.unwrap();
+    let mut c = connect_url(&format!("{}/{name}", t.base)).await;
+    assert_eq!(db::migrate(&mut c, Db::Oltp).await.unwrap(), 2);
+    assert_eq!(db::migrate(&mut c, Db::Oltp).await.unwrap(), 0);
+    let mut c = connect_url(&format!("{}/{name}", t.base)).await;
+    c.batch_execute("drop schema public cascade; create schema public").await.unwrap();
+    assert_eq!(db::migrate(&mut c, Db::Olap).await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn edited_migration_is_reported_by_name() {
+    let t = TestDb::new().await;
+    let mut c = t.oltp().await;
+    c.execute("update refinery_schema_history set checksum = '1' where version = 2", &[]).await.unwrap();
+    let err = db::migrate(&mut c, Db::Oltp).await.unwrap_err().to_string();
+    assert!(err.contains("V2") && err.contains("cdc_capture") && err.contains("changed after it was applied"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_table_captures_insert_update_delete() {
+    let t = TestDb::new().await;
+    let c = t.oltp().await;
+    c.batch_execute(SETUP).await.unwrap();
+    let tables = [
+        ("stores", "name = name || '!'"),
+        ("customers", "name = 'Ada L'"),
+        ("products", "price = price + 1"),
+        ("employees", "active = false"),
+        ("orders", "status = 'served'"),
+        ("order_items", "quantity = quantity + 1"),
+        ("payments", "method = 'cash'"),
+        ("inventory", "on_hand = on_hand - 1"),
+        ("inventory_movements", "reason = 'waste'"),
+    ];
+    for (table, _) in tables {
+        let n: i64 =
+            scalar(&c, &format!("select count(*) from cdc_orders where table_name = '{table}' and op = 'I'")).await;
+        let rows: i64 = scalar(&c, &format!("select count(*) from {table}")).await;
+        assert_eq!(n, rows, "{table}: one I row per inserted row");
+    }
+    for (table, set) in tables {
+        c.batch_execute(&format!("update {table} set {set} where id = 1")).await.unwrap();
+        let row = c
+            .query_one(
+                &format!("select op, row_id, before, after, txid::text from cdc_orders where table_name = '{table}' and op = 'U'"),
+                &[],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{table}: exactly one U row: {e}"));
+        assert_eq!(row.get::<_, i64>(1), 1);
+        let (before, after): (Value, Value) = (row.get(2), row.get(3));
+        assert_eq!(before["id"], 1);
+        assert_ne!(before, after, "{table}: before and after differ");
+        assert!(row.get::<_, String>(4).parse::<u64>().unwrap() > 0);
+    }
+    // Deletes, children first.
+    for (table, _) in tables.iter().rev() {
+        c.batch_execute(&format!("delete from {table}")).await.unwrap();
+        let row = c
+            .query_one(
+                &format!(
+                    "select before, after from cdc_orders where table_name = '{table}' and op = 'D' and row_id = 1"
+                ),
+                &[],
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{table}: one D row: {e}"));
+        assert!(row.get::<_, Option<Value>>(1).is_none(), "{table}: a delete has no after image");
+        assert_eq!(row.get::<_, Value>(0)["id"], 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn multi_row_statement_writes_one_row_per_row_and_one_txid() {
+    let t = TestDb::new().await;
+    let c = t.oltp().await;
+    c.batch_execute(
+        "insert into customers (name, email) select 'c' || g, 'c' || g || '@x.io' from generate_series(1, 500) g",
+    )
+    .await
+    .unwrap();
+    let (rows, txids): (i64, i64) = {
+        let r = c.query_one("select count(*), count(distinct txid) from cdc_orders", &[]).await.unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!((rows, txids), (500, 1));
+    c.batch_execute("update customers set name = upper(name) where id <= 200").await.unwrap();
+    assert_eq!(scalar::<i64>(&c, "select count(*) from cdc_orders where op = 'U'").await, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn money_is_exact_and_time_is_utc() {
+    let t = TestDb::new().await;
+    let c = t.oltp().await;
+    c.batch_execute("set timezone = 'Asia/Kolkata'").await.unwrap();
+    c.batch_execute(SETUP).await.unwrap();
+    let sum: String = scalar(
+        &c,
+        "select ((after->>'price')::numeric)::text from cdc_orders where table_name = 'products' and row_id = 1",
+    )
+    .await;
+    assert_eq!(sum, "0.10");
+    let total: String =
+        scalar(&c, "select sum((after->>'price')::numeric)::text from cdc_orders where table_name = 'order_items'")
+            .await;
+    assert_eq!(total, "0.30", "0.10 + 0.20 stays 0.30");
+    let raw: String =
+        scalar(&c, "select after::text from cdc_orders where table_name = 'products' and row_id = 2").await;
+    assert!(raw.contains("\"price\": 0.20"), "numeric keeps its scale in the image: {raw}");
+    c.batch_execute("update orders set order_time = '2025-07-20 23:30:00+00'").await.unwrap();
+    let time: String =
+        scalar(&c, "select after->>'order_time' from cdc_orders where table_name = 'orders' and op = 'U'").await;
+    assert_eq!(time, "2025-07-20T23:30:00+00:00", "rendered in UTC although the session is in Asia/Kolkata");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn truncate_of_a_captured_table_is_refused() {
+    let t = TestDb::new().await;
+    let c = t.oltp().await;
+    c.batch_execute(SETUP).await.unwrap();
+    let err = c.batch_execute("truncate inventory_movements").await.unwrap_err();
+    assert!(err.as_db_error().unwrap().message().contains("refused"), "{err}");
+    assert_eq!(scalar::<i64>(&c, "select count(*) from inventory_movements").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_notify_per_transaction() {
+    let t = TestDb::new().await;
+    let cfg: tokio_postgres::Config = t.oltp_url.parse().unwrap();
+    let (listener, mut conn) = cfg.connect(tokio_postgres::NoTls).await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut stream = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
+        while let Some(Ok(msg)) = stream.next().await {
+            if let tokio_postgres::AsyncMessage::Notification(n) = msg {
+                let _ = tx.send(n.channel().to_string());
+            }
+        }
+    });
+    listener.batch_execute("listen cdc_orders").await.unwrap();
+    let c = t.oltp().await;
+    // A transaction with many statements and many rows in several tables.
+    c.batch_execute(&format!("begin; {SETUP}; update products set price = price * 2; commit;")).await.unwrap();
+    // A marker transaction: its notification arrives after any from the first one.
+    c.batch_execute("insert into stores (id, name, city) values (99, 'Marker', 'X')").await.unwrap();
+    let mut got = 0;
+    while got < 2 {
+        let n = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("notification").unwrap();
+        assert_eq!(n, "cdc_orders");
+        got += 1;
+    }
+    assert!(rx.try_recv().is_err(), "exactly one notification per transaction");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dim_date_covers_2015_to_2045_with_right_attributes() {
+    let t = TestDb::new().await;
+    let c = t.olap().await;
+    let r = c
+        .query_one("select min(date)::text, max(date)::text, count(*) from dim_date where date_key > 0", &[])
+        .await
+        .unwrap();
+    assert_eq!(r.get::<_, String>(0), "2015-01-01");
+    assert_eq!(r.get::<_, String>(1), "2045-12-31");
+    assert_eq!(r.get::<_, i64>(2), 11_323);
+    let leap = c
+        .query_one(
+            "select day_name, day_of_week, is_weekend, month_name, quarter from dim_date where date_key = 20240229",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(leap.get::<_, String>(0), "Thursday");
+    assert_eq!((leap.get::<_, i16>(1), leap.get::<_, bool>(2)), (4, false));
+    assert_eq!((leap.get::<_, String>(3), leap.get::<_, i16>(4)), ("February".to_string(), 1));
+    assert_eq!(
+        scalar::<i64>(
+            &c,
+            "select count(*) from dim_date where extract(month from date) = 2 and extract(day from date) = 29"
+        )
+        .await,
+        8
+    );
+    // 2020-12-31 is in ISO week 53 of 2020; 2021-01-03 too (a Sunday).
+    let w = c
+        .query_one("select iso_year, iso_week, is_weekend from dim_date where date_key = 20210103", &[])
+        .await
+        .unwrap();
+    assert_eq!((w.get::<_, i16>(0), w.get::<_, i16>(1), w.get::<_, bool>(2)), (2020, 53, true));
+    assert_eq!(scalar::<i64>(&c, "select count(*) from dim_time where time_key >= 0").await, 1440);
+    for dim in ["dim_store", "dim_customer", "dim_employee", "dim_product"] {
+        let key = dim.replace("dim_", "") + "_key";
+        assert_eq!(
+            scalar::<i64>(&c, &format!("select count(*) from {dim} where {key} = 0")).await,
+            1,
+            "{dim} unknown member"
+        );
+    }
+    for fact in ["fact_sales", "fact_payments", "fact_inventory", "fact_orders"] {
+        assert_eq!(scalar::<i64>(&c, &format!("select count(*) from {fact}")).await, 0, "no demo rows in {fact}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn roles_have_least_privilege() {
+    let t = TestDb::new().await;
+    t.oltp().await.batch_execute(SETUP).await.unwrap();
+    let reader = connect_url(&t.url_as(Db::Olap, "analytics_reader")).await;
+    reader.query("select count(*) from fact_sales", &[]).await.expect("reader reads the star");
+    let err = reader.batch_execute("insert into fact_payments (payment_id, order_id, amount, method, changed_at, src_id) values (1, 1, 1, 'card', now(), 1)").await.unwrap_err();
+    assert_eq!(err.code(), Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE));
+
+    let api_on_olap = connect_url(&t.url_as(Db::Olap, "brewlytics_api")).await;
+    let err = api_on_olap.query("select * from public.fact_sales", &[]).await.unwrap_err();
+    assert_eq!(err.code(), Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE));
+    let api = connect_url(&t.url_as(Db::Oltp, "brewlytics_api")).await;
+    api.batch_execute("insert into customers (name, email) values ('B', 'b@example.com')")
+        .await
+        .expect("api writes OLTP");
+
+    let cdc = connect_url(&t.url_as(Db::Oltp, "brewlytics_cdc")).await;
+    cdc.query("select count(*) from cdc_orders", &[]).await.expect("cdc reads changes");
+    let err = cdc.batch_execute("update orders set status = 'served'").await.unwrap_err();
+    assert_eq!(err.code(), Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE));
+    let cdc_olap = connect_url(&t.url_as(Db::Olap, "brewlytics_cdc")).await;
+    cdc_olap.batch_execute("update cdc_offset set batch_seq = batch_seq").await.expect("cdc writes OLAP");
+
+    let dbt = connect_url(&t.url_as(Db::Olap, "brewlytics_dbt")).await;
+    dbt.batch_execute("create table marts.t as select count(*) from fact_sales").await.expect("dbt owns marts");
+    reader.query("select * from marts.t", &[]).await.expect("reader reads marts");
+}

@@ -1,0 +1,170 @@
+//! Shared test harness: one private PostgreSQL per test run (or `TEST_DATABASE_URL`), migrated
+//! template databases, and a fresh pair of databases per test cloned from them.
+#![allow(dead_code)]
+
+use std::{
+    future::Future,
+    str::FromStr,
+    sync::{
+        atomic::{AtomicU32, Ordering},
+        OnceLock,
+    },
+    time::{Duration, Instant},
+};
+
+use brewlytics::{
+    config::Config,
+    db::{self, Db},
+    pgtemp::{ClusterOptions, PrivateCluster},
+};
+use tokio_postgres::{Client, NoTls};
+
+/// The server every test uses: a superuser DSN without a database name.
+struct Server {
+    /// `postgresql://user@host:port` (plus options), to which `/dbname` is appended.
+    base: String,
+    templates: (String, String),
+}
+
+static SERVER: OnceLock<Server> = OnceLock::new();
+static NEXT_DB: AtomicU32 = AtomicU32::new(0);
+
+fn server() -> &'static Server {
+    SERVER.get_or_init(|| {
+        // Runs on a plain thread with its own runtime: the caller is inside a tokio runtime.
+        std::thread::spawn(start_server).join().expect("test server setup panicked")
+    })
+}
+
+fn start_server() -> Server {
+    let base = match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) => url.trim_end_matches('/').rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(url),
+        Err(_) => {
+            let dir = std::env::temp_dir().join(format!("brewlytics-test-{}", std::process::id()));
+            let cluster = PrivateCluster::start(ClusterOptions { dir, durable: false, remove_on_drop: true })
+                .expect("start a private PostgreSQL for the tests");
+            let state = cluster.stop_when_process_exits(std::process::id());
+            format!("postgresql://{}@127.0.0.1:{}", state.user, state.port)
+        }
+    };
+    let suffix = std::process::id();
+    let templates = (format!("tpl_oltp_{suffix}"), format!("tpl_olap_{suffix}"));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let admin = connect_url(&format!("{base}/postgres")).await;
+        for name in [&templates.0, &templates.1] {
+            admin.batch_execute(&format!("drop database if exists \"{name}\"")).await.unwrap();
+            admin.batch_execute(&format!("create database \"{name}\"")).await.unwrap();
+        }
+        let mut oltp = connect_url(&format!("{base}/{}", templates.0)).await;
+        let mut olap = connect_url(&format!("{base}/{}", templates.1)).await;
+        db::migrate(&mut oltp, Db::Oltp).await.expect("migrate the OLTP template");
+        db::migrate(&mut olap, Db::Olap).await.expect("migrate the OLAP template");
+        db::apply_roles(&oltp, &olap, &Config::defaults()).await.expect("roles on the templates");
+    });
+    Server { base, templates }
+}
+
+/// Connect to a DSN and drive the connection in the background.
+pub async fn connect_url(url: &str) -> Client {
+    let cfg = tokio_postgres::Config::from_str(url).expect("valid test DSN");
+    let (client, conn) = cfg.connect(NoTls).await.unwrap_or_else(|e| panic!("connect {url}: {e}"));
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+/// A fresh pair of migrated databases for one test.
+pub struct TestDb {
+    pub config: Config,
+    pub oltp_url: String,
+    pub olap_url: String,
+    pub base: String,
+}
+
+impl TestDb {
+    /// Clone both templates into new databases.
+    pub async fn new() -> Self {
+        let server = server();
+        let n = NEXT_DB.fetch_add(1, Ordering::SeqCst);
+        let pid = std::process::id();
+        let (oltp, olap) = (format!("t{pid}_{n}_oltp"), format!("t{pid}_{n}_olap"));
+        let admin = connect_url(&format!("{}/postgres", server.base)).await;
+        for (name, tpl) in [(&oltp, &server.templates.0), (&olap, &server.templates.1)] {
+            let sql = format!("create database \"{name}\" template \"{tpl}\"");
+            retry(|| admin.batch_execute(&sql)).await;
+        }
+        let mut config = Config::defaults();
+        let oltp_url = format!("{}/{oltp}", server.base);
+        let olap_url = format!("{}/{olap}", server.base);
+        config.oltp_database_url = Some(oltp_url.clone());
+        config.olap_database_url = Some(olap_url.clone());
+        config.oltp_db = oltp;
+        config.olap_db = olap;
+        TestDb { config, oltp_url, olap_url, base: server.base.clone() }
+    }
+
+    pub async fn oltp(&self) -> Client {
+        connect_url(&self.oltp_url).await
+    }
+
+    pub async fn olap(&self) -> Client {
+        connect_url(&self.olap_url).await
+    }
+
+    /// A DSN for one of this test's databases as another role (trust auth in the private cluster).
+    pub fn url_as(&self, db: Db, role: &str) -> String {
+        let url = match db {
+            Db::Oltp => &self.oltp_url,
+            Db::Olap => &self.olap_url,
+        };
+        let (scheme, rest) = url.split_once("://").unwrap();
+        let rest = rest.split_once('@').map(|(_, r)| r).unwrap_or(rest);
+        let password = match role {
+            "brewlytics_api" => "brew_api",
+            "brewlytics_cdc" => "brew_cdc",
+            "analytics_reader" => "brew_reader",
+            _ => "brew_dbt",
+        };
+        format!("{scheme}://{role}:{password}@{rest}")
+    }
+}
+
+async fn retry<F, Fut, T, E>(mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let mut last = String::new();
+    for _ in 0..50 {
+        match f().await {
+            Ok(v) => return v,
+            Err(e) => last = e.to_string(),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("gave up after retries: {last}");
+}
+
+/// Wait until `check` returns `Some`, polling every 20 ms, failing after `deadline`.
+pub async fn wait_for<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < deadline, "timed out after {deadline:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One scalar of a query.
+pub async fn scalar<T: for<'a> tokio_postgres::types::FromSql<'a>>(c: &Client, sql: &str) -> T {
+    c.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
+}
