@@ -115,3 +115,24 @@ fn describe() {
         "HTTP request latency of the order API, by method, matched route and status."
     );
 }
+
+/// Record the duration of one batch phase.
+pub fn observe_phase(phase: &'static str, elapsed: std::time::Duration) {
+    metrics::histogram!(CDC_BATCH_DURATION, "phase" => phase).record(elapsed.as_secs_f64());
+}
+
+/// Serve `GET /metrics` (Prometheus text) on `addr` until `shutdown` completes.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let handle = metrics_handle();
+    let app = axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let handle = handle.clone();
+            async move { ([("content-type", "text/plain; version=0.0.4")], handle.render()) }
+        }),
+    );
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

@@ -168,3 +168,45 @@ where
 pub async fn scalar<T: for<'a> tokio_postgres::types::FromSql<'a>>(c: &Client, sql: &str) -> T {
     c.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
 }
+
+pub mod shop;
+
+/// The CDC daemon running in-process on a test's databases.
+pub struct InProcessDaemon {
+    pub token: tokio_util::sync::CancellationToken,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl InProcessDaemon {
+    /// Start `brewlytics cdc`'s loop on `config`.
+    pub fn start(config: &Config) -> Self {
+        let token = tokio_util::sync::CancellationToken::new();
+        let (cfg, t) = (config.clone(), token.clone());
+        let task = tokio::spawn(async move { brewlytics::cdc::run(&cfg, t).await });
+        InProcessDaemon { token, task }
+    }
+
+    /// Cancel and wait for it to stop.
+    pub async fn stop(self) {
+        self.token.cancel();
+        tokio::time::timeout(Duration::from_secs(10), self.task).await.expect("daemon stops within 10 s").unwrap();
+    }
+}
+
+/// Wait until the warehouse has applied everything committed in OLTP so far, then return.
+pub async fn wait_caught_up(t: &TestDb, deadline: Duration) {
+    let oltp = t.oltp().await;
+    let olap = t.olap().await;
+    let target: i64 = scalar(&oltp, "select count(*) from cdc_orders").await;
+    wait_for("the daemon to apply every change", deadline, || async {
+        let applied: i64 = scalar(&olap, "select applied_changes from cdc_offset").await;
+        (applied >= target).then_some(())
+    })
+    .await;
+}
+
+/// Assert `brewlytics verify` finds no difference.
+pub async fn assert_verified(t: &TestDb) {
+    let report = brewlytics::warehouse::verify::verify(&t.oltp().await, &t.olap().await).await.expect("verify runs");
+    assert!(report.is_clean(), "verify found differences: {:#?}", report.differences);
+}

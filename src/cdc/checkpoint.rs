@@ -1,0 +1,108 @@
+//! The checkpoint in the warehouse (`cdc_offset`), committed in the same transaction as the
+//! star-schema rows of each batch, so a batch is applied exactly once.
+//!
+//! Its position is a snapshot window plus, while a large window is read page by page, the
+//! (txid, id) of the last change applied. `batch_seq` fences writers: a batch commits only if the
+//! checkpoint is still the one it started from.
+
+use tokio_postgres::{Client, Transaction};
+
+use super::{
+    error::{CdcError, ErrorKind},
+    snapshot::{Snapshot, Window},
+};
+
+/// The source name of the one row in `cdc_offset`.
+pub const SOURCE: &str = "cdc_orders";
+
+/// Where the daemon is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Every change visible in this snapshot has been applied.
+    pub window_start: Snapshot,
+    /// The window being read page by page, if one is open.
+    pub window_end: Option<Snapshot>,
+    /// The last change applied within the open window.
+    pub after: Option<(i64, i64)>,
+    pub batch_seq: i64,
+    pub applied_changes: i64,
+}
+
+impl Checkpoint {
+    /// The open window, if any.
+    pub fn open_window(&self) -> Option<Window> {
+        self.window_end.clone().map(|cur| Window { prev: self.window_start.clone(), cur })
+    }
+
+    /// The checkpoint after applying `applied` changes of `window`, up to `last` or to its end.
+    pub fn advanced(&self, window: &Window, last: Option<(i64, i64)>, complete: bool, applied: i64) -> Self {
+        let (window_start, window_end, after) = if complete {
+            (window.cur.clone(), None, None)
+        } else {
+            (window.prev.clone(), Some(window.cur.clone()), last)
+        };
+        Checkpoint {
+            window_start,
+            window_end,
+            after,
+            batch_seq: self.batch_seq + 1,
+            applied_changes: self.applied_changes + applied,
+        }
+    }
+}
+
+/// Read the checkpoint.
+pub async fn load(client: &Client) -> Result<Checkpoint, CdcError> {
+    let row = client
+        .query_one(
+            "select window_start, window_end, after_txid, after_id, batch_seq, applied_changes
+             from cdc_offset where source = $1",
+            &[&SOURCE],
+        )
+        .await
+        .map_err(|e| CdcError::db("loading the checkpoint", e))?;
+    let parse = |s: Option<String>| -> Result<Option<Snapshot>, CdcError> {
+        s.map(|s| s.parse().map_err(|e| CdcError::internal("parsing the checkpoint", e))).transpose()
+    };
+    let after_txid: Option<i64> = row.get(2);
+    let after_id: Option<i64> = row.get(3);
+    Ok(Checkpoint {
+        window_start: parse(row.get(0))?.unwrap_or_else(Snapshot::origin),
+        window_end: parse(row.get(1))?,
+        after: after_txid.zip(after_id),
+        batch_seq: row.get(4),
+        applied_changes: row.get(5),
+    })
+}
+
+/// Move the checkpoint from `prev` to `next` inside the batch transaction. Fails with a
+/// `Transient` error if another writer moved it meanwhile (the batch must roll back).
+pub async fn save(tx: &Transaction<'_>, prev: &Checkpoint, next: &Checkpoint) -> Result<(), CdcError> {
+    let n = tx
+        .execute(
+            "update cdc_offset set window_start = $2, window_end = $3, after_txid = $4, after_id = $5,
+                    batch_seq = $6, applied_changes = $7, updated_at = now()
+             where source = $1 and batch_seq = $8",
+            &[
+                &SOURCE,
+                &next.window_start.to_string(),
+                &next.window_end.as_ref().map(ToString::to_string),
+                &next.after.map(|a| a.0),
+                &next.after.map(|a| a.1),
+                &next.batch_seq,
+                &next.applied_changes,
+                &prev.batch_seq,
+            ],
+        )
+        .await
+        .map_err(|e| CdcError::db("saving the checkpoint", e))?;
+    if n == 1 {
+        Ok(())
+    } else {
+        Err(CdcError {
+            step: "saving the checkpoint",
+            kind: ErrorKind::Transient,
+            source: "another writer moved the checkpoint (is a second daemon active?)".into(),
+        })
+    }
+}

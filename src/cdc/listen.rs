@@ -1,0 +1,61 @@
+//! Wake-ups: a dedicated OLTP connection LISTENs on `cdc_orders`; the capture triggers send one
+//! NOTIFY per committing transaction. A fallback poll interval covers lost notifications.
+
+use std::{sync::Arc, time::Duration};
+
+use futures_util::StreamExt;
+use tokio::{sync::Notify, task::JoinHandle};
+use tokio_postgres::{AsyncMessage, Client, NoTls};
+
+use super::error::{CdcError, ErrorKind};
+use crate::config::DbTarget;
+
+/// The channel the capture triggers notify.
+pub const CHANNEL: &str = "cdc_orders";
+
+/// A LISTEN connection and the task that drives it.
+pub struct Listener {
+    _client: Client,
+    notify: Arc<Notify>,
+    task: JoinHandle<()>,
+}
+
+impl Listener {
+    /// Connect and LISTEN.
+    pub async fn start(target: &DbTarget) -> Result<Self, CdcError> {
+        let (client, mut connection) =
+            target.pg.connect(NoTls).await.map_err(|e| CdcError::db("connecting the listener", e))?;
+        let notify = Arc::new(Notify::new());
+        let wake = notify.clone();
+        let task = tokio::spawn(async move {
+            let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+            while let Some(Ok(message)) = messages.next().await {
+                if let AsyncMessage::Notification(_) = message {
+                    wake.notify_one();
+                }
+            }
+        });
+        client.batch_execute(&format!("listen {CHANNEL}")).await.map_err(|e| CdcError::db("listen", e))?;
+        Ok(Listener { _client: client, notify, task })
+    }
+
+    /// Wait for a notification or the poll interval; fails if the listener connection died.
+    pub async fn wait(&mut self, poll: Duration) -> Result<(), CdcError> {
+        tokio::select! {
+            _ = self.notify.notified() => Ok(()),
+            _ = tokio::time::sleep(poll) => {
+                if self.task.is_finished() {
+                    Err(CdcError { step: "listening", kind: ErrorKind::Connection, source: "the listener connection closed".into() })
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

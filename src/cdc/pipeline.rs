@@ -1,0 +1,165 @@
+//! The daemon's loop: take the apply lock, wait for a NOTIFY (or the poll interval), then apply
+//! batches until caught up. Each batch is one warehouse transaction holding its rows and the
+//! checkpoint, so a kill at any instant loses nothing and applies nothing twice.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio_postgres::Client;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    apply::Applier,
+    checkpoint::{self, Checkpoint},
+    error::{CdcError, ErrorKind},
+    listen::Listener,
+    lock, monitor, retention,
+    snapshot::Window,
+    source::Source,
+};
+use crate::{
+    config::{Config, Db},
+    db, telemetry,
+};
+
+const BACKOFF_START: Duration = Duration::from_millis(100);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+const RETENTION_EVERY: Duration = Duration::from_secs(60);
+
+/// Run the daemon until `shutdown` is cancelled. Database failures are retried with capped
+/// exponential backoff; this returns only on shutdown.
+pub async fn run(config: &Config, shutdown: CancellationToken) {
+    let (checkpoint_tx, checkpoint_rx) = watch::channel(None);
+    let monitor = tokio::spawn(monitor::run(config.clone(), checkpoint_rx, shutdown.child_token()));
+    let mut backoff = BACKOFF_START;
+    while !shutdown.is_cancelled() {
+        match run_connected(config, &shutdown, &checkpoint_tx).await {
+            Ok(()) => break,
+            Err(e) => {
+                metrics::counter!(telemetry::CDC_ERRORS, "kind" => e.kind.label()).increment(1);
+                metrics::counter!(telemetry::CDC_RETRIES).increment(1);
+                tracing::warn!(error = %e, kind = e.kind.label(), retry_in_ms = backoff.as_millis() as u64, "cdc failure, retrying");
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+    metrics::gauge!(telemetry::CDC_ACTIVE).set(0.0);
+    monitor.abort();
+    tracing::info!("cdc daemon stopped");
+}
+
+/// One connected session: returns Ok on shutdown, Err when a connection or step fails.
+async fn run_connected(
+    config: &Config,
+    shutdown: &CancellationToken,
+    checkpoint_tx: &watch::Sender<Option<Checkpoint>>,
+) -> Result<(), CdcError> {
+    let olap = connect(config, Db::Olap).await?;
+    if !lock::acquire(&olap, shutdown).await? {
+        return Ok(());
+    }
+    let source = Source::new(connect(config, Db::Oltp).await?).await?;
+    let mut listener = Listener::start(&config.target(Db::Oltp).map_err(|e| CdcError::internal("config", e))?).await?;
+    let mut daemon = Daemon::new(config, olap, source, checkpoint_tx).await?;
+    tracing::info!(applied_changes = daemon.checkpoint.applied_changes, "cdc daemon active");
+    let mut last_retention = Instant::now() - RETENTION_EVERY;
+    loop {
+        daemon.drain(shutdown).await?;
+        if last_retention.elapsed() >= RETENTION_EVERY {
+            retention::prune(daemon.source.client(), &daemon.checkpoint, config.cdc_retention).await?;
+            last_retention = Instant::now();
+        }
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return Ok(()),
+            r = listener.wait(config.poll_interval()) => r?,
+        }
+    }
+}
+
+async fn connect(config: &Config, which: Db) -> Result<Client, CdcError> {
+    let mut target = config.target(which).map_err(|e| CdcError::internal("config", e))?;
+    target.pg.application_name(&format!("brewlytics-cdc {}", lock::instance_name()));
+    db::connect_target(&target, which).await.map_err(|e| CdcError {
+        step: "connecting",
+        kind: ErrorKind::Connection,
+        source: Box::new(e),
+    })
+}
+
+/// What one step did.
+enum Step {
+    Applied,
+    Idle,
+}
+
+struct Daemon<'a> {
+    applier: Applier,
+    source: Source,
+    checkpoint: Checkpoint,
+    checkpoint_tx: &'a watch::Sender<Option<Checkpoint>>,
+    max_rows: i64,
+    max_bytes: i64,
+}
+
+impl<'a> Daemon<'a> {
+    async fn new(
+        config: &Config,
+        olap: Client,
+        source: Source,
+        checkpoint_tx: &'a watch::Sender<Option<Checkpoint>>,
+    ) -> Result<Self, CdcError> {
+        let checkpoint = checkpoint::load(&olap).await?;
+        let applier = Applier::new(olap).await?;
+        checkpoint_tx.send_replace(Some(checkpoint.clone()));
+        Ok(Daemon {
+            applier,
+            source,
+            checkpoint,
+            checkpoint_tx,
+            max_rows: config.cdc_batch_rows,
+            max_bytes: config.cdc_batch_bytes,
+        })
+    }
+
+    /// Apply batches until nothing is left, stopping early (between batches) on shutdown.
+    async fn drain(&mut self, shutdown: &CancellationToken) -> Result<(), CdcError> {
+        while !shutdown.is_cancelled() {
+            if let Step::Idle = self.step().await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    async fn step(&mut self) -> Result<Step, CdcError> {
+        let started = Instant::now();
+        let (window, resuming) = match self.checkpoint.open_window() {
+            Some(w) => (w, true),
+            None => {
+                let cur = self.source.snapshot().await?;
+                let w = Window { prev: self.checkpoint.window_start.clone(), cur };
+                if w.is_empty() {
+                    return Ok(Step::Idle);
+                }
+                (w, false)
+            }
+        };
+        let page = self.source.read_page(&window, self.checkpoint.after, self.max_rows, self.max_bytes).await?;
+        if page.rows.is_empty() && !resuming {
+            // Nothing committed in between: keep the old start, nothing to write.
+            return Ok(Step::Idle);
+        }
+        telemetry::observe_phase("read", started.elapsed());
+        let last = page.rows.last().map(|c| (c.txid, c.id));
+        let next = self.checkpoint.advanced(&window, last, page.complete, page.rows.len() as i64);
+        self.applier.apply(&page.rows, &self.checkpoint, &next).await?;
+        self.checkpoint = next;
+        self.checkpoint_tx.send_replace(Some(self.checkpoint.clone()));
+        Ok(Step::Applied)
+    }
+}

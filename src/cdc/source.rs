@@ -1,0 +1,114 @@
+//! The source: snapshots and pages of changes from `cdc_orders` in OLTP.
+//!
+//! The reader runs single read-only statements, so it never holds a transaction id and never
+//! holds back anything in OLTP. A page is the next changes of a window in (txid, id) order,
+//! bounded by rows and bytes; it is streamed, so memory stays flat whatever the backlog.
+
+use std::pin::pin;
+
+use futures_util::TryStreamExt;
+use tokio_postgres::{types::ToSql, Client, Statement};
+
+use super::{
+    change::ChangeRow,
+    error::CdcError,
+    snapshot::{Snapshot, Window},
+};
+
+/// The next changes of a window.
+#[derive(Debug, Default)]
+pub struct Page {
+    pub rows: Vec<ChangeRow>,
+    /// No change of the window is left after these.
+    pub complete: bool,
+}
+
+/// Reads `cdc_orders` over one OLTP connection.
+pub struct Source {
+    client: Client,
+    page: Statement,
+}
+
+// Late commits (txids in the previous snapshot's in-progress list that have since finished)
+// sort before the range part, as their txids are below prev.xmax; both parts walk the
+// (txid, id) index from the position.
+const PAGE_SQL: &str = "
+    select id, txid::text::int8, table_name, op, row_id, before::text, after::text, changed_at from (
+        (select * from cdc_orders
+         where txid = any($1::text[]::xid8[]) and (txid, id) > ($4::text::xid8, $5::int8)
+         order by txid, id limit $6)
+        union all
+        (select * from cdc_orders
+         where txid >= $2::text::xid8 and txid < $3::text::xid8 and txid <> all($7::text[]::xid8[])
+           and (txid, id) > ($4::text::xid8, $5::int8)
+         order by txid, id limit $6)
+    ) c order by txid, id limit $6";
+
+impl Source {
+    /// Prepare the reader on an OLTP connection.
+    pub async fn new(client: Client) -> Result<Self, CdcError> {
+        let page = client.prepare(PAGE_SQL).await.map_err(|e| CdcError::db("preparing the change reader", e))?;
+        Ok(Source { client, page })
+    }
+
+    /// The connection, for monitoring queries.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The current snapshot. A plain `select` assigns no transaction id.
+    pub async fn snapshot(&self) -> Result<Snapshot, CdcError> {
+        let row = self
+            .client
+            .query_one("select pg_current_snapshot()::text", &[])
+            .await
+            .map_err(|e| CdcError::db("taking a snapshot", e))?;
+        row.get::<_, String>(0).parse().map_err(|e| CdcError::internal("parsing a snapshot", e))
+    }
+
+    /// The changes of `window` after `after`, at most `max_rows` rows and about `max_bytes` bytes.
+    pub async fn read_page(
+        &self,
+        window: &Window,
+        after: Option<(i64, i64)>,
+        max_rows: i64,
+        max_bytes: i64,
+    ) -> Result<Page, CdcError> {
+        let text = |v: Vec<i64>| v.into_iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let (lo, hi) = window.range();
+        let (after_txid, after_id) = after.unwrap_or((0, 0));
+        let params: [&(dyn ToSql + Sync); 7] = [
+            &text(window.late_commits()),
+            &lo.to_string(),
+            &hi.to_string(),
+            &after_txid.to_string(),
+            &after_id,
+            &max_rows,
+            &text(window.in_flight()),
+        ];
+        let err = |e| CdcError::db("reading changes", e);
+        let mut stream = pin!(self.client.query_raw(&self.page, params).await.map_err(err)?);
+        let mut page = Page::default();
+        let mut bytes = 0i64;
+        while let Some(row) = stream.try_next().await.map_err(err)? {
+            let change = ChangeRow {
+                id: row.get(0),
+                txid: row.get(1),
+                table: row.get(2),
+                op: row.get(3),
+                row_id: row.get(4),
+                before: row.get(5),
+                after: row.get(6),
+                changed_at: row.get(7),
+            };
+            bytes += change.size() as i64;
+            page.rows.push(change);
+            if bytes >= max_bytes {
+                // Stop early; the rest of the window comes in the next page.
+                return Ok(page);
+            }
+        }
+        page.complete = (page.rows.len() as i64) < max_rows;
+        Ok(page)
+    }
+}

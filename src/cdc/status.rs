@@ -1,0 +1,50 @@
+//! `brewlytics status`: where the daemon is, from the databases alone (works with no daemon).
+
+use serde::Serialize;
+use tokio_postgres::Client;
+
+use super::{checkpoint, error::CdcError, lock::LOCK_KEY, monitor};
+
+/// The daemon's state as `status --json` prints it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub applied_changes: i64,
+    pub batches: i64,
+    pub backlog: i64,
+    pub lag_seconds: f64,
+    pub oldest_open_transaction_seconds: f64,
+    pub dead_letters: i64,
+    /// `application_name` of the daemon holding the apply lock, if one is active.
+    pub active: Option<String>,
+    pub window_start: String,
+    pub checkpoint_updated_at: String,
+}
+
+/// Gather the status.
+pub async fn status(oltp: &Client, olap: &Client) -> Result<Status, CdcError> {
+    let cp = checkpoint::load(olap).await?;
+    let stats = monitor::source_stats(oltp, &cp).await.map_err(|e| CdcError::db("measuring the backlog", e))?;
+    let dead_letters =
+        monitor::pending_dead_letters(olap).await.map_err(|e| CdcError::db("counting dead letters", e))?;
+    let row = olap
+        .query_one(
+            "select (select a.application_name from pg_locks l join pg_stat_activity a on a.pid = l.pid
+                     where l.locktype = 'advisory' and l.granted
+                       and ((l.classid::int8 << 32) | l.objid::int8) = $1 limit 1),
+                    (select updated_at::text from cdc_offset where source = $2)",
+            &[&LOCK_KEY, &checkpoint::SOURCE],
+        )
+        .await
+        .map_err(|e| CdcError::db("finding the active daemon", e))?;
+    Ok(Status {
+        applied_changes: cp.applied_changes,
+        batches: cp.batch_seq,
+        backlog: stats.backlog,
+        lag_seconds: stats.lag_seconds,
+        oldest_open_transaction_seconds: stats.oldest_transaction_seconds,
+        dead_letters,
+        active: row.get(0),
+        window_start: cp.window_start.to_string(),
+        checkpoint_updated_at: row.get::<_, Option<String>>(1).unwrap_or_default(),
+    })
+}

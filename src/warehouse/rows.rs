@@ -1,0 +1,152 @@
+//! Warehouse rows: what the transform produces and the sink writes. Natural keys only; the sink
+//! resolves surrogate keys in SQL, in the same transaction.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Datelike, Timelike, Utc};
+use rust_decimal::Decimal;
+
+use crate::cdc::change::{ChangeRow, ProductImage};
+
+/// The source version of a warehouse row: (changed_at, cdc id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version {
+    pub changed_at: DateTime<Utc>,
+    pub src_id: i64,
+}
+
+impl From<&ChangeRow> for Version {
+    fn from(c: &ChangeRow) -> Self {
+        Version { changed_at: c.changed_at, src_id: c.id }
+    }
+}
+
+/// A type 1 dimension row of stores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreRow {
+    pub store_id: i32,
+    pub name: String,
+    pub city: String,
+    pub is_deleted: bool,
+    pub version: Version,
+}
+
+/// A type 1 dimension row of customers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CustomerRow {
+    pub customer_id: i32,
+    pub name: String,
+    pub email: String,
+    pub is_deleted: bool,
+    pub version: Version,
+}
+
+/// A type 1 dimension row of employees.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmployeeRow {
+    pub employee_id: i32,
+    pub store_id: i32,
+    pub name: String,
+    pub role: String,
+    pub active: bool,
+    pub is_deleted: bool,
+    pub version: Version,
+}
+
+/// One change of a product, applied in order (type 2 needs every version).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProductChange {
+    pub image: ProductImage,
+    pub is_deleted: bool,
+    pub version: Version,
+}
+
+/// One order (accumulating snapshot).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderRow {
+    pub order_id: i32,
+    pub customer_id: i32,
+    pub employee_id: Option<i32>,
+    pub store_id: i32,
+    pub status: String,
+    pub order_time: DateTime<Utc>,
+    pub total: Decimal,
+    pub date_key: i32,
+    pub time_key: i32,
+    pub is_deleted: bool,
+    pub version: Version,
+}
+
+/// One order line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SaleRow {
+    pub order_item_id: i32,
+    pub order_id: i32,
+    pub product_id: i32,
+    pub quantity: i32,
+    pub unit_price: Decimal,
+    pub line_total: Decimal,
+    pub is_deleted: bool,
+    pub version: Version,
+}
+
+/// One payment (refunds are negative).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentRow {
+    pub payment_id: i32,
+    pub order_id: i32,
+    pub amount: Decimal,
+    pub method: String,
+    pub paid_at: DateTime<Utc>,
+    pub date_key: i32,
+    pub time_key: i32,
+    pub is_deleted: bool,
+    pub version: Version,
+}
+
+/// What a batch adds into one `fact_inventory` row (product x store x day).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InventoryDelta {
+    pub date_key: i32,
+    pub store_id: i32,
+    pub product_id: i32,
+    pub received: i32,
+    pub sold: i32,
+    pub wasted: i32,
+    pub adjusted: i32,
+    pub net: i32,
+    /// The last stock level seen that day, with its time.
+    pub on_hand: Option<(i32, DateTime<Utc>)>,
+}
+
+/// Natural keys referenced by facts that may have no dimension row yet.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InferredKeys {
+    pub stores: BTreeSet<i32>,
+    pub customers: BTreeSet<i32>,
+    pub employees: BTreeSet<i32>,
+    pub products: BTreeSet<i32>,
+}
+
+/// A change that cannot be applied, with the reason.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub change: ChangeRow,
+    pub reason: String,
+    pub kind: &'static str,
+}
+
+/// `yyyymmdd` of a UTC instant, or 0 (the unknown date) outside the calendar.
+pub fn date_key(t: DateTime<Utc>) -> i32 {
+    let d = t.date_naive();
+    if (2015..=2045).contains(&d.year()) {
+        d.year() * 10_000 + d.month() as i32 * 100 + d.day() as i32
+    } else {
+        0
+    }
+}
+
+/// Minute of the UTC day.
+pub fn time_key(t: DateTime<Utc>) -> i32 {
+    (t.hour() * 60 + t.minute()) as i32
+}

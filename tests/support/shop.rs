@@ -1,0 +1,70 @@
+//! Writes a small coffee shop into OLTP the way the API does, in plain SQL.
+
+use rand::RngExt;
+use tokio_postgres::GenericClient;
+
+/// Two stores, employees, customers and a menu; ids 1..=N.
+pub const SHOP: &str = "
+    insert into stores (name, city) values ('Harbour', 'Leith'), ('Castle', 'Old Town');
+    insert into employees (store_id, name, role) values (1, 'Ana', 'barista'), (1, 'Ben', 'manager'), (2, 'Cy', 'barista');
+    insert into customers (name, email) select 'Customer ' || g, 'c' || g || '@example.com' from generate_series(1, 20) g;
+    insert into products (name, category, price) values
+        ('Espresso', 'coffee', 2.50), ('Latte', 'coffee', 3.80), ('Flat White', 'coffee', 3.60),
+        ('Croissant', 'bakery', 2.90), ('Muffin', 'bakery', 2.75), ('Chai', 'tea', 3.10);
+    insert into inventory (product_id, store_id, on_hand) select p, s, 1000 from generate_series(1, 6) p, generate_series(1, 2) s;
+";
+
+/// Place one order with `lines` of (product, quantity), its payment, movements and stock update.
+/// Runs in the caller's transaction if `c` is one.
+pub async fn place_order<C: GenericClient>(c: &C, customer: i32, store: i32, lines: &[(i32, i32)]) -> i32 {
+    let employee = if store == 1 { 1 } else { 3 };
+    let order_id: i32 = c
+        .query_one(
+            "insert into orders (customer_id, employee_id, store_id, total) values ($1, $2, $3, 0) returning id",
+            &[&customer, &employee, &store],
+        )
+        .await
+        .expect("insert order")
+        .get(0);
+    let products: Vec<i32> = lines.iter().map(|l| l.0).collect();
+    let quantities: Vec<i32> = lines.iter().map(|l| l.1).collect();
+    c.execute(
+        "with l as (select * from unnest($2::int4[], $3::int4[]) as l(product_id, quantity) order by product_id),
+              i as (insert into order_items (order_id, product_id, quantity, price)
+                    select $1, l.product_id, l.quantity, p.price from l join products p on p.id = l.product_id
+                    returning quantity * price as amount),
+              t as (update orders set total = (select sum(amount) from i) where id = $1 returning total)
+         insert into payments (order_id, amount, method) select $1, total, 'card' from t",
+        &[&order_id, &products, &quantities],
+    )
+    .await
+    .expect("insert lines and payment");
+    c.execute(
+        "insert into inventory_movements (product_id, store_id, order_id, quantity, reason)
+         select l.product_id, $2, $1, -l.quantity, 'sale' from unnest($3::int4[], $4::int4[]) as l(product_id, quantity)",
+        &[&order_id, &store, &products, &quantities],
+    )
+    .await
+    .expect("insert movements");
+    c.execute(
+        "update inventory i set on_hand = on_hand - l.q, updated_at = now()
+         from (select product_id, sum(quantity) q from unnest($2::int4[], $3::int4[]) as l(product_id, quantity)
+               group by product_id order by product_id) l
+         where i.product_id = l.product_id and i.store_id = $1",
+        &[&store, &products, &quantities],
+    )
+    .await
+    .expect("update stock");
+    order_id
+}
+
+/// A random order of 1-3 lines.
+pub async fn random_order<C: GenericClient>(c: &C) -> i32 {
+    let (customer, store, lines) = {
+        let mut rng = rand::rng();
+        let n = rng.random_range(1..=3);
+        let lines: Vec<(i32, i32)> = (0..n).map(|_| (rng.random_range(1..=6), rng.random_range(1..=3))).collect();
+        (rng.random_range(1..=20), rng.random_range(1..=2), lines)
+    };
+    place_order(c, customer, store, &lines).await
+}
