@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use brewlytics::{config::Config, db, telemetry};
+use brewlytics::{api, config::Config, db, loadgen, seed, telemetry};
 
 /// Brewlytics: CDC from coffee_oltp into the coffee_olap star schema.
 ///
@@ -24,6 +24,12 @@ enum Command {
     Migrate,
     /// Create the database roles and grant their privileges.
     Roles,
+    /// Serve the order API on API_ADDR until SIGINT or SIGTERM.
+    Api,
+    /// Load the coffee chain's reference data (a second run adds nothing).
+    Seed,
+    /// Send a realistic stream of orders to the API, then print the achieved rate and latencies.
+    Load(loadgen::LoadOptions),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +71,37 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             db::apply_roles(&oltp, &olap, &config).await?;
             println!("roles ready");
         }
+        Command::Api => {
+            let listener = tokio::net::TcpListener::bind(config.api_addr).await?;
+            let stop = tokio_util::sync::CancellationToken::new();
+            tokio::spawn(cancel_on_signal(stop.clone()));
+            api::serve(&config, listener, stop.cancelled_owned()).await?;
+        }
+        Command::Seed => {
+            let mut client = db::connect(&config, db::Db::Oltp).await?;
+            println!("{}", seed::seed(&mut client).await?);
+        }
+        Command::Load(mut opts) => {
+            opts.api.get_or_insert_with(|| format!("http://{}", config.api_addr));
+            let stop = tokio_util::sync::CancellationToken::new();
+            tokio::spawn(cancel_on_signal(stop.clone()));
+            println!("{}", loadgen::run_load(&opts, stop).await?);
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Cancel `token` on the first SIGINT or SIGTERM.
+async fn cancel_on_signal(token: tokio_util::sync::CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        tracing::error!("cannot install the SIGINT/SIGTERM handlers; stop with SIGKILL");
+        return;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutdown signal received");
+    token.cancel();
 }
