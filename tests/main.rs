@@ -1,4 +1,5 @@
 //! One integration-test binary: every test talks to a real PostgreSQL.
 mod support;
 
+mod api;
 mod schema;
