@@ -5,6 +5,7 @@ mod catalog;
 mod concurrency;
 mod errors;
 mod k6;
+mod load;
 mod orders;
 mod seed;
 
