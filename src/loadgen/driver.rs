@@ -29,7 +29,7 @@ const PRICE_CHANGE_P: f64 = 0.002;
 /// Chance per tick of a restock.
 const RESTOCK_P: f64 = 0.01;
 /// How long in-flight requests may finish after the run.
-const DRAIN: Duration = Duration::from_secs(15);
+pub const DRAIN: Duration = Duration::from_secs(15);
 
 /// Settings of a load run (`brewlytics load --rate R --duration D --api URL`).
 #[derive(Debug, Clone, clap::Args)]
