@@ -29,7 +29,7 @@ const PRICE_CHANGE_P: f64 = 0.002;
 /// Chance per tick of a restock.
 const RESTOCK_P: f64 = 0.01;
 /// How long in-flight requests may finish after the run.
-pub const DRAIN: Duration = Duration::from_secs(15);
+const DRAIN: Duration = Duration::from_secs(15);
 
 /// Settings of a load run (`brewlytics load --rate R --duration D --api URL`).
 #[derive(Debug, Clone, clap::Args)]
@@ -135,7 +135,7 @@ struct Ctx {
 }
 
 /// Run load until `opts.duration` has passed or `shutdown` is cancelled; in-flight requests get
-/// [`DRAIN`] to finish.
+/// a grace period (`DRAIN`, 15 s) to finish.
 pub async fn run_load(opts: &LoadOptions, shutdown: CancellationToken) -> Result<LoadReport, LoadError> {
     if !(opts.rate.is_finite() && opts.rate > 0.0) {
         return Err(LoadError::BadRate(opts.rate));
