@@ -15,6 +15,7 @@
 //! checkpoint (`cdc_offset`) commits in the same warehouse transaction as the rows it covers.
 
 pub mod api;
+pub mod bench;
 pub mod config;
 pub mod db;
 pub mod loadgen;
