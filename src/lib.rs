@@ -14,9 +14,14 @@
 //! transaction snapshots (PgQ style) so commits out of id order are never skipped, and the
 //! checkpoint (`cdc_offset`) commits in the same warehouse transaction as the rows it covers.
 
+pub mod api;
+pub mod bench;
 pub mod cdc;
+pub mod commands;
 pub mod config;
 pub mod db;
+pub mod loadgen;
 pub mod pgtemp;
+pub mod seed;
 pub mod telemetry;
 pub mod warehouse;

@@ -3,18 +3,10 @@
 
 use std::{process::ExitCode, time::Duration};
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use brewlytics::{
-    cdc,
-    config::Config,
-    db::{self, Db},
-    telemetry,
-    warehouse::verify,
-};
+use brewlytics::{api, commands, config::Config, db, loadgen, seed, telemetry};
 
 /// Brewlytics: CDC from coffee_oltp into the coffee_olap star schema.
 ///
@@ -49,6 +41,12 @@ enum Command {
         #[command(subcommand)]
         action: DlqAction,
     },
+    /// Serve the order API on API_ADDR until SIGINT or SIGTERM.
+    Api,
+    /// Load the coffee chain's reference data (a second run adds nothing).
+    Seed,
+    /// Send a realistic stream of orders to the API, then print the achieved rate and latencies.
+    Load(loadgen::LoadOptions),
 }
 
 #[derive(Subcommand)]
@@ -65,9 +63,6 @@ enum DlqAction {
         id: Option<i64>,
     },
 }
-
-/// How long shutdown may take before the process gives up and exits non-zero.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -97,110 +92,45 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.config;
     match cli.command {
-        Command::Migrate => {
-            for which in [Db::Oltp, Db::Olap] {
-                let mut client = db::connect(&config, which).await?;
-                let n = db::migrate(&mut client, which).await?;
-                println!("{}: {n} migration(s) applied", which.label());
-            }
+        Command::Migrate => commands::migrate(&config).await?,
+        Command::Roles => commands::roles(&config).await?,
+        Command::Cdc => return commands::cdc(&config, shutdown_on_signals()).await,
+        Command::Status { json } => commands::status(&config, json).await?,
+        Command::Verify => return commands::verify(&config).await,
+        Command::Dlq { action: DlqAction::List { all } } => commands::dlq_list(&config, all).await?,
+        Command::Dlq { action: DlqAction::Replay { id } } => commands::dlq_replay(&config, id).await?,
+        Command::Api => {
+            let listener = tokio::net::TcpListener::bind(config.api_addr).await?;
+            api::serve(&config, listener, shutdown_on_signals().cancelled_owned()).await?;
         }
-        Command::Roles => {
-            let oltp = db::connect(&config, Db::Oltp).await?;
-            let olap = db::connect(&config, Db::Olap).await?;
-            db::apply_roles(&oltp, &olap, &config).await?;
-            println!("roles ready");
+        Command::Seed => {
+            let mut client = db::connect(&config, db::Db::Oltp).await?;
+            println!("{}", seed::seed(&mut client).await?);
         }
-        Command::Cdc => return run_cdc(config).await,
-        Command::Status { json } => {
-            let (oltp, olap) = (db::connect(&config, Db::Oltp).await?, db::connect(&config, Db::Olap).await?);
-            let s = cdc::status::status(&oltp, &olap).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
-            } else {
-                println!("active daemon:    {}", s.active.as_deref().unwrap_or("none"));
-                println!("applied changes:  {} in {} batches", s.applied_changes, s.batches);
-                println!("backlog:          {} changes, lag {:.3} s", s.backlog, s.lag_seconds);
-                println!("oldest open txn:  {:.1} s", s.oldest_open_transaction_seconds);
-                println!("dead letters:     {}", s.dead_letters);
-                println!("checkpoint:       {} (updated {})", s.window_start, s.checkpoint_updated_at);
-            }
-        }
-        Command::Verify => {
-            let (oltp, olap) = (db::connect(&config, Db::Oltp).await?, db::connect(&config, Db::Olap).await?);
-            let report = verify::verify(&oltp, &olap).await.context("running the reconciliation queries")?;
-            for (name, keys) in &report.checks {
-                println!("checked {name}: {keys} keys");
-            }
-            for d in &report.differences {
-                println!(
-                    "DIFFERENCE {} [{}]: oltp={} warehouse={}",
-                    d.check,
-                    d.key,
-                    d.oltp.as_deref().unwrap_or("-"),
-                    d.warehouse.as_deref().unwrap_or("-")
-                );
-            }
-            if !report.is_clean() {
-                println!("verify: {} difference(s)", report.differences.len());
-                return Ok(ExitCode::from(1));
-            }
-            println!("verify: clean");
-        }
-        Command::Dlq { action } => {
-            let mut olap = db::connect(&config, Db::Olap).await?;
-            match action {
-                DlqAction::List { all } => {
-                    for d in cdc::dlq::list(&olap, all).await? {
-                        println!("{}", serde_json::to_string(&d)?);
-                    }
-                }
-                DlqAction::Replay { id } => {
-                    let r = cdc::dlq::replay(&mut olap, id).await?;
-                    println!("replayed {} dead letter(s), {} failed again", r.replayed.len(), r.failed.len());
-                    for (id, reason) in &r.failed {
-                        println!("  #{id}: {reason}");
-                    }
-                }
-            }
+        Command::Load(mut opts) => {
+            opts.api.get_or_insert_with(|| format!("http://{}", config.api_addr));
+            println!("{}", loadgen::run_load(&opts, shutdown_on_signals()).await?);
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// The daemon with its metrics endpoint; returns on SIGINT/SIGTERM within the grace period.
-async fn run_cdc(config: Config) -> anyhow::Result<ExitCode> {
-    let shutdown = shutdown_on_signals()?;
-    telemetry::metrics_handle();
-    let listener = tokio::net::TcpListener::bind(config.metrics_addr)
-        .await
-        .with_context(|| format!("METRICS_ADDR {} cannot be bound", config.metrics_addr))?;
-    tracing::info!(metrics = %config.metrics_addr, "cdc daemon starting");
-    let token = shutdown.clone();
-    let metrics = tokio::spawn(telemetry::serve_metrics(listener, async move { token.cancelled().await }));
-    let daemon = cdc::run(&config, shutdown.clone());
-    tokio::pin!(daemon);
-    tokio::select! {
-        _ = &mut daemon => {}
-        _ = async { shutdown.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
-            eprintln!("error: shutdown took longer than {SHUTDOWN_GRACE:?}");
-            return Ok(ExitCode::FAILURE);
-        }
-    }
-    metrics.abort();
-    Ok(ExitCode::SUCCESS)
-}
-
-/// A token cancelled on the first SIGINT or SIGTERM.
-fn shutdown_on_signals() -> anyhow::Result<CancellationToken> {
+/// A token cancelled on the first SIGINT or SIGTERM (signal-hook).
+fn shutdown_on_signals() -> CancellationToken {
+    use futures_util::StreamExt;
     use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook_tokio::Signals::new([SIGINT, SIGTERM]).context("installing signal handlers")?;
     let token = CancellationToken::new();
     let cancel = token.clone();
-    tokio::spawn(async move {
-        if let Some(signal) = signals.next().await {
-            tracing::info!(signal, "shutdown requested");
-            cancel.cancel();
+    match signal_hook_tokio::Signals::new([SIGINT, SIGTERM]) {
+        Ok(mut signals) => {
+            tokio::spawn(async move {
+                if let Some(signal) = signals.next().await {
+                    tracing::info!(signal, "shutdown requested");
+                    cancel.cancel();
+                }
+            });
         }
-    });
-    Ok(token)
+        Err(error) => tracing::error!(error = %error, "cannot install the SIGINT/SIGTERM handlers; stop with SIGKILL"),
+    }
+    token
 }

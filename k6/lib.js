@@ -1,0 +1,24 @@
+// Shared helpers of the k6 scripts.
+import http from 'k6/http';
+
+export const API = (__ENV.API_URL || 'http://127.0.0.1:8000').replace(/\/$/, '');
+
+export function pick(list) {
+  return list[Math.floor(Math.random() * list.length)];
+}
+
+// POST JSON, tagged with a route name so metrics group by route rather than by URL.
+export function postJson(path, body, name) {
+  return http.post(`${API}${path}`, body === null ? null : JSON.stringify(body), {
+    headers: { 'Content-Type': 'application/json' },
+    tags: { name: name || `POST ${path}` },
+  });
+}
+
+// 1 to `max` distinct products, each with a quantity from 1 to `maxQty`.
+export function randomItems(productIds, max, maxQty) {
+  const count = 1 + Math.floor(Math.random() * Math.min(max, productIds.length));
+  const chosen = new Set();
+  while (chosen.size < count) chosen.add(pick(productIds));
+  return [...chosen].map((id) => ({ product_id: id, quantity: 1 + Math.floor(Math.random() * maxQty) }));
+}

@@ -1,0 +1,130 @@
+//! `GET /openapi.json`: a hand-written OpenAPI 3.0 document of every route. A test checks that it
+//! lists exactly the routes of [`super::endpoints`].
+
+use axum::Json;
+use serde_json::{json, Map, Value};
+
+/// `GET /openapi.json`.
+pub async fn document() -> Json<Value> {
+    Json(spec())
+}
+
+/// The OpenAPI document.
+pub fn spec() -> Value {
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Brewlytics order API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Orders, menu, customers, staff and stock of the coffee chain (coffee_oltp). \
+                Errors are JSON {error, field?}. Money is an exact JSON number. Ids in a request body that \
+                name no row are 422 with `field`; an unknown id in the path is 404.",
+        },
+        "paths": paths(),
+        "components": { "schemas": schemas() },
+    })
+}
+
+fn paths() -> Value {
+    json!({
+        "/orders/new": { "post": op("Place an order (one transaction). Missing employee_id: a random active \
+            employee of the store. Missing store_id: the employee's store, else the lowest-id store with an \
+            active employee. Lines of the same product are merged.", Some("NewOrder"), "Order", &[400, 413, 415, 422]) },
+        "/orders/random": { "post": op("Place a realistic random order drawn from the catalogue (day-part \
+            weighted).", None, "Order", &[409]) },
+        "/orders/{id}": { "get": with_id(op("An order with its lines and payments.", None, "Order", &[400, 404])) },
+        "/orders/{id}/status": { "post": with_id(op("Change the status: placed→served, placed→cancelled \
+            (refund + stock returned), served→refunded (refund). Other transitions are 409.",
+            Some("StatusChange"), "Order", &[400, 404, 409, 422])) },
+        "/products": { "get": op("Every product, by id.", None, "ProductList", &[]) },
+        "/products/new": { "post": op("Add a product.", Some("NewProduct"), "Product", &[400, 422]) },
+        "/products/{id}": { "patch": with_id(op("Change name, price, category or active (a no-op writes \
+            nothing).", Some("ProductPatch"), "Product", &[400, 404, 422])) },
+        "/customers/new": { "post": op("Add a customer (email unique).", Some("NewCustomer"), "Customer", &[400, 409, 422]) },
+        "/employees/active": { "get": op("Active employees, by id.", None, "EmployeeList", &[]) },
+        "/inventory/restock": { "post": op("Add stock: a restock movement and the on-hand increase.",
+            Some("Restock"), "Restocked", &[400, 422]) },
+        "/catalog": { "get": op("What a load generator needs: active products, up to 1000 random customer ids, \
+            stores with their active employees.", None, "Catalog", &[]) },
+        "/health": { "get": op("200 when the database answers, else 503.", None, "Health", &[503]) },
+        "/metrics": { "get": {
+            "summary": "Prometheus metrics (text format).",
+            "responses": { "200": { "description": "metrics", "content": { "text/plain": { "schema": { "type": "string" } } } } },
+        } },
+        "/openapi.json": { "get": {
+            "summary": "This document.",
+            "responses": { "200": { "description": "OpenAPI 3 document", "content": { "application/json": { "schema": { "type": "object" } } } } },
+        } },
+    })
+}
+
+/// One operation: summary, optional JSON request body, 200 response schema and error statuses.
+fn op(summary: &str, request: Option<&str>, response: &str, errors: &[u16]) -> Value {
+    let mut responses = Map::new();
+    responses.insert("200".into(), json!({ "description": "OK", "content": json_schema(response) }));
+    for status in errors.iter().chain(&[500, 503]) {
+        responses.insert(status.to_string(), json!({ "description": "error", "content": json_schema("Error") }));
+    }
+    let mut op = json!({ "summary": summary, "responses": responses });
+    if let Some(request) = request {
+        op["requestBody"] = json!({ "required": true, "content": json_schema(request) });
+    }
+    op
+}
+
+fn with_id(mut op: Value) -> Value {
+    op["parameters"] = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }]);
+    op
+}
+
+fn json_schema(name: &str) -> Value {
+    json!({ "application/json": { "schema": { "$ref": format!("#/components/schemas/{name}") } } })
+}
+
+fn obj(required: &[&str], properties: Value) -> Value {
+    json!({ "type": "object", "required": required, "properties": properties })
+}
+
+fn list(item: &str) -> Value {
+    json!({ "type": "array", "items": { "$ref": format!("#/components/schemas/{item}") } })
+}
+
+fn schemas() -> Value {
+    let int = json!({ "type": "integer" });
+    let money = json!({ "type": "number", "description": "exact decimal, 2 places" });
+    let text = json!({ "type": "string" });
+    let time = json!({ "type": "string", "format": "date-time" });
+    let method = json!({ "type": "string", "enum": ["cash", "card", "mobile"] });
+    let status = json!({ "type": "string", "enum": ["placed", "served", "cancelled", "refunded"] });
+    json!({
+        "Error": obj(&["error"], json!({ "error": text, "field": text })),
+        "NewLine": obj(&["product_id", "quantity"], json!({ "product_id": int, "quantity": { "type": "integer", "minimum": 1, "maximum": 1000 } })),
+        "NewOrder": obj(&["customer_id", "items"], json!({
+            "customer_id": int, "employee_id": int, "store_id": int, "payment_method": method,
+            "items": { "type": "array", "minItems": 1, "items": { "$ref": "#/components/schemas/NewLine" } },
+        })),
+        "OrderLine": obj(&["product_id", "quantity", "price", "line_total"], json!({ "product_id": int, "quantity": int, "price": money, "line_total": money })),
+        "Payment": obj(&["id", "amount", "method", "paid_at"], json!({ "id": int, "amount": money, "method": method, "paid_at": time })),
+        "Order": obj(&["order_id", "customer_id", "store_id", "status", "order_time", "total", "items", "payments"], json!({
+            "order_id": int, "customer_id": int, "employee_id": int, "store_id": int, "status": status,
+            "order_time": time, "total": money, "items": list("OrderLine"), "payments": list("Payment"),
+        })),
+        "StatusChange": obj(&["status"], json!({ "status": status })),
+        "NewProduct": obj(&["name", "price"], json!({ "name": text, "price": money, "category": text })),
+        "ProductPatch": obj(&[], json!({ "name": text, "price": money, "category": text, "active": { "type": "boolean" } })),
+        "Product": obj(&["id", "name", "category", "price", "active"], json!({ "id": int, "name": text, "category": text, "price": money, "active": { "type": "boolean" } })),
+        "ProductList": list("Product"),
+        "NewCustomer": obj(&["name", "email"], json!({ "name": text, "email": { "type": "string", "format": "email" } })),
+        "Customer": obj(&["id", "name", "email"], json!({ "id": int, "name": text, "email": text })),
+        "Employee": obj(&["id", "name", "store_id", "role"], json!({ "id": int, "name": text, "store_id": int, "role": text })),
+        "EmployeeList": list("Employee"),
+        "Restock": obj(&["product_id", "store_id", "quantity"], json!({ "product_id": int, "store_id": int, "quantity": { "type": "integer", "minimum": 1 } })),
+        "Restocked": obj(&["movement_id", "product_id", "store_id", "quantity", "on_hand"], json!({ "movement_id": int, "product_id": int, "store_id": int, "quantity": int, "on_hand": int })),
+        "CatalogProduct": obj(&["id", "name", "category", "price"], json!({ "id": int, "name": text, "category": text, "price": money })),
+        "CatalogStore": obj(&["id", "name", "employee_ids"], json!({ "id": int, "name": text, "employee_ids": { "type": "array", "items": int } })),
+        "Catalog": obj(&["products", "customer_ids", "stores"], json!({
+            "products": list("CatalogProduct"), "customer_ids": { "type": "array", "items": int }, "stores": list("CatalogStore"),
+        })),
+        "Health": obj(&["status"], json!({ "status": text })),
+    })
+}

@@ -1,0 +1,78 @@
+//! Checks of request values that serde cannot express; each error names its field.
+
+use rust_decimal::Decimal;
+
+use super::{ApiError, ApiResult};
+
+/// Longest name, category or email accepted.
+pub const MAX_TEXT: usize = 200;
+/// `products.price` is numeric(10,2).
+const MAX_PRICE: Decimal = Decimal::from_parts(99_999_999, 0, 0, false, 0);
+
+/// A trimmed, non-empty text of at most [`MAX_TEXT`] characters.
+pub fn text(field: &str, value: &str) -> ApiResult<String> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(ApiError::invalid(field, format!("{field} must not be empty")));
+    }
+    if value.chars().count() > MAX_TEXT {
+        return Err(ApiError::invalid(field, format!("{field} is longer than {MAX_TEXT} characters")));
+    }
+    Ok(value.to_string())
+}
+
+/// A category: like [`text`], lower-cased.
+pub fn category(value: &str) -> ApiResult<String> {
+    text("category", value).map(|c| c.to_lowercase())
+}
+
+/// A positive price with at most 2 decimals, below 100,000,000.
+pub fn price(value: Decimal) -> ApiResult<Decimal> {
+    if value <= Decimal::ZERO {
+        return Err(ApiError::invalid("price", format!("price must be positive, got {value}")));
+    }
+    if value.normalize().scale() > 2 {
+        return Err(ApiError::invalid("price", format!("price has more than 2 decimals: {value}")));
+    }
+    if value >= MAX_PRICE {
+        return Err(ApiError::invalid("price", format!("price must be below {MAX_PRICE}")));
+    }
+    Ok(value)
+}
+
+/// A plausible email address: `local@domain.tld`, no spaces, at most [`MAX_TEXT`] characters.
+pub fn email(value: &str) -> ApiResult<String> {
+    let value = text("email", value)?;
+    let bad = || ApiError::invalid("email", format!("{value:?} is not an email address"));
+    let (local, domain) = value.split_once('@').ok_or_else(bad)?;
+    let domain_ok = domain.split('.').count() >= 2 && domain.split('.').all(|p| !p.is_empty());
+    if local.is_empty() || domain.contains('@') || !domain_ok || value.chars().any(char::is_whitespace) {
+        return Err(bad());
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn emails() {
+        assert!(email("ada@example.com").is_ok());
+        assert_eq!(email("  a.b+c@x.co.uk ").unwrap(), "a.b+c@x.co.uk");
+        for bad in ["", "ada", "@x.io", "ada@", "ada@x", "ada@x..io", "a b@x.io", "a@b@x.io", "ada@.io"] {
+            assert!(email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn prices() {
+        assert!(price(Decimal::from_str("3.5").unwrap()).is_ok());
+        assert!(price(Decimal::from_str("3.500").unwrap()).is_ok());
+        assert!(price(Decimal::from_str("3.555").unwrap()).is_err());
+        assert!(price(Decimal::ZERO).is_err());
+        assert!(price(Decimal::from_str("-1").unwrap()).is_err());
+        assert!(price(Decimal::from_str("100000000").unwrap()).is_err());
+    }
+}

@@ -1,0 +1,116 @@
+//! What each subcommand does, for the thin binary: connect, call the library, print.
+//! Signal handling stays in the binary, which passes a cancellation token down.
+
+use std::{process::ExitCode, time::Duration};
+
+use anyhow::Context;
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    cdc,
+    config::Config,
+    db::{self, Db},
+    telemetry,
+    warehouse::verify,
+};
+
+/// How long the daemon's shutdown may take before the process gives up and exits non-zero.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// `brewlytics migrate`.
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    for which in [Db::Oltp, Db::Olap] {
+        let mut client = db::connect(config, which).await?;
+        let n = db::migrate(&mut client, which).await?;
+        println!("{}: {n} migration(s) applied", which.label());
+    }
+    Ok(())
+}
+
+/// `brewlytics roles`.
+pub async fn roles(config: &Config) -> anyhow::Result<()> {
+    let oltp = db::connect(config, Db::Oltp).await?;
+    let olap = db::connect(config, Db::Olap).await?;
+    db::apply_roles(&oltp, &olap, config).await?;
+    println!("roles ready");
+    Ok(())
+}
+
+/// `brewlytics cdc`: the daemon and its metrics endpoint until `shutdown`, within the grace period.
+pub async fn cdc(config: &Config, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+    telemetry::metrics_handle();
+    let listener = tokio::net::TcpListener::bind(config.metrics_addr)
+        .await
+        .with_context(|| format!("METRICS_ADDR {} cannot be bound", config.metrics_addr))?;
+    tracing::info!(metrics = %config.metrics_addr, "cdc daemon starting");
+    let token = shutdown.clone();
+    let metrics = tokio::spawn(telemetry::serve_metrics(listener, async move { token.cancelled().await }));
+    let daemon = cdc::run(config, shutdown.clone());
+    tokio::pin!(daemon);
+    tokio::select! {
+        _ = &mut daemon => {}
+        _ = async { shutdown.cancelled().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
+            eprintln!("error: shutdown took longer than {SHUTDOWN_GRACE:?}");
+            return Ok(ExitCode::FAILURE);
+        }
+    }
+    metrics.abort();
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `brewlytics status [--json]`.
+pub async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
+    let (oltp, olap) = (db::connect(config, Db::Oltp).await?, db::connect(config, Db::Olap).await?);
+    let s = cdc::status::status(&oltp, &olap).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(());
+    }
+    println!("active daemon:    {}", s.active.as_deref().unwrap_or("none"));
+    println!("applied changes:  {} in {} batches", s.applied_changes, s.batches);
+    println!("backlog:          {} changes, lag {:.3} s", s.backlog, s.lag_seconds);
+    println!("oldest open txn:  {:.1} s", s.oldest_open_transaction_seconds);
+    println!("dead letters:     {}", s.dead_letters);
+    println!("checkpoint:       {} (updated {})", s.window_start, s.checkpoint_updated_at);
+    Ok(())
+}
+
+/// `brewlytics verify`: exit 1 when OLTP and the warehouse differ.
+pub async fn verify(config: &Config) -> anyhow::Result<ExitCode> {
+    let (oltp, olap) = (db::connect(config, Db::Oltp).await?, db::connect(config, Db::Olap).await?);
+    let report = verify::verify(&oltp, &olap).await.context("running the reconciliation queries")?;
+    for (name, keys) in &report.checks {
+        println!("checked {name}: {keys} keys");
+    }
+    for d in &report.differences {
+        let (a, b) = (d.oltp.as_deref().unwrap_or("-"), d.warehouse.as_deref().unwrap_or("-"));
+        println!("DIFFERENCE {} [{}]: oltp={a} warehouse={b}", d.check, d.key);
+    }
+    if report.is_clean() {
+        println!("verify: clean");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("verify: {} difference(s)", report.differences.len());
+        Ok(ExitCode::from(1))
+    }
+}
+
+/// `brewlytics dlq list [--all]`.
+pub async fn dlq_list(config: &Config, all: bool) -> anyhow::Result<()> {
+    let olap = db::connect(config, Db::Olap).await?;
+    for d in cdc::dlq::list(&olap, all).await? {
+        println!("{}", serde_json::to_string(&d)?);
+    }
+    Ok(())
+}
+
+/// `brewlytics dlq replay [--id N]`.
+pub async fn dlq_replay(config: &Config, id: Option<i64>) -> anyhow::Result<()> {
+    let mut olap = db::connect(config, Db::Olap).await?;
+    let r = cdc::dlq::replay(&mut olap, id).await?;
+    println!("replayed {} dead letter(s), {} failed again", r.replayed.len(), r.failed.len());
+    for (id, reason) in &r.failed {
+        println!("  #{id}: {reason}");
+    }
+    Ok(())
+}

@@ -1,0 +1,329 @@
+//! `brewlytics load`: drive the API over HTTP at a steady order rate.
+//!
+//! A tick every `1/rate` s places one order (tokio interval, `MissedTickBehavior::Delay`: when the
+//! API falls behind the rate drops instead of bursting). At most `concurrency` requests are in
+//! flight (a semaphore: the tick waits for a free slot). Each tick also gives one order placed at
+//! least [`FOLLOW_UP_AFTER`] ago its fate ([`super::follow_up`]), and now and then changes a price
+//! or restocks. The report gives the achieved rate and the latency percentiles of
+//! `POST /orders/new`.
+
+use std::{
+    collections::VecDeque,
+    fmt,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use rand::{rngs::StdRng, RngExt};
+use serde_json::json;
+use tokio::{sync::Semaphore, task::JoinSet, time::MissedTickBehavior};
+use tokio_util::sync::CancellationToken;
+
+use super::{draft_order, follow_up, local_hour, price_change, restock, Catalog, FollowUp};
+use crate::config::parse_duration;
+
+/// How long after placing an order its fate is decided.
+pub const FOLLOW_UP_AFTER: Duration = Duration::from_millis(500);
+/// Chance per tick of a price change.
+const PRICE_CHANGE_P: f64 = 0.002;
+/// Chance per tick of a restock.
+const RESTOCK_P: f64 = 0.01;
+/// How long in-flight requests may finish after the run.
+const DRAIN: Duration = Duration::from_secs(15);
+
+/// Settings of a load run (`brewlytics load --rate R --duration D --api URL`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct LoadOptions {
+    /// Orders per second.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+    /// How long to run (e.g. 30s, 5m, 1h).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Base URL of the order API [default: http://API_ADDR].
+    #[arg(long = "api")]
+    pub api: Option<String>,
+    /// Most requests in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+}
+
+/// Why a load run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("--rate must be a positive number of orders per second, got {0}")]
+    BadRate(f64),
+    #[error("fetching the catalogue from {url} failed: {source}")]
+    Catalog {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("the catalogue at {0} has no customers, active products or staffed stores: run `brewlytics seed`")]
+    EmptyCatalog(String),
+}
+
+/// What a load run achieved.
+#[derive(Debug, Clone, Default)]
+pub struct LoadReport {
+    pub elapsed: Duration,
+    pub orders_placed: u64,
+    pub orders_failed: u64,
+    pub status_changes: u64,
+    pub price_changes: u64,
+    pub restocks: u64,
+    /// Failed follow-up requests (status, price, restock).
+    pub other_failed: u64,
+    /// The first failure seen, for the operator.
+    pub first_error: Option<String>,
+    /// Latency percentiles of successful `POST /orders/new`.
+    pub p50: Duration,
+    pub p95: Duration,
+    pub p99: Duration,
+}
+
+impl LoadReport {
+    /// Placed orders per second over the run.
+    pub fn achieved_rate(&self) -> f64 {
+        self.orders_placed as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+impl fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        writeln!(
+            f,
+            "orders: {} placed, {} failed in {:.1} s ({:.1} orders/s)",
+            self.orders_placed,
+            self.orders_failed,
+            self.elapsed.as_secs_f64(),
+            self.achieved_rate()
+        )?;
+        writeln!(
+            f,
+            "follow-ups: {} status changes, {} price changes, {} restocks, {} failed",
+            self.status_changes, self.price_changes, self.restocks, self.other_failed
+        )?;
+        write!(
+            f,
+            "POST /orders/new latency: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms",
+            ms(self.p50),
+            ms(self.p95),
+            ms(self.p99)
+        )?;
+        if let Some(e) = &self.first_error {
+            write!(f, "\nfirst error: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Counters shared by the request tasks.
+#[derive(Default)]
+struct Tally {
+    report: LoadReport,
+    latencies: Vec<Duration>,
+}
+
+/// One run's shared context.
+struct Ctx {
+    http: reqwest::Client,
+    base: String,
+    tally: Mutex<Tally>,
+    placed: Mutex<VecDeque<(i32, Instant)>>,
+}
+
+/// Run load until `opts.duration` has passed or `shutdown` is cancelled; in-flight requests get
+/// a grace period (`DRAIN`, 15 s) to finish.
+pub async fn run_load(opts: &LoadOptions, shutdown: CancellationToken) -> Result<LoadReport, LoadError> {
+    if !(opts.rate.is_finite() && opts.rate > 0.0) {
+        return Err(LoadError::BadRate(opts.rate));
+    }
+    let base = opts.api.clone().unwrap_or_else(|| "http://127.0.0.1:8000".into()).trim_end_matches('/').to_string();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("a plain HTTP client");
+    let catalog = fetch_catalog(&http, &base).await?;
+    let ctx = Arc::new(Ctx { http, base, tally: Mutex::default(), placed: Mutex::default() });
+    let slots = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let mut rng: StdRng = rand::make_rng();
+    let mut tasks = JoinSet::new();
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / opts.rate));
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let start = Instant::now();
+    while start.elapsed() < opts.duration {
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            _ = ticks.tick() => {}
+        }
+        for job in plan_tick(&ctx, &catalog, &mut rng) {
+            let Ok(slot) = slots.clone().acquire_owned().await else { break };
+            let ctx = ctx.clone();
+            tasks.spawn(async move {
+                job.run(&ctx).await;
+                drop(slot);
+            });
+        }
+        while tasks.try_join_next().is_some() {}
+    }
+    let elapsed = start.elapsed();
+    if tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} }).await.is_err() {
+        tasks.abort_all();
+    }
+    let mut tally = std::mem::take(&mut *ctx.tally.lock().expect("tally lock"));
+    tally.report.elapsed = elapsed;
+    tally.latencies.sort();
+    let pct = |q: f64| percentile(&tally.latencies, q);
+    (tally.report.p50, tally.report.p95, tally.report.p99) = (pct(0.50), pct(0.95), pct(0.99));
+    Ok(tally.report)
+}
+
+async fn fetch_catalog(http: &reqwest::Client, base: &str) -> Result<Catalog, LoadError> {
+    let url = format!("{base}/catalog");
+    let fail = |source| LoadError::Catalog { url: url.clone(), source };
+    let response = http.get(&url).send().await.and_then(|r| r.error_for_status()).map_err(fail)?;
+    let catalog: Catalog = response.json().await.map_err(fail)?;
+    if catalog.is_usable() {
+        Ok(catalog)
+    } else {
+        Err(LoadError::EmptyCatalog(base.to_string()))
+    }
+}
+
+/// The `q` quantile of sorted durations (nearest rank), zero when empty.
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// One unit of work of a tick.
+enum Job {
+    Place(serde_json::Value),
+    Fate(i32, FollowUp),
+    Price(i32, rust_decimal::Decimal),
+    Restock(i32, i32, i32),
+}
+
+/// The jobs of one tick: an order, the fate of an older order, and maybe a price change or restock.
+fn plan_tick(ctx: &Ctx, catalog: &Catalog, rng: &mut StdRng) -> Vec<Job> {
+    let mut jobs = Vec::with_capacity(2);
+    if let Some(order) = draft_order(catalog, local_hour(), rng) {
+        jobs.push(Job::Place(serde_json::to_value(order).expect("an order serializes")));
+    }
+    let due = {
+        let mut placed = ctx.placed.lock().expect("placed lock");
+        match placed.front() {
+            Some((_, at)) if at.elapsed() >= FOLLOW_UP_AFTER => placed.pop_front().map(|(id, _)| id),
+            _ => None,
+        }
+    };
+    if let Some(id) = due {
+        jobs.push(Job::Fate(id, follow_up(rng)));
+    }
+    if rng.random_bool(PRICE_CHANGE_P) {
+        jobs.extend(price_change(catalog, rng).map(|(id, price)| Job::Price(id, price)));
+    }
+    if rng.random_bool(RESTOCK_P) {
+        jobs.extend(restock(catalog, rng).map(|(p, s, q)| Job::Restock(p, s, q)));
+    }
+    jobs
+}
+
+impl Job {
+    async fn run(self, ctx: &Ctx) {
+        match self {
+            Job::Place(order) => {
+                let started = Instant::now();
+                let result = ctx.post("/orders/new", &order).await;
+                let latency = started.elapsed();
+                let mut tally = ctx.tally.lock().expect("tally lock");
+                match result.map(|v| v["order_id"].as_i64()) {
+                    Ok(Some(id)) => {
+                        tally.report.orders_placed += 1;
+                        tally.latencies.push(latency);
+                        ctx.placed.lock().expect("placed lock").push_back((id as i32, Instant::now()));
+                    }
+                    Ok(None) => record_failure(&mut tally, true, "POST /orders/new answered without order_id".into()),
+                    Err(e) => record_failure(&mut tally, true, e),
+                }
+            }
+            Job::Fate(id, fate) => {
+                let steps: &[&str] = match fate {
+                    FollowUp::Serve => &["served"],
+                    FollowUp::Cancel => &["cancelled"],
+                    FollowUp::ServeThenRefund => &["served", "refunded"],
+                };
+                for status in steps {
+                    let result = ctx.post(&format!("/orders/{id}/status"), &json!({ "status": status })).await;
+                    ctx.count(result, |r| r.status_changes += 1);
+                }
+            }
+            Job::Price(id, price) => {
+                let result = ctx
+                    .send(ctx.http.patch(ctx.url(&format!("/products/{id}"))).json(&json!({ "price": price })))
+                    .await;
+                ctx.count(result, |r| r.price_changes += 1);
+            }
+            Job::Restock(product_id, store_id, quantity) => {
+                let body = json!({ "product_id": product_id, "store_id": store_id, "quantity": quantity });
+                let result = ctx.post("/inventory/restock", &body).await;
+                ctx.count(result, |r| r.restocks += 1);
+            }
+        }
+    }
+}
+
+fn record_failure(tally: &mut Tally, order: bool, error: String) {
+    if order {
+        tally.report.orders_failed += 1;
+    } else {
+        tally.report.other_failed += 1;
+    }
+    tally.report.first_error.get_or_insert(error);
+}
+
+impl Ctx {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn post(&self, path: &str, body: &serde_json::Value) -> Result<serde_json::Value, String> {
+        self.send(self.http.post(self.url(path)).json(body)).await
+    }
+
+    /// Send a request; a non-2xx answer is an error carrying the status and body.
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<serde_json::Value, String> {
+        let response = request.send().await.map_err(|e| format!("request failed: {e}"))?;
+        let status = response.status();
+        let body = response.text().await.map_err(|e| format!("reading the response failed: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("{status}: {body}"));
+        }
+        serde_json::from_str(&body).map_err(|e| format!("response is not JSON: {e}"))
+    }
+
+    fn count(&self, result: Result<serde_json::Value, String>, ok: impl FnOnce(&mut LoadReport)) {
+        let mut tally = self.tally.lock().expect("tally lock");
+        match result {
+            Ok(_) => ok(&mut tally.report),
+            Err(e) => record_failure(&mut tally, false, e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_use_nearest_rank() {
+        let d: Vec<_> = (1..=100).map(Duration::from_millis).collect();
+        assert_eq!(percentile(&d, 0.5), Duration::from_millis(50));
+        assert_eq!(percentile(&d, 0.99), Duration::from_millis(99));
+        assert_eq!(percentile(&[], 0.5), Duration::ZERO);
+        assert_eq!(percentile(&d[..1], 0.99), Duration::from_millis(1));
+    }
+}
