@@ -230,7 +230,9 @@ pub fn find_bin_dir() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file());
+        .find(|d| d.join("initdb").is_file() && d.join("pg_ctl").is_file())
+        // Follow a symlink on PATH to the real bin directory, which also holds psql and postgres.
+        .and_then(|d| d.join("initdb").canonicalize().ok()?.parent().map(Path::to_path_buf));
     on_path.or_else(|| {
         let mut dirs: Vec<PathBuf> = fs::read_dir("/usr/lib/postgresql")
             .ok()?

@@ -169,6 +169,8 @@ pub async fn scalar<T: for<'a> tokio_postgres::types::FromSql<'a>>(c: &Client, s
     c.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
 }
 
+pub mod load;
+pub mod process;
 pub mod shop;
 
 /// The CDC daemon running in-process on a test's databases.

@@ -1,0 +1,152 @@
+//! The daemon under concurrency, crashes, restarts, poison and a second instance.
+
+use std::time::Duration;
+
+use brewlytics::pgtemp::{ClusterOptions, PrivateCluster};
+use rand::RngExt;
+
+use crate::support::{
+    assert_verified, connect_url,
+    load::Writers,
+    process::{status_json, DaemonProcess},
+    scalar, shop, wait_caught_up, wait_for, InProcessDaemon, TestDb,
+};
+
+/// Every committed change applied exactly once: the checkpoint counted each change once.
+async fn assert_exactly_once(t: &TestDb) {
+    let changes: i64 = scalar(&t.oltp().await, "select count(*) from cdc_orders").await;
+    let applied: i64 = scalar(&t.olap().await, "select applied_changes from cdc_offset").await;
+    assert_eq!(applied, changes, "each change counted once by the checkpoint");
+    assert_verified(t).await;
+}
+
+async fn shop_db() -> TestDb {
+    let t = TestDb::new().await;
+    t.oltp().await.batch_execute(shop::SHOP).await.unwrap();
+    t
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sixteen_concurrent_writers_with_out_of_order_commits() {
+    let t = shop_db().await;
+    let daemon = InProcessDaemon::start(&t.config);
+    let (committed, failed) = Writers::start(&t.oltp_url, 16, 260).join().await;
+    let changes: i64 = scalar(&t.oltp().await, "select count(*) from cdc_orders").await;
+    assert!(changes >= 20_000, "only {changes} changes from {committed} transactions ({failed} rolled back)");
+    wait_caught_up(&t, Duration::from_secs(60)).await;
+    daemon.stop().await;
+    assert_exactly_once(&t).await;
+    let olap = t.olap().await;
+    let kinds: i64 = scalar(&olap, "select count(distinct order_status) from fact_sales").await;
+    assert!(kinds >= 3, "status changes reached the lines");
+    assert!(scalar::<i64>(&olap, "select count(*) from fact_sales where is_deleted").await > 0, "deletes soft-delete");
+    assert!(scalar::<i64>(&olap, "select count(*) from dim_product where not is_current").await > 0, "price history");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_at_random_instants_loses_and_doubles_nothing() {
+    let t = shop_db().await;
+    let writers = Writers::start(&t.oltp_url, 4, 0);
+    for _ in 0..20 {
+        let daemon = DaemonProcess::start(&t);
+        let alive = rand::rng().random_range(150..700);
+        tokio::time::sleep(Duration::from_millis(alive)).await; // the random instant of the crash
+        daemon.kill();
+    }
+    let (committed, _) = writers.stop().await;
+    assert!(committed > 100);
+    let daemon = DaemonProcess::start(&t);
+    wait_caught_up(&t, Duration::from_secs(60)).await;
+    drop(daemon);
+    assert_exactly_once(&t).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_exits_zero_within_ten_seconds_with_a_consistent_checkpoint() {
+    let t = shop_db().await;
+    let writers = Writers::start(&t.oltp_url, 4, 0);
+    let mut daemon = DaemonProcess::start(&t);
+    let olap = t.olap().await;
+    wait_for("some batches applied", Duration::from_secs(20), || async {
+        (scalar::<i64>(&olap, "select batch_seq from cdc_offset").await > 5).then_some(())
+    })
+    .await;
+    daemon.terminate();
+    let (status, took) = daemon.wait_exit(Duration::from_secs(10)).expect("exits within 10 s of SIGTERM");
+    assert!(status.success(), "exit status {status}");
+    assert!(took < Duration::from_secs(10));
+    writers.stop().await;
+    let _daemon = DaemonProcess::start(&t);
+    wait_caught_up(&t, Duration::from_secs(30)).await;
+    assert_exactly_once(&t).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_standby_takes_over_when_the_active_daemon_is_killed() {
+    let t = shop_db().await;
+    let writers = Writers::start(&t.oltp_url, 4, 0);
+    let a = DaemonProcess::start(&t);
+    let active = wait_for("a daemon to become active", Duration::from_secs(20), || async {
+        status_json(&t)["active"].as_str().map(str::to_string)
+    })
+    .await;
+    assert!(active.ends_with(&format!(":{}", a.pid())), "the first daemon is active: {active}");
+    let b = DaemonProcess::start(&t);
+    // While A holds the lock, B stays standby: A remains the active one as batches go on.
+    let olap = t.olap().await;
+    let seq: i64 = scalar(&olap, "select batch_seq from cdc_offset").await;
+    wait_for("more batches", Duration::from_secs(20), || async {
+        (scalar::<i64>(&olap, "select batch_seq from cdc_offset").await > seq + 3).then_some(())
+    })
+    .await;
+    assert_eq!(status_json(&t)["active"].as_str(), Some(active.as_str()));
+    let b_pid = b.pid();
+    a.kill();
+    wait_for("the standby to take over", Duration::from_secs(10), || async {
+        status_json(&t)["active"].as_str().filter(|s| s.ends_with(&format!(":{b_pid}"))).map(drop)
+    })
+    .await;
+    writers.stop().await;
+    wait_caught_up(&t, Duration::from_secs(30)).await;
+    drop(b);
+    assert_exactly_once(&t).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_warehouse_restarting_mid_load_is_survived() {
+    let t = shop_db().await;
+    // The warehouse gets a cluster of its own, so it can be crashed without hurting other tests.
+    let dir = std::env::temp_dir().join(format!("brewlytics-olap-restart-{}", std::process::id()));
+    let cluster = tokio::task::spawn_blocking(move || {
+        PrivateCluster::start(ClusterOptions { dir, durable: false, remove_on_drop: true }).unwrap()
+    })
+    .await
+    .unwrap();
+    cluster.create_database("coffee_olap").unwrap();
+    let olap_url = cluster.state.dsn("coffee_olap");
+    let mut olap = connect_url(&olap_url).await;
+    brewlytics::db::migrate(&mut olap, brewlytics::db::Db::Olap).await.unwrap();
+    let mut config = t.config.clone();
+    config.olap_database_url = Some(olap_url.clone());
+    let daemon = InProcessDaemon::start(&config);
+    let writers = Writers::start(&t.oltp_url, 4, 0);
+    wait_for("some batches applied", Duration::from_secs(20), || async {
+        (scalar::<i64>(&olap, "select batch_seq from cdc_offset").await > 3).then_some(())
+    })
+    .await;
+    cluster.kill().unwrap(); // crash: in-flight warehouse transactions are lost
+    tokio::time::sleep(Duration::from_millis(1500)).await; // the outage lasts while writers go on
+    cluster.restart().unwrap();
+    writers.stop().await;
+    let olap = connect_url(&olap_url).await;
+    let target: i64 = scalar(&t.oltp().await, "select count(*) from cdc_orders").await;
+    wait_for("the daemon to catch up after the restart", Duration::from_secs(60), || async {
+        let applied = olap.query_one("select applied_changes from cdc_offset", &[]).await.ok()?.get::<_, i64>(0);
+        (applied >= target).then_some(())
+    })
+    .await;
+    daemon.stop().await;
+    let report = brewlytics::warehouse::verify::verify(&t.oltp().await, &olap).await.unwrap();
+    assert!(report.is_clean(), "{:#?}", report.differences);
+    assert_eq!(scalar::<i64>(&olap, "select applied_changes from cdc_offset").await, target);
+}

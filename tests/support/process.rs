@@ -1,0 +1,84 @@
+//! The real `brewlytics` binary as a subprocess, for kill and signal tests.
+
+use std::{
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+use super::TestDb;
+
+/// A running `brewlytics cdc`, killed on drop.
+pub struct DaemonProcess {
+    pub child: Child,
+}
+
+impl DaemonProcess {
+    /// Start the daemon on the test's databases.
+    pub fn start(t: &TestDb) -> Self {
+        Self::start_with(&t.oltp_url, &t.olap_url, &[])
+    }
+
+    /// Start the daemon on explicit DSNs, with extra environment.
+    pub fn start_with(oltp_url: &str, olap_url: &str, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_brewlytics"));
+        cmd.arg("cdc")
+            .env("OLTP_DATABASE_URL", oltp_url)
+            .env("OLAP_DATABASE_URL", olap_url)
+            .env("METRICS_ADDR", "127.0.0.1:0")
+            .env("CDC_POLL_INTERVAL_MS", "100")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        DaemonProcess { child: cmd.spawn().expect("spawn brewlytics cdc") }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL and reap.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Send SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().expect("kill -TERM");
+        assert!(status.success());
+    }
+
+    /// Wait for the process to exit, up to `deadline`.
+    pub fn wait_exit(&mut self, deadline: Duration) -> Option<(ExitStatus, Duration)> {
+        let start = Instant::now();
+        while start.elapsed() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some((status, start.elapsed()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for DaemonProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `brewlytics status --json` on the test's databases.
+pub fn status_json(t: &TestDb) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_brewlytics"))
+        .args(["status", "--json"])
+        .env("OLTP_DATABASE_URL", &t.oltp_url)
+        .env("OLAP_DATABASE_URL", &t.olap_url)
+        .output()
+        .expect("run brewlytics status");
+    assert!(out.status.success(), "status failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("status --json prints JSON")
+}
