@@ -4,4 +4,5 @@ mod support;
 mod api;
 mod cdc;
 mod cdc_faults;
+mod cdc_semantics;
 mod schema;

@@ -276,3 +276,7 @@ fn sorted<T>(map: HashMap<i32, T>, key: impl Fn(&T) -> i32) -> Vec<T> {
     v.sort_by_key(key);
     v
 }
+
+#[cfg(test)]
+#[path = "transform_tests.rs"]
+mod tests;

@@ -1,0 +1,111 @@
+//! Unit tests of the pure transform: no database.
+
+use chrono::{TimeZone, Utc};
+use rust_decimal::Decimal;
+
+use super::transform;
+use crate::cdc::change::ChangeRow;
+
+fn change(id: i64, table: &str, op: &str, before: Option<&str>, after: Option<&str>) -> ChangeRow {
+    ChangeRow {
+        id,
+        txid: 1000 + id,
+        table: table.into(),
+        op: op.into(),
+        row_id: 1,
+        before: before.map(str::to_string),
+        after: after.map(str::to_string),
+        changed_at: Utc.timestamp_opt(1_750_000_000 + id, 0).unwrap(),
+    }
+}
+
+const ORDER: &str = r#"{"id": 7, "customer_id": 3, "employee_id": null, "store_id": 2, "status": "placed",
+    "order_time": "2025-07-20T23:30:00+00:00", "total": 7.60}"#;
+
+#[test]
+fn money_stays_exact() {
+    let item = r#"{"id": 1, "order_id": 7, "product_id": 2, "quantity": 3, "price": 0.10}"#;
+    let b = transform(&[change(1, "order_items", "I", None, Some(item))]);
+    assert_eq!(b.sales[0].line_total, Decimal::new(30, 2));
+    assert_eq!(b.sales[0].line_total.to_string(), "0.30");
+    let two = r#"{"id": 2, "order_id": 7, "product_id": 2, "quantity": 1, "price": 0.20}"#;
+    let b =
+        transform(&[change(1, "order_items", "I", None, Some(item)), change(2, "order_items", "I", None, Some(two))]);
+    let sum: Decimal = b.sales.iter().map(|s| s.unit_price).sum();
+    assert_eq!(sum.to_string(), "0.30");
+}
+
+#[test]
+fn order_keys_come_from_utc_time() {
+    let b = transform(&[change(1, "orders", "I", None, Some(ORDER))]);
+    let o = &b.orders[0];
+    assert_eq!((o.date_key, o.time_key), (20250720, 23 * 60 + 30));
+    assert_eq!(o.employee_id, None);
+    assert!(b.inferred.customers.contains(&3) && b.inferred.stores.contains(&2));
+}
+
+#[test]
+fn several_changes_of_a_row_collapse_to_the_last() {
+    let served = ORDER.replace("placed", "served");
+    let b = transform(&[
+        change(3, "orders", "U", Some(ORDER), Some(&served)),
+        change(1, "orders", "I", None, Some(ORDER)),
+        change(4, "orders", "D", Some(&served), None),
+    ]);
+    assert_eq!(b.orders.len(), 1);
+    assert!(b.orders[0].is_deleted, "the delete is the latest change");
+    assert_eq!(b.orders[0].version.src_id, 4);
+    assert_eq!(b.applied.values().sum::<u64>(), 3);
+}
+
+#[test]
+fn product_changes_are_all_kept_in_order() {
+    let p = |price: &str| {
+        format!(r#"{{"id": 1, "name": "Latte", "category": "coffee", "price": {price}, "active": true}}"#)
+    };
+    let b = transform(&[
+        change(2, "products", "U", Some(&p("3.80")), Some(&p("4.00"))),
+        change(1, "products", "I", None, Some(&p("3.80"))),
+    ]);
+    let prices: Vec<String> = b.products.iter().map(|c| c.image.price.to_string()).collect();
+    assert_eq!(prices, ["3.80", "4.00"]);
+}
+
+#[test]
+fn movements_become_deltas_of_their_day() {
+    let m = |q: i32, reason: &str| {
+        format!(
+            r#"{{"id": 1, "product_id": 2, "store_id": 1, "quantity": {q}, "reason": "{reason}", "moved_at": "2025-07-20T10:00:00+00:00"}}"#
+        )
+    };
+    let b = transform(&[
+        change(1, "inventory_movements", "I", None, Some(&m(24, "restock"))),
+        change(2, "inventory_movements", "I", None, Some(&m(-2, "sale"))),
+        change(3, "inventory_movements", "U", Some(&m(-2, "sale")), Some(&m(-3, "sale"))),
+        change(4, "inventory_movements", "D", Some(&m(-1, "waste")), None),
+    ]);
+    assert_eq!(b.inventory.len(), 1);
+    let d = &b.inventory[0];
+    assert_eq!((d.date_key, d.received, d.sold, d.wasted, d.net), (20250720, 24, 3, -1, 22));
+}
+
+#[test]
+fn bad_changes_become_dead_letters_and_the_rest_goes_on() {
+    let b = transform(&[
+        change(1, "orders", "I", None, Some(r#"{"id": 1}"#)),
+        change(2, "orders", "X", None, Some(ORDER)),
+        change(3, "nope", "I", None, Some("{}")),
+        change(
+            4,
+            "order_items",
+            "I",
+            None,
+            Some(r#"{"id": 1, "order_id": 7, "product_id": 2, "quantity": 0, "price": 1}"#),
+        ),
+        change(5, "orders", "I", None, Some(ORDER)),
+    ]);
+    let kinds: Vec<&str> = b.dead_letters.iter().map(|d| d.kind).collect();
+    assert_eq!(kinds, ["decode", "invalid", "invalid", "invalid"]);
+    assert!(b.dead_letters[3].reason.contains("non-positive quantity"));
+    assert_eq!(b.orders.len(), 1);
+}

@@ -1,0 +1,182 @@
+//! What the warehouse holds: type 2 history, dead letters, inferred members, retention, status.
+
+use std::time::Duration;
+
+use crate::support::{process::status_json, scalar, shop, wait_caught_up, wait_for, InProcessDaemon, TestDb};
+
+async fn shop_db() -> TestDb {
+    let t = TestDb::new().await;
+    t.oltp().await.batch_execute(shop::SHOP).await.unwrap();
+    t
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sales_bind_to_the_product_version_valid_at_order_time() {
+    let t = shop_db().await;
+    let daemon = InProcessDaemon::start(&t.config);
+    let oltp = t.oltp().await;
+    let before = shop::place_order(&oltp, 1, 1, &[(2, 1)]).await; // Latte at 3.80
+    oltp.batch_execute("update products set price = 4.20 where id = 2").await.unwrap();
+    oltp.batch_execute("update products set active = false where id = 2").await.unwrap(); // type 1 only
+    let after = shop::place_order(&oltp, 1, 1, &[(2, 2)]).await;
+    wait_caught_up(&t, Duration::from_secs(10)).await;
+    daemon.stop().await;
+    let olap = t.olap().await;
+    let line = |order: i32| {
+        let olap = &olap;
+        async move {
+            let r = olap
+                .query_one(
+                    "select p.price::text, f.unit_price::text, f.line_total::text, p.product_key
+                     from fact_sales f join dim_product p using (product_key) where f.order_id = $1",
+                    &[&order],
+                )
+                .await
+                .unwrap();
+            (r.get::<_, String>(0), r.get::<_, String>(1), r.get::<_, String>(2), r.get::<_, i32>(3))
+        }
+    };
+    let (old_price, old_unit, old_total, old_key) = line(before).await;
+    let (new_price, new_unit, new_total, new_key) = line(after).await;
+    assert_eq!((old_price.as_str(), old_unit.as_str(), old_total.as_str()), ("3.80", "3.80", "3.80"));
+    assert_eq!((new_price.as_str(), new_unit.as_str(), new_total.as_str()), ("4.20", "4.20", "8.40"));
+    assert_ne!(old_key, new_key, "two versions");
+    let versions = olap
+        .query(
+            "select is_current, valid_to = 'infinity', active from dim_product where product_id = 2 order by valid_from",
+            &[],
+        )
+        .await
+        .unwrap();
+    let shape: Vec<(bool, bool, bool)> = versions.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
+    assert_eq!(shape, vec![(false, false, true), (true, true, false)], "closed old version; active is type 1");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn poison_changes_are_dead_lettered_and_the_rest_applied() {
+    let t = shop_db().await;
+    let oltp = t.oltp().await;
+    let first = shop::place_order(&oltp, 1, 1, &[(1, 1)]).await;
+    oltp.batch_execute(
+        r#"insert into cdc_orders (table_name, op, row_id, after) values
+             ('orders', 'I', 9001, '{"id": 9001, "garbage": true}'),
+             ('payments', 'I', 9002, '{"id": 9002, "order_id": 1, "amount": 1.00, "method": "bitcoin", "paid_at": "2025-01-01T00:00:00+00:00"}'),
+             ('no_such_table', 'I', 1, '{}'),
+             ('order_items', 'I', 9003, '{"id": 9003, "order_id": 1, "product_id": 1, "quantity": 1, "price": 123456789012.00}')"#,
+    )
+    .await
+    .unwrap();
+    let second = shop::place_order(&oltp, 2, 1, &[(2, 1)]).await;
+    let daemon = InProcessDaemon::start(&t.config);
+    wait_caught_up(&t, Duration::from_secs(10)).await;
+    daemon.stop().await;
+    let olap = t.olap().await;
+    let reasons: Vec<(String, String, String)> = olap
+        .query("select table_name, error_kind, reason from cdc_dead_letter order by source_id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(reasons.len(), 4, "{reasons:#?}");
+    assert_eq!(reasons[0].1, "decode");
+    assert!(reasons[0].2.contains("missing field"), "{}", reasons[0].2);
+    assert!(reasons[1].2.contains("bitcoin"), "{}", reasons[1].2);
+    assert!(reasons[2].2.contains("unknown table"), "{}", reasons[2].2);
+    assert_eq!(reasons[3].1, "apply", "numeric overflow is rejected by the warehouse itself");
+    assert!(reasons[3].2.contains("22003"), "{}", reasons[3].2);
+    for order in [first, second] {
+        assert_eq!(scalar::<i64>(&olap, &format!("select count(*) from fact_sales where order_id = {order}")).await, 1);
+    }
+    let status = status_json(&t);
+    for key in ["applied_changes", "backlog", "lag_seconds", "dead_letters", "active"] {
+        assert!(status.get(key).is_some(), "status --json has {key}: {status}");
+    }
+    assert_eq!(status["dead_letters"], 4);
+    assert_eq!(status["backlog"], 0);
+
+    // Fix the cause (the warehouse accepts bigger prices) and replay that one dead letter.
+    olap.batch_execute(
+        "alter table fact_sales alter column unit_price type numeric(16,2), alter column line_total type numeric(16,2)",
+    )
+    .await
+    .unwrap();
+    let mut olap_mut = t.olap().await;
+    let id: i64 = scalar(&olap, "select id from cdc_dead_letter where error_kind = 'apply'").await;
+    let report = brewlytics::cdc::dlq::replay(&mut olap_mut, Some(id)).await.unwrap();
+    assert_eq!(report.replayed, vec![id]);
+    assert_eq!(scalar::<i64>(&olap, "select count(*) from fact_sales where order_item_id = 9003").await, 1);
+    let again = brewlytics::cdc::dlq::replay(&mut olap_mut, None).await.unwrap();
+    assert_eq!(again.failed.len(), 3, "the undecodable ones fail again and stay");
+    assert_eq!(scalar::<i64>(&olap, "select count(*) from cdc_dead_letter where replayed_at is null").await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn facts_before_dimensions_get_inferred_members_filled_in_place() {
+    let t = shop_db().await;
+    let oltp = t.oltp().await;
+    let daemon = InProcessDaemon::start(&t.config);
+    wait_caught_up(&t, Duration::from_secs(10)).await;
+    daemon.stop().await;
+    // Lose the customer's change (as if retention had pruned it before the first run).
+    oltp.batch_execute("insert into customers (id, name, email) values (500, 'Late', 'late@example.com')")
+        .await
+        .unwrap();
+    oltp.batch_execute("delete from cdc_orders where table_name = 'customers' and row_id = 500").await.unwrap();
+    let order = shop::place_order(&oltp, 500, 1, &[(1, 1)]).await;
+    let daemon = InProcessDaemon::start(&t.config);
+    wait_caught_up(&t, Duration::from_secs(10)).await;
+    let olap = t.olap().await;
+    let (inferred, key): (bool, i32) = {
+        let r = olap
+            .query_one("select is_inferred, customer_key from dim_customer where customer_id = 500", &[])
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert!(inferred);
+    let fact_key: i32 = scalar(&olap, &format!("select customer_key from fact_orders where order_id = {order}")).await;
+    assert_eq!(fact_key, key, "the fact points at the inferred member");
+    oltp.batch_execute("update customers set name = 'Late Arrival' where id = 500").await.unwrap();
+    wait_caught_up(&t, Duration::from_secs(10)).await;
+    daemon.stop().await;
+    let r = olap
+        .query_one("select is_inferred, name, customer_key from dim_customer where customer_id = 500", &[])
+        .await
+        .unwrap();
+    assert_eq!((r.get::<_, bool>(0), r.get::<_, String>(1), r.get::<_, i32>(2)), (false, "Late Arrival".into(), key));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retention_prunes_only_applied_changes() {
+    let t = shop_db().await;
+    let oltp = t.oltp().await;
+    for _ in 0..5 {
+        shop::random_order(&oltp).await;
+    }
+    oltp.batch_execute("update cdc_orders set changed_at = changed_at - interval '2 days'").await.unwrap();
+    let mut config = t.config.clone();
+    config.cdc_retention = Duration::from_secs(86_400);
+    // Unapplied old rows must survive: prune against the initial checkpoint deletes nothing.
+    let olap = t.olap().await;
+    let initial = brewlytics::cdc::checkpoint::load(&olap).await.unwrap();
+    let pruned = brewlytics::cdc::retention::prune(&oltp, &initial, config.cdc_retention).await.unwrap();
+    assert_eq!(pruned, 0);
+    // The daemon prunes after it has applied them (and on a timer after that).
+    let daemon = InProcessDaemon::start(&config);
+    let later = shop::random_order(&oltp).await;
+    wait_caught_up(&t, Duration::from_secs(10)).await;
+    wait_for("old applied changes pruned", Duration::from_secs(10), || async {
+        let left: i64 =
+            scalar(&oltp, "select count(*) from cdc_orders where changed_at < now() - interval '1 day'").await;
+        (left == 0).then_some(())
+    })
+    .await;
+    daemon.stop().await;
+    let recent: i64 = scalar(&oltp, "select count(*) from cdc_orders").await;
+    assert!(recent > 0, "recent changes are kept");
+    assert!(
+        scalar::<i64>(&t.olap().await, &format!("select count(*) from fact_orders where order_id = {later}")).await
+            == 1
+    );
+}
