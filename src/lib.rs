@@ -24,4 +24,5 @@ pub mod loadgen;
 pub mod pgtemp;
 pub mod seed;
 pub mod telemetry;
+pub mod up;
 pub mod warehouse;

@@ -6,7 +6,7 @@ use std::{process::ExitCode, time::Duration};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use brewlytics::{api, commands, config::Config, db, loadgen, seed, telemetry};
+use brewlytics::{api, commands, config::Config, db, loadgen, seed, telemetry, up};
 
 /// Brewlytics: CDC from coffee_oltp into the coffee_olap star schema.
 ///
@@ -47,6 +47,8 @@ enum Command {
     Seed,
     /// Send a realistic stream of orders to the API, then print the achieved rate and latencies.
     Load(loadgen::LoadOptions),
+    /// Run everything (private PostgreSQL if none is configured, API, CDC daemon, generator).
+    Up(up::UpOptions),
 }
 
 #[derive(Subcommand)]
@@ -111,6 +113,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             opts.api.get_or_insert_with(|| format!("http://{}", config.api_addr));
             println!("{}", loadgen::run_load(&opts, shutdown_on_signals()).await?);
         }
+        Command::Up(opts) => up::up(config, opts, shutdown_on_signals()).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -88,13 +88,15 @@ impl PrivateCluster {
         if run_as.is_some() && !user_exists("postgres") {
             return Err(ClusterError::NoPostgresUser);
         }
-        let cluster = Self { state: ClusterState { port: 0, user: "postgres".into() }, opts, bin, run_as };
+        let mut cluster = Self { state: ClusterState { port: 0, user: "postgres".into() }, opts, bin, run_as };
         cluster.prepare_dir()?;
+        // The server tools run from `/`: give them an absolute path.
+        let dir = &cluster.opts.dir;
+        cluster.opts.dir = dir.canonicalize().map_err(|source| ClusterError::Io { path: dir.clone(), source })?;
         let data = cluster.data_dir();
         if !data.join("PG_VERSION").exists() {
             cluster.initdb()?;
         }
-        let mut cluster = cluster;
         cluster.state.port = free_port()?;
         cluster.write_settings()?;
         if data.join("postmaster.pid").exists() {

@@ -6,3 +6,4 @@ mod cdc;
 mod cdc_faults;
 mod cdc_semantics;
 mod schema;
+mod up;

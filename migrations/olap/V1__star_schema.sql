@@ -149,6 +149,7 @@ create table fact_sales (
 create index fact_sales_order_id_idx on fact_sales (order_id);
 create index fact_sales_date_key_idx on fact_sales (date_key);
 create index fact_sales_product_key_idx on fact_sales (product_key);
+create index fact_sales_loaded_at_idx on fact_sales (loaded_at);
 
 -- Grain: one payment (a refund is a negative payment).
 create table fact_payments (

@@ -1,0 +1,86 @@
+//! `brewlytics up` end to end: the built binary in a fresh directory, with no database configured.
+
+use std::{
+    path::Path,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use brewlytics::pgtemp::{free_port, ClusterState};
+
+use crate::support::{connect_url, scalar, wait_for};
+
+fn brewlytics(dir: &Path, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_brewlytics"));
+    cmd.args(args).current_dir(dir).stdin(Stdio::null());
+    for var in ["OLTP_DATABASE_URL", "OLAP_DATABASE_URL", "OLTP_HOST", "OLAP_HOST", "BREWLYTICS_HOME"] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
+fn start_up(dir: &Path, rate: &str) -> Child {
+    brewlytics(dir, &["up", "--rate", rate])
+        .env("API_ADDR", format!("127.0.0.1:{}", free_port().unwrap()))
+        .env("METRICS_ADDR", format!("127.0.0.1:{}", free_port().unwrap()))
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join(format!("up-{rate}.log"))).unwrap())
+        .spawn()
+        .expect("spawn brewlytics up")
+}
+
+/// SIGINT, then the exit status within `deadline`.
+async fn interrupt(mut child: Child, deadline: Duration) -> std::process::ExitStatus {
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    wait_for("up to exit after SIGINT", deadline, || {
+        let status = child.try_wait().unwrap();
+        async move { status }
+    })
+    .await
+}
+
+/// The OLAP DSN of the private cluster once it runs and has fact rows.
+async fn wait_for_facts(dir: &Path, at_least: i64) -> (String, String, i64) {
+    wait_for("orders in the warehouse", Duration::from_secs(90), || async {
+        let state = ClusterState::load(&dir.join(".brewlytics"))?;
+        let (oltp, olap) = (state.dsn("coffee_oltp"), state.dsn("coffee_olap"));
+        let c = tokio_postgres::connect(&olap, tokio_postgres::NoTls).await.ok()?;
+        tokio::spawn(c.1);
+        let n: i64 = c.0.query_one("select count(*) from fact_sales", &[]).await.ok()?.get(0);
+        (n >= at_least).then_some((oltp, olap, n))
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_runs_everything_stops_cleanly_and_keeps_its_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let first = start_up(&dir, "25");
+    let (_, _, facts) = wait_for_facts(&dir, 10).await;
+    let status = interrupt(first, Duration::from_secs(15)).await;
+    assert!(status.success(), "first up exited with {status}");
+
+    // A second run reuses the data, with the generator off.
+    let second = start_up(&dir, "0");
+    let (oltp_url, olap_url, _) = wait_for_facts(&dir, facts).await;
+    let (oltp, olap) = (connect_url(&oltp_url).await, connect_url(&olap_url).await);
+    // status finds the private database from the same directory, with no DSN.
+    let status =
+        wait_for("the daemon of the second up to be active and caught up", Duration::from_secs(30), || async {
+            let out = brewlytics(&dir, &["status", "--json"]).output().unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+            let changes: i64 = scalar(&oltp, "select count(*) from cdc_orders").await;
+            (status["active"].is_string() && status["applied_changes"] == changes).then_some(status)
+        })
+        .await;
+    assert!(status["applied_changes"].as_i64().unwrap() > 0);
+    assert_eq!(scalar::<i64>(&olap, "select applied_changes from cdc_offset").await, status["applied_changes"]);
+    let out = brewlytics(&dir, &["verify"]).output().unwrap();
+    assert!(out.status.success(), "verify: {}", String::from_utf8_lossy(&out.stdout));
+    let status = interrupt(second, Duration::from_secs(15)).await;
+    assert!(status.success(), "second up exited with {status}");
+    assert!(ClusterState::load(&dir.join(".brewlytics")).is_none(), "PostgreSQL stopped with up");
+}
