@@ -6,7 +6,7 @@ use std::{process::ExitCode, time::Duration};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use brewlytics::{api, commands, config::Config, db, loadgen, seed, telemetry};
+use brewlytics::{api, commands, config::Config, db, loadgen, metabase, seed, telemetry};
 
 /// Brewlytics: CDC from coffee_oltp into the coffee_olap star schema.
 ///
@@ -47,6 +47,17 @@ enum Command {
     Seed,
     /// Send a realistic stream of orders to the API, then print the achieved rate and latencies.
     Load(loadgen::LoadOptions),
+    /// Manage the Metabase dashboard described by metabase/dashboard.json.
+    Metabase {
+        #[command(subcommand)]
+        action: MetabaseAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum MetabaseAction {
+    /// Create or update the data source, cards and dashboard (a second run changes nothing).
+    Setup(metabase::SetupArgs),
 }
 
 #[derive(Subcommand)]
@@ -111,6 +122,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             opts.api.get_or_insert_with(|| format!("http://{}", config.api_addr));
             println!("{}", loadgen::run_load(&opts, shutdown_on_signals()).await?);
         }
+        Command::Metabase { action: MetabaseAction::Setup(args) } => commands::metabase_setup(&config, &args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }
