@@ -3,4 +3,5 @@ mod support;
 
 mod api;
 mod cdc;
+mod readers;
 mod schema;
