@@ -72,14 +72,15 @@ pub async fn filled_warehouse() -> TestDb {
     daemon.stop().await;
     assert_verified(&t).await;
     let olap = t.olap().await;
-    for (what, sql) in [
-        ("served lines", "select count(*) from fact_sales where order_status = 'served'"),
-        ("cancelled orders", "select count(*) from fact_orders where status = 'cancelled'"),
-        ("refunded orders", "select count(*) from fact_orders where status = 'refunded'"),
-        ("old product versions", "select count(*) from dim_product where not is_current"),
-        ("days with orders", "select count(distinct date_key) - 20 from fact_orders"),
+    for (what, sql, least) in [
+        ("served lines", "select count(*) from fact_sales where order_status = 'served'", 50),
+        ("cancelled orders", "select count(*) from fact_orders where status = 'cancelled'", 1),
+        ("refunded orders", "select count(*) from fact_orders where status = 'refunded'", 1),
+        ("old product versions", "select count(*) from dim_product where not is_current", 1),
+        ("days with orders", "select count(distinct date_key) from fact_orders", 20),
     ] {
-        assert!(scalar::<i64>(&olap, sql).await > 0, "the filled warehouse has too few {what}");
+        let n: i64 = scalar(&olap, sql).await;
+        assert!(n >= least, "the filled warehouse has {n} {what}, expected at least {least}");
     }
     t
 }
