@@ -3,5 +3,6 @@ mod support;
 
 mod api;
 mod cdc;
-mod readers;
 mod schema;
+
+mod readers;
