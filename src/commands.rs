@@ -114,3 +114,13 @@ pub async fn dlq_replay(config: &Config, id: Option<i64>) -> anyhow::Result<()> 
     }
     Ok(())
 }
+
+/// `brewlytics metabase setup`: make Metabase match the dashboard description (idempotent).
+pub async fn metabase_setup(config: &Config, args: &crate::metabase::SetupArgs) -> anyhow::Result<()> {
+    use crate::metabase::{self, Metabase, Spec};
+    let spec = Spec::load(&args.dashboard)?;
+    let details = spec.database_details(config)?;
+    let report = metabase::setup(&mut Metabase::new(&args.metabase_host), args, &spec, details).await?;
+    println!("{report}");
+    Ok(())
+}

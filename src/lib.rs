@@ -21,6 +21,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod loadgen;
+pub mod metabase;
 pub mod pgtemp;
 pub mod seed;
 pub mod telemetry;

@@ -6,7 +6,7 @@ use std::{process::ExitCode, time::Duration};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use brewlytics::{api, commands, config::Config, db, loadgen, seed, telemetry, up};
+use brewlytics::{api, commands, config::Config, db, loadgen, metabase, seed, telemetry, up};
 
 /// Brewlytics: CDC from coffee_oltp into the coffee_olap star schema.
 ///
@@ -49,6 +49,17 @@ enum Command {
     Load(loadgen::LoadOptions),
     /// Run everything (private PostgreSQL if none is configured, API, CDC daemon, generator).
     Up(up::UpOptions),
+    /// Manage the Metabase dashboard described by metabase/dashboard.json.
+    Metabase {
+        #[command(subcommand)]
+        action: MetabaseAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum MetabaseAction {
+    /// Create or update the data source, cards and dashboard (a second run changes nothing).
+    Setup(metabase::SetupArgs),
 }
 
 #[derive(Subcommand)]
@@ -114,6 +125,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("{}", loadgen::run_load(&opts, shutdown_on_signals()).await?);
         }
         Command::Up(opts) => up::up(config, opts, shutdown_on_signals()).await?,
+        Command::Metabase { action: MetabaseAction::Setup(args) } => commands::metabase_setup(&config, &args).await?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,5 +5,6 @@ mod api;
 mod cdc;
 mod cdc_faults;
 mod cdc_semantics;
+mod readers;
 mod schema;
 mod up;
