@@ -1,6 +1,5 @@
 //! Retention: applied `cdc_orders` rows older than `CDC_RETENTION` are deleted in small chunks.
-//! A row is applied for sure when its txid is below the xmin of the checkpoint's window start:
-//! every such transaction is visible in that snapshot.
+//! A row is applied for sure when its transaction is visible in the checkpoint's window start.
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +15,7 @@ pub async fn prune(client: &Client, checkpoint: &Checkpoint, retention: Duration
     if retention.is_zero() {
         return Ok(0);
     }
-    let horizon = checkpoint.window_start.xmin.to_string();
+    let horizon = checkpoint.window_start.to_string();
     let started = Instant::now();
     let mut total = 0;
     loop {
@@ -24,7 +23,8 @@ pub async fn prune(client: &Client, checkpoint: &Checkpoint, retention: Duration
             .execute(
                 "delete from cdc_orders where id in (
                      select id from cdc_orders
-                     where txid < $1::text::xid8 and changed_at < now() - make_interval(secs => $2)
+                     where changed_at < now() - make_interval(secs => $2)
+                       and pg_visible_in_snapshot(txid, $1::text::pg_snapshot)
                      limit $3)",
                 &[&horizon, &retention.as_secs_f64(), &CHUNK],
             )

@@ -30,6 +30,7 @@ pub async fn status(oltp: &Client, olap: &Client) -> Result<Status, CdcError> {
         .query_one(
             "select (select a.application_name from pg_locks l join pg_stat_activity a on a.pid = l.pid
                      where l.locktype = 'advisory' and l.granted
+                       and l.database = (select oid from pg_database where datname = current_database())
                        and ((l.classid::int8 << 32) | l.objid::int8) = $1 limit 1),
                     (select updated_at::text from cdc_offset where source = $2)",
             &[&LOCK_KEY, &checkpoint::SOURCE],

@@ -78,7 +78,7 @@ async fn one_change(tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
     let roll = rand::rng().random_range(0..100);
     match roll {
         0..60 => {
-            shop::random_order(tx).await;
+            shop::try_random_order(tx).await?;
         }
         60..78 => {
             tx.execute(

@@ -17,14 +17,23 @@ pub const SHOP: &str = "
 /// Place one order with `lines` of (product, quantity), its payment, movements and stock update.
 /// Runs in the caller's transaction if `c` is one.
 pub async fn place_order<C: GenericClient>(c: &C, customer: i32, store: i32, lines: &[(i32, i32)]) -> i32 {
+    try_place_order(c, customer, store, lines).await.expect("place an order")
+}
+
+/// [`place_order`], returning the error (a deadlock between concurrent writers, say).
+pub async fn try_place_order<C: GenericClient>(
+    c: &C,
+    customer: i32,
+    store: i32,
+    lines: &[(i32, i32)],
+) -> Result<i32, tokio_postgres::Error> {
     let employee = if store == 1 { 1 } else { 3 };
     let order_id: i32 = c
         .query_one(
             "insert into orders (customer_id, employee_id, store_id, total) values ($1, $2, $3, 0) returning id",
             &[&customer, &employee, &store],
         )
-        .await
-        .expect("insert order")
+        .await?
         .get(0);
     let products: Vec<i32> = lines.iter().map(|l| l.0).collect();
     let quantities: Vec<i32> = lines.iter().map(|l| l.1).collect();
@@ -37,15 +46,19 @@ pub async fn place_order<C: GenericClient>(c: &C, customer: i32, store: i32, lin
          insert into payments (order_id, amount, method) select $1, total, 'card' from t",
         &[&order_id, &products, &quantities],
     )
-    .await
-    .expect("insert lines and payment");
+    .await?;
     c.execute(
         "insert into inventory_movements (product_id, store_id, order_id, quantity, reason)
          select l.product_id, $2, $1, -l.quantity, 'sale' from unnest($3::int4[], $4::int4[]) as l(product_id, quantity)",
         &[&order_id, &store, &products, &quantities],
     )
-    .await
-    .expect("insert movements");
+    .await?;
+    // Lock the stock rows in product order first, so concurrent orders rarely deadlock.
+    c.execute(
+        "select 1 from inventory where store_id = $1 and product_id = any($2) order by product_id for update",
+        &[&store, &products],
+    )
+    .await?;
     c.execute(
         "update inventory i set on_hand = on_hand - l.q, updated_at = now()
          from (select product_id, sum(quantity) q from unnest($2::int4[], $3::int4[]) as l(product_id, quantity)
@@ -53,18 +66,22 @@ pub async fn place_order<C: GenericClient>(c: &C, customer: i32, store: i32, lin
          where i.product_id = l.product_id and i.store_id = $1",
         &[&store, &products, &quantities],
     )
-    .await
-    .expect("update stock");
-    order_id
+    .await?;
+    Ok(order_id)
 }
 
 /// A random order of 1-3 lines.
 pub async fn random_order<C: GenericClient>(c: &C) -> i32 {
+    try_random_order(c).await.expect("place a random order")
+}
+
+/// [`random_order`], returning the error.
+pub async fn try_random_order<C: GenericClient>(c: &C) -> Result<i32, tokio_postgres::Error> {
     let (customer, store, lines) = {
         let mut rng = rand::rng();
         let n = rng.random_range(1..=3);
         let lines: Vec<(i32, i32)> = (0..n).map(|_| (rng.random_range(1..=6), rng.random_range(1..=3))).collect();
         (rng.random_range(1..=20), rng.random_range(1..=2), lines)
     };
-    place_order(c, customer, store, &lines).await
+    try_place_order(c, customer, store, &lines).await
 }
