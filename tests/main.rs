@@ -5,6 +5,7 @@ mod api;
 mod cdc;
 mod cdc_faults;
 mod cdc_semantics;
+mod cli;
 mod readers;
 mod schema;
 mod up;

@@ -55,8 +55,8 @@ async fn wait_for_facts(dir: &Path, at_least: i64) -> (String, String, i64) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn up_runs_everything_stops_cleanly_and_keeps_its_data() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().to_path_buf();
+    // Kept on failure (the logs of both runs are in it), removed on success.
+    let dir = tempfile::Builder::new().prefix("brewlytics-up-test-").tempdir().unwrap().keep();
     let first = start_up(&dir, "25");
     let (_, _, facts) = wait_for_facts(&dir, 10).await;
     let status = interrupt(first, Duration::from_secs(15)).await;
@@ -83,4 +83,5 @@ async fn up_runs_everything_stops_cleanly_and_keeps_its_data() {
     let status = interrupt(second, Duration::from_secs(15)).await;
     assert!(status.success(), "second up exited with {status}");
     assert!(ClusterState::load(&dir.join(".brewlytics")).is_none(), "PostgreSQL stopped with up");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

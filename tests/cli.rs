@@ -1,0 +1,61 @@
+//! The binary's startup errors and help text.
+
+use std::process::Command;
+
+fn brewlytics(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_brewlytics"));
+    cmd.args(args);
+    for var in ["OLTP_DATABASE_URL", "OLAP_DATABASE_URL", "OLTP_HOST", "OLAP_HOST"] {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().copied()).output().expect("run brewlytics")
+}
+
+#[test]
+fn help_documents_every_setting() {
+    let out = brewlytics(&["--help"], &[]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for var in [
+        "DB_USER",
+        "DB_PASSWORD",
+        "OLTP_DB",
+        "OLAP_DB",
+        "OLTP_HOST",
+        "OLTP_PORT",
+        "OLAP_HOST",
+        "OLAP_PORT",
+        "OLTP_DATABASE_URL",
+        "OLAP_DATABASE_URL",
+        "API_ADDR",
+        "METRICS_ADDR",
+        "LOG_FORMAT",
+        "CDC_POLL_INTERVAL_MS",
+        "CDC_BATCH_ROWS",
+        "CDC_BATCH_BYTES",
+        "CDC_RETENTION",
+        "READER_DB_PASSWORD",
+    ] {
+        assert!(help.contains(&format!("[env: {var}")), "--help lacks {var}");
+    }
+}
+
+#[test]
+fn a_malformed_dsn_names_its_setting_without_a_panic() {
+    let out = brewlytics(&["status"], &[("OLAP_DATABASE_URL", "postgres://u@h:notaport/db")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("OLAP_DATABASE_URL is not a valid PostgreSQL connection string"), "{err}");
+    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+}
+
+#[test]
+fn an_unreachable_database_names_its_setting() {
+    let port = brewlytics::pgtemp::free_port().unwrap().to_string();
+    let out = brewlytics(&["migrate"], &[("OLTP_HOST", "127.0.0.1"), ("OLTP_PORT", &port)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot connect to the OLTP database") && err.contains("OLTP_HOST"), "{err}");
+    assert!(err.contains(&format!("127.0.0.1:{port}")), "{err}");
+    let out = brewlytics(&["cdc"], &[("CDC_BATCH_ROWS", "0")]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("CDC_BATCH_ROWS is invalid"));
+}
