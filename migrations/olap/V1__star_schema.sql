@@ -7,6 +7,10 @@
 --   cdc_orders id). An upsert applies only when its version is newer: an older change never
 --   overwrites a newer one.
 -- * `loaded_at` is clock_timestamp() at apply time, so freshness is measurable per row.
+-- * Fact tables carry no foreign keys to the dimensions (the usual warehouse practice): the sink
+--   only writes keys it has just looked up in the dimensions (or 0, the unknown member), and six
+--   FK checks per fact row cost more than half of the apply time. dbt `relationships` tests and
+--   `brewlytics verify` check the references instead.
 
 create table dim_date (
     date_key     integer primary key,           -- yyyymmdd; 0 = unknown
@@ -111,11 +115,11 @@ create table fact_orders (
     customer_id  integer,
     employee_id  integer,
     store_id     integer,
-    date_key     integer not null default 0 references dim_date,
-    time_key     integer not null default -1 references dim_time,
-    store_key    integer not null default 0 references dim_store,
-    customer_key integer not null default 0 references dim_customer,
-    employee_key integer not null default 0 references dim_employee,
+    date_key     integer not null default 0,
+    time_key     integer not null default -1,
+    store_key    integer not null default 0,
+    customer_key integer not null default 0,
+    employee_key integer not null default 0,
     order_time   timestamptz,
     status       text not null check (status in ('placed', 'served', 'cancelled', 'refunded')),
     total        numeric(12,2) not null,
@@ -130,12 +134,12 @@ create table fact_sales (
     order_item_id integer primary key,
     order_id      integer not null,
     product_id    integer not null,
-    date_key      integer not null default 0 references dim_date,
-    time_key      integer not null default -1 references dim_time,
-    store_key     integer not null default 0 references dim_store,
-    customer_key  integer not null default 0 references dim_customer,
-    employee_key  integer not null default 0 references dim_employee,
-    product_key   integer not null default 0 references dim_product,
+    date_key      integer not null default 0,
+    time_key      integer not null default -1,
+    store_key     integer not null default 0,
+    customer_key  integer not null default 0,
+    employee_key  integer not null default 0,
+    product_key   integer not null default 0,
     quantity      integer not null check (quantity > 0),
     unit_price    numeric(10,2) not null,
     line_total    numeric(12,2) not null,
@@ -155,10 +159,10 @@ create index fact_sales_loaded_at_idx on fact_sales (loaded_at);
 create table fact_payments (
     payment_id   integer primary key,
     order_id     integer not null,
-    date_key     integer not null default 0 references dim_date,
-    time_key     integer not null default -1 references dim_time,
-    store_key    integer not null default 0 references dim_store,
-    customer_key integer not null default 0 references dim_customer,
+    date_key     integer not null default 0,
+    time_key     integer not null default -1,
+    store_key    integer not null default 0,
+    customer_key integer not null default 0,
     amount       numeric(12,2) not null,
     method       text not null check (method in ('cash', 'card', 'mobile')),
     paid_at      timestamptz,
@@ -172,11 +176,11 @@ create index fact_payments_order_id_idx on fact_payments (order_id);
 -- Grain: product x store x day (UTC). Movements add into their day's row; `on_hand` is the last
 -- stock level seen that day (semi-additive: do not sum it across days).
 create table fact_inventory (
-    date_key       integer not null references dim_date,
+    date_key       integer not null,
     store_id       integer not null,
     product_id     integer not null,
-    store_key      integer not null default 0 references dim_store,
-    product_key    integer not null default 0 references dim_product,
+    store_key      integer not null default 0,
+    product_key    integer not null default 0,
     units_received integer not null default 0,
     units_sold     integer not null default 0,
     units_wasted   integer not null default 0,
