@@ -162,6 +162,11 @@ async fn truncate_of_a_captured_table_is_refused() {
     assert_eq!(scalar::<i64>(&c, "select count(*) from inventory_movements").await, 1);
 }
 
+/// A connection's backend pid, which notifications carry.
+async fn backend_pid(c: &tokio_postgres::Client) -> i32 {
+    scalar(c, "select pg_backend_pid()").await
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn one_notify_per_transaction() {
     let t = TestDb::new().await;
@@ -172,23 +177,39 @@ async fn one_notify_per_transaction() {
         let mut stream = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));
         while let Some(Ok(msg)) = stream.next().await {
             if let tokio_postgres::AsyncMessage::Notification(n) = msg {
-                let _ = tx.send(n.channel().to_string());
+                let _ = tx.send((n.channel().to_string(), n.process_id()));
             }
         }
     });
     listener.batch_execute("listen cdc_orders").await.unwrap();
-    let c = t.oltp().await;
+    // Notifications arrive in commit order: everything before a marker's arrives before it.
+    let marker = t.oltp().await;
+    let marker_pid = backend_pid(&marker).await;
+    let mut until_marker = async || {
+        let mut senders = Vec::new();
+        loop {
+            let (channel, pid) = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap().unwrap();
+            assert_eq!(channel, "cdc_orders");
+            if pid == marker_pid {
+                return senders;
+            }
+            senders.push(pid);
+        }
+    };
+    let big = t.oltp().await;
     // A transaction with many statements and many rows in several tables.
-    c.batch_execute(&format!("begin; {SETUP}; update products set price = price * 2; commit;")).await.unwrap();
-    // A marker transaction: its notification arrives after any from the first one.
-    c.batch_execute("insert into stores (id, name, city) values (99, 'Marker', 'X')").await.unwrap();
-    let mut got = 0;
-    while got < 2 {
-        let n = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.expect("notification").unwrap();
-        assert_eq!(n, "cdc_orders");
-        got += 1;
-    }
-    assert!(rx.try_recv().is_err(), "exactly one notification per transaction");
+    big.batch_execute(&format!("begin; {SETUP}; update products set price = price * 2; commit;")).await.unwrap();
+    marker.batch_execute("insert into stores (id, name, city) values (99, 'Marker', 'X')").await.unwrap();
+    assert_eq!(until_marker().await, vec![backend_pid(&big).await], "exactly one notification per transaction");
+
+    // Where NOTIFY is turned off (the daemon then polls), writers send none.
+    let quiet = t.oltp().await;
+    quiet
+        .batch_execute("set brewlytics.notify = off; insert into stores (id, name, city) values (98, 'Q', 'X')")
+        .await
+        .unwrap();
+    marker.batch_execute("insert into stores (id, name, city) values (97, 'Marker 2', 'X')").await.unwrap();
+    assert_eq!(until_marker().await, Vec::<i32>::new(), "the quiet transaction sent nothing");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -7,6 +7,10 @@
 --   with TimeZone = UTC, so every timestamptz renders as UTC ISO-8601 whatever the session's zone.
 -- * One NOTIFY per committing transaction: PostgreSQL folds identical notifications of a
 --   transaction into one, so each statement may call pg_notify('cdc_orders', '').
+--   A notifying transaction holds a cluster-wide lock through its commit, which serialises
+--   commits (docs/PERFORMANCE.md). Where write throughput matters more than wake-up latency,
+--   `alter database coffee_oltp set brewlytics.notify = off` turns it off and the daemon polls
+--   (CDC_POLL_INTERVAL_MS, e.g. 20).
 -- * The capture functions are SECURITY DEFINER: writers need no privilege on cdc_orders.
 -- * TRUNCATE of a captured table is refused: it fires no row triggers and would be invisible.
 -- * The capture functions are SECURITY DEFINER: writers need no privilege on cdc_orders.
@@ -21,7 +25,15 @@ create table cdc_orders (
     changed_at timestamptz not null default clock_timestamp()
 );
 create index cdc_orders_txid_id_idx on cdc_orders (txid, id);
-create index cdc_orders_changed_at_idx on cdc_orders (changed_at);
+
+-- Wake listeners unless `brewlytics.notify` is off for this database or session.
+create function cdc_notify() returns void
+language plpgsql as $$
+begin
+    if coalesce(current_setting('brewlytics.notify', true), '') <> 'off' then
+        perform pg_notify('cdc_orders', '');
+    end if;
+end $$;
 
 create function cdc_capture_insert() returns trigger
 language plpgsql security definer
@@ -29,7 +41,7 @@ set timezone = 'UTC' set search_path = pg_catalog, public as $$
 begin
     insert into cdc_orders (table_name, op, row_id, after)
     select tg_table_name, 'I', n.id, to_jsonb(n) from new_rows n;
-    perform pg_notify('cdc_orders', '');
+    perform cdc_notify();
     return null;
 end $$;
 
@@ -40,7 +52,7 @@ begin
     insert into cdc_orders (table_name, op, row_id, before, after)
     select tg_table_name, 'U', n.id, to_jsonb(o), to_jsonb(n)
     from old_rows o join new_rows n on n.id = o.id;
-    perform pg_notify('cdc_orders', '');
+    perform cdc_notify();
     return null;
 end $$;
 
@@ -50,7 +62,7 @@ set timezone = 'UTC' set search_path = pg_catalog, public as $$
 begin
     insert into cdc_orders (table_name, op, row_id, before)
     select tg_table_name, 'D', o.id, to_jsonb(o) from old_rows o;
-    perform pg_notify('cdc_orders', '');
+    perform cdc_notify();
     return null;
 end $$;
 

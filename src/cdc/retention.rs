@@ -21,11 +21,11 @@ pub async fn prune(client: &Client, checkpoint: &Checkpoint, retention: Duration
     loop {
         let n = client
             .execute(
+                // Walks the oldest ids (the primary key), so no index on changed_at is needed.
                 "delete from cdc_orders where id in (
-                     select id from cdc_orders
+                     select id from (select id, txid, changed_at from cdc_orders order by id limit $3) oldest
                      where changed_at < now() - make_interval(secs => $2)
-                       and pg_visible_in_snapshot(txid, $1::text::pg_snapshot)
-                     limit $3)",
+                       and pg_visible_in_snapshot(txid, $1::text::pg_snapshot))",
                 &[&horizon, &retention.as_secs_f64(), &CHUNK],
             )
             .await
