@@ -114,3 +114,11 @@ pub async fn dlq_replay(config: &Config, id: Option<i64>) -> anyhow::Result<()> 
     }
     Ok(())
 }
+
+/// `brewlytics bench [scenario]`: print the table; the JSON goes to `--json`.
+pub async fn bench(config: &Config, opts: &crate::bench::run::BenchOptions) -> anyhow::Result<()> {
+    let report = crate::bench::run::run(config, opts).await.context("running the benchmark")?;
+    println!("{report}");
+    println!("JSON report: {}", opts.json.display());
+    Ok(())
+}
