@@ -14,7 +14,7 @@ pub const CDC_CHANGES_APPLIED: &str = "cdc_changes_applied_total";
 pub const CDC_BATCHES: &str = "cdc_batches_total";
 /// Change rows per batch.
 pub const CDC_BATCH_ROWS: &str = "cdc_batch_rows";
-/// Batch phase durations, label `phase` = read | transform | write | commit.
+/// Batch phase durations, label `phase` = read | prefetch (the next page, read while a batch applies) | transform | write | commit.
 pub const CDC_BATCH_DURATION: &str = "cdc_batch_duration_seconds";
 /// Commit of a change in OLTP (its changed_at) to its warehouse commit.
 pub const CDC_FRESHNESS: &str = "cdc_freshness_seconds";

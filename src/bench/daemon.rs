@@ -120,7 +120,7 @@ fn parse_phases(text: &str) -> Vec<PhaseTime> {
         let prefix = format!("{metric}_{suffix}{{phase=\"{phase}\"}} ");
         text.lines().find_map(|l| l.strip_prefix(&prefix)?.trim().parse().ok())
     };
-    ["read", "transform", "write", "commit"]
+    ["read", "prefetch", "transform", "write", "commit"]
         .iter()
         .filter_map(|p| {
             Some(PhaseTime { phase: p.to_string(), seconds: value("sum", p)?, batches: value("count", p)? as u64 })
