@@ -74,6 +74,14 @@ pub struct Config {
     /// Most bytes of change images read in one batch.
     #[arg(long, env = "CDC_BATCH_BYTES", default_value_t = 8 << 20, global = true)]
     pub cdc_batch_bytes: i64,
+    /// Skip the warehouse's foreign-key checks in the daemon's batch transactions
+    /// (`session_replication_role = replica`, as logical replication does). The sink resolves every
+    /// key to an existing member (or the unknown member 0) in the same transaction, so the keys
+    /// hold by construction; the checks are ~80% of a fact insert. Needs a superuser or
+    /// `GRANT SET ON PARAMETER session_replication_role` (PostgreSQL 15+); without it the daemon
+    /// warns and keeps the checks.
+    #[arg(long, env = "CDC_SKIP_FK_CHECKS", default_value_t = false, global = true)]
+    pub cdc_skip_fk_checks: bool,
     /// Applied cdc_orders rows older than this are deleted (e.g. 1d, 12h, 30m, 0s = never).
     #[arg(long, env = "CDC_RETENTION", default_value = "1d", value_parser = parse_duration, global = true)]
     pub cdc_retention: Duration,

@@ -19,6 +19,13 @@ pub struct DaemonProcess {
     metrics_url: String,
 }
 
+/// The daemon's settings under test.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DaemonSettings {
+    pub batch_rows: i64,
+    pub skip_fk_checks: bool,
+}
+
 /// Time spent in one phase of the daemon's batches (`cdc_batch_duration_seconds{phase}`).
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseTime {
@@ -28,8 +35,8 @@ pub struct PhaseTime {
 }
 
 impl DaemonProcess {
-    /// Start `bin cdc` on `pair`, logging to `log`. `batch_rows` overrides CDC_BATCH_ROWS.
-    pub fn start(bin: &Path, pair: &DbPair, batch_rows: i64, log: &Path) -> Result<Self, BenchError> {
+    /// Start `bin cdc` on `pair`, logging to `log`, with `settings` (CDC_BATCH_ROWS, …) set.
+    pub fn start(bin: &Path, pair: &DbPair, settings: &DaemonSettings, log: &Path) -> Result<Self, BenchError> {
         let port = crate::pgtemp::free_port()?;
         let log = std::fs::File::create(log)?;
         let child = Command::new(bin)
@@ -37,7 +44,8 @@ impl DaemonProcess {
             .env("OLTP_DATABASE_URL", &pair.oltp_dsn)
             .env("OLAP_DATABASE_URL", &pair.olap_dsn)
             .env("METRICS_ADDR", format!("127.0.0.1:{port}"))
-            .env("CDC_BATCH_ROWS", batch_rows.to_string())
+            .env("CDC_BATCH_ROWS", settings.batch_rows.to_string())
+            .env("CDC_SKIP_FK_CHECKS", settings.skip_fk_checks.to_string())
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

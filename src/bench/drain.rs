@@ -12,9 +12,11 @@ use std::{
 use futures_util::{SinkExt, TryStreamExt};
 use tokio_postgres::Client;
 
+use serde::Serialize;
+
 use super::{
     bulk,
-    daemon::{self, DaemonProcess},
+    daemon::{self, DaemonProcess, DaemonSettings, PhaseTime},
     env::{BenchEnv, DbPair},
     report::{Figure, Goal, ScenarioResult},
     BenchError,
@@ -46,34 +48,104 @@ const FACTS: [(&str, &str); 3] = [
     ),
 ];
 
-/// Run the drain scenario at `scale` orders.
+/// One drain of the backlog by the daemon.
+#[derive(Debug, Clone, Serialize)]
+pub struct DrainRun {
+    pub settings: DaemonSettings,
+    pub seconds: f64,
+    pub change_rows_per_s: f64,
+    pub fact_rows_per_s: f64,
+    pub peak_rss_mib: f64,
+    pub verify_clean: bool,
+    pub phases: Vec<PhaseTime>,
+}
+
+/// Run the drain scenario at `scale` orders. With FK checks on in `settings`, the same backlog is
+/// drained a second time into a fresh warehouse with `CDC_SKIP_FK_CHECKS`, for comparison.
 pub async fn run(
     env: &BenchEnv,
     scale: i64,
     daemon_bin: &Path,
-    batch_rows: i64,
+    settings: DaemonSettings,
     log_dir: &Path,
 ) -> Result<ScenarioResult, BenchError> {
     let pair = env.fresh_pair("drain").await?;
     let mut oltp = pair.oltp().await?;
-    let olap = pair.olap().await?;
     let generated = bulk::generate(&mut oltp, scale).await?;
     let changes: i64 = oltp.query_one("select count(*) from cdc_orders", &[]).await?.get(0);
     tracing::info!(orders = scale, changes, seconds = generated.elapsed.as_secs_f64(), "backlog written");
 
     oltp.batch_execute("checkpoint").await?;
-    let limit = physical_limit(&pair, &oltp, &olap).await?;
-    oltp.batch_execute("checkpoint").await?;
+    let limit = physical_limit(&pair, &oltp, &pair.olap().await?).await?;
+    let limit_rate = changes as f64 / limit.total().as_secs_f64();
 
+    let mut runs = vec![drain_once(&pair, changes, daemon_bin, settings, &log_dir.join("daemon-drain.log")).await?];
+    if !settings.skip_fk_checks {
+        let second = env.with_fresh_olap(&pair, "drain_nofk_olap").await?;
+        let nofk = DaemonSettings { skip_fk_checks: true, ..settings };
+        runs.push(drain_once(&second, changes, daemon_bin, nofk, &log_dir.join("daemon-drain-nofk.log")).await?);
+    }
+    let main = &runs[0];
+    let ratio = main.change_rows_per_s / limit_rate;
+    let mut figures = vec![
+        Figure::new("orders in the backlog", scale as f64, "orders"),
+        Figure::new("change rows", changes as f64, "rows"),
+        Figure::new("drain time", main.seconds, "s"),
+        Figure::new("change rows/s", main.change_rows_per_s, "rows/s"),
+        Figure::new("fact rows/s", main.fact_rows_per_s, "rows/s"),
+        Figure::new("daemon peak RSS (VmHWM)", main.peak_rss_mib, "MiB"),
+    ];
+    let mut goals = vec![
+        Goal::new("ratio >= 0.5", ratio >= 0.5),
+        Goal::new(">= 50k change rows/s", main.change_rows_per_s >= 50_000.0),
+        Goal::new("peak RSS <= 64 MiB", main.peak_rss_mib <= 64.0),
+        Goal::new("verify clean after the drain", main.verify_clean),
+    ];
+    if let Some(nofk) = runs.get(1) {
+        let r = nofk.change_rows_per_s / limit_rate;
+        figures.push(Figure::new("change rows/s, CDC_SKIP_FK_CHECKS", nofk.change_rows_per_s, "rows/s"));
+        figures.push(Figure::new("ratio, CDC_SKIP_FK_CHECKS", r, ""));
+        figures.push(Figure::new("peak RSS, CDC_SKIP_FK_CHECKS", nofk.peak_rss_mib, "MiB"));
+        goals.push(Goal::new("CDC_SKIP_FK_CHECKS: ratio >= 0.5", r >= 0.5));
+        goals.push(Goal::new("CDC_SKIP_FK_CHECKS: >= 50k change rows/s", nofk.change_rows_per_s >= 50_000.0));
+        goals.push(Goal::new("CDC_SKIP_FK_CHECKS: verify clean", nofk.verify_clean));
+    }
+    Ok(ScenarioResult {
+        scenario: "drain",
+        figures,
+        baseline: Figure::new("COPY out + COPY in (limit)", limit_rate, "rows/s"),
+        ratio,
+        ratio_of: "change rows/s / limit".into(),
+        goals,
+        details: serde_json::json!({
+            "generate_seconds": generated.elapsed.as_secs_f64(),
+            "limit_copy_out_seconds": limit.copy_out.as_secs_f64(),
+            "limit_copy_out_bytes": limit.bytes_out,
+            "limit_copy_in_seconds": limit.copy_in.as_secs_f64(),
+            "limit_fact_rows": limit.fact_rows,
+            "runs": runs,
+        }),
+    })
+}
+
+/// Start the daemon on `pair`, wait until it has applied `changes`, stop it.
+async fn drain_once(
+    pair: &DbPair,
+    changes: i64,
+    daemon_bin: &Path,
+    settings: DaemonSettings,
+    log: &Path,
+) -> Result<DrainRun, BenchError> {
+    let (oltp, olap) = (pair.oltp().await?, pair.olap().await?);
+    oltp.batch_execute("checkpoint").await?;
     let started = Instant::now();
-    let mut process = DaemonProcess::start(daemon_bin, &pair, batch_rows, &log_dir.join("daemon-drain.log"))?;
+    let mut process = DaemonProcess::start(daemon_bin, pair, &settings, log)?;
     let deadline = Duration::from_secs(600).max(Duration::from_millis(changes as u64 / 5));
     let done = daemon::wait_applied(&olap, &mut process, changes, deadline).await?;
-    let drain = done.duration_since(started);
-    let rss_kib = process.peak_rss_kib().unwrap_or(0);
+    let seconds = done.duration_since(started).as_secs_f64();
+    let peak_rss_mib = process.peak_rss_kib().unwrap_or(0) as f64 / 1024.0;
     let phases = process.phases().await.unwrap_or_default();
     process.stop().await?;
-
     let facts: i64 = olap
         .query_one(
             "select (select count(*) from fact_orders) + (select count(*) from fact_sales)
@@ -82,43 +154,15 @@ pub async fn run(
         )
         .await?
         .get(0);
-    let verify_started = Instant::now();
-    let clean = crate::warehouse::verify::verify(&oltp, &olap).await?.is_clean();
-    let secs = drain.as_secs_f64();
-    let (change_rate, fact_rate) = (changes as f64 / secs, facts as f64 / secs);
-    let limit_rate = changes as f64 / limit.total().as_secs_f64();
-    let ratio = change_rate / limit_rate;
-    let rss_mib = rss_kib as f64 / 1024.0;
-    Ok(ScenarioResult {
-        scenario: "drain",
-        figures: vec![
-            Figure::new("orders in the backlog", scale as f64, "orders"),
-            Figure::new("change rows", changes as f64, "rows"),
-            Figure::new("drain time", secs, "s"),
-            Figure::new("change rows/s", change_rate, "rows/s"),
-            Figure::new("fact rows/s", fact_rate, "rows/s"),
-            Figure::new("daemon peak RSS (VmHWM)", rss_mib, "MiB"),
-        ],
-        baseline: Figure::new("COPY out + COPY in (limit)", limit_rate, "rows/s"),
-        ratio,
-        ratio_of: "change rows/s / limit".into(),
-        goals: vec![
-            Goal::new("ratio >= 0.5", ratio >= 0.5),
-            Goal::new(">= 50k change rows/s", change_rate >= 50_000.0),
-            Goal::new("peak RSS <= 64 MiB", rss_mib <= 64.0),
-            Goal::new("verify clean after the drain", clean),
-        ],
-        details: serde_json::json!({
-            "generate_seconds": generated.elapsed.as_secs_f64(),
-            "fact_rows": facts,
-            "limit_copy_out_seconds": limit.copy_out.as_secs_f64(),
-            "limit_copy_out_bytes": limit.bytes_out,
-            "limit_copy_in_seconds": limit.copy_in.as_secs_f64(),
-            "limit_fact_rows": limit.fact_rows,
-            "daemon_phases": phases,
-            "batch_rows": batch_rows,
-            "verify_seconds": verify_started.elapsed().as_secs_f64(),
-        }),
+    let verify_clean = crate::warehouse::verify::verify(&oltp, &olap).await?.is_clean();
+    Ok(DrainRun {
+        settings,
+        seconds,
+        change_rows_per_s: changes as f64 / seconds,
+        fact_rows_per_s: facts as f64 / seconds,
+        peak_rss_mib,
+        verify_clean,
+        phases,
     })
 }
 

@@ -95,8 +95,21 @@ impl BenchEnv {
 
     /// A clone of the seeded OLTP template only (for the capture scenario).
     pub async fn fresh_oltp(&self, name: &str) -> Result<String, BenchError> {
+        self.fresh_db(name, TPL_OLTP).await
+    }
+
+    /// `pair` with its warehouse replaced by a new empty one (to drain the same backlog again).
+    pub async fn with_fresh_olap(&self, pair: &DbPair, name: &str) -> Result<DbPair, BenchError> {
+        let olap_dsn = self.fresh_db(name, TPL_OLAP).await?;
+        let mut config = pair.config.clone();
+        config.olap_database_url = Some(olap_dsn.clone());
+        config.olap_db = name.to_string();
+        Ok(DbPair { config, oltp_dsn: pair.oltp_dsn.clone(), olap_dsn })
+    }
+
+    async fn fresh_db(&self, name: &str, tpl: &str) -> Result<String, BenchError> {
         let admin = connect(&self.dsn("postgres")).await?;
-        clone_database(&admin, name, TPL_OLTP).await?;
+        clone_database(&admin, name, tpl).await?;
         Ok(self.dsn(name))
     }
 }

@@ -36,7 +36,7 @@ pub struct FreshnessOptions {
     pub rate: f64,
     pub duration: Duration,
     pub daemon_bin: PathBuf,
-    pub batch_rows: i64,
+    pub settings: daemon::DaemonSettings,
     pub log_dir: PathBuf,
 }
 
@@ -68,7 +68,7 @@ pub async fn measure(env: &BenchEnv, opts: &FreshnessOptions, hold_open: bool) -
     let pair = env.fresh_pair(name).await?;
     let (oltp, olap) = (pair.oltp().await?, pair.olap().await?);
     let log = opts.log_dir.join(format!("daemon-{name}.log"));
-    let mut process = DaemonProcess::start(&opts.daemon_bin, &pair, opts.batch_rows, &log)?;
+    let mut process = DaemonProcess::start(&opts.daemon_bin, &pair, &opts.settings, &log)?;
     catch_up(&oltp, &olap, &mut process).await?;
 
     let stop_api = CancellationToken::new();

@@ -63,15 +63,24 @@ impl fmt::Display for BenchReport {
             writeln!(f, "{}", "-".repeat(72))?;
             for (i, fig) in s.figures.iter().enumerate() {
                 let name = if i == 0 { s.scenario } else { "" };
-                writeln!(f, "{name:<10} {:<34} {:>14.1}  {}", fig.name, fig.value, fig.unit)?;
+                writeln!(f, "{name:<10} {:<34} {:>14}  {}", fig.name, number(fig.value), fig.unit)?;
             }
             let b = &s.baseline;
-            writeln!(f, "{:<10} {:<34} {:>14.1}  {}", "", format!("baseline: {}", b.name), b.value, b.unit)?;
+            writeln!(f, "{:<10} {:<34} {:>14}  {}", "", format!("baseline: {}", b.name), number(b.value), b.unit)?;
             writeln!(f, "{:<10} {:<34} {:>14.3}", "", format!("ratio: {}", s.ratio_of), s.ratio)?;
             for g in &s.goals {
                 writeln!(f, "{:<10} goal {:<4} {}", "", if g.met { "met" } else { "MISS" }, g.goal)?;
             }
         }
         Ok(())
+    }
+}
+
+/// One decimal for large figures, three for small ones (ratios).
+fn number(v: f64) -> String {
+    if v.abs() < 10.0 {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.1}")
     }
 }

@@ -72,7 +72,8 @@ mod secs {
     }
 }
 
-/// Run the scenarios `opts` asks for; `config` supplies the daemon's CDC_BATCH_ROWS.
+/// Run the scenarios `opts` asks for; `config` supplies the daemon's CDC_BATCH_ROWS and
+/// CDC_SKIP_FK_CHECKS.
 pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     let started_at = chrono::Utc::now();
     let dir = opts
@@ -84,18 +85,19 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
     let env = BenchEnv::start(&dir.join("pg")).await?;
     let machine = env::machine(&env::connect(&env.dsn("postgres")).await?).await?;
     let daemon_bin = opts.daemon_bin.clone().unwrap_or_else(daemon::default_binary);
-    let batch_rows = config.cdc_batch_rows;
+    let settings =
+        daemon::DaemonSettings { batch_rows: config.cdc_batch_rows, skip_fk_checks: config.cdc_skip_fk_checks };
     let wants = |s: Scenario| opts.scenario == Scenario::All || opts.scenario == s;
     let mut scenarios = Vec::new();
     if wants(Scenario::Drain) {
         tracing::info!(scale = opts.scale, "bench: drain");
-        scenarios.push(drain::run(&env, opts.scale, &daemon_bin, batch_rows, &log_dir).await?);
+        scenarios.push(drain::run(&env, opts.scale, &daemon_bin, settings, &log_dir).await?);
     }
     let fresh_opts = FreshnessOptions {
         rate: opts.rate,
         duration: opts.duration,
         daemon_bin: daemon_bin.clone(),
-        batch_rows,
+        settings,
         log_dir: log_dir.clone(),
     };
     let mut fresh = None;

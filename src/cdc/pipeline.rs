@@ -116,7 +116,7 @@ impl<'a> Daemon<'a> {
         checkpoint_tx: &'a watch::Sender<Option<Checkpoint>>,
     ) -> Result<Self, CdcError> {
         let checkpoint = checkpoint::load(&olap).await?;
-        let applier = Applier::new(olap).await?;
+        let applier = Applier::new(olap).await?.skip_fk_checks(config.cdc_skip_fk_checks).await;
         checkpoint_tx.send_replace(Some(checkpoint.clone()));
         Ok(Daemon {
             applier,
