@@ -56,3 +56,33 @@ async fn every_scenario_runs_at_a_tiny_scale() {
     let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(written["scenarios"].as_array().map(Vec::len), Some(5));
 }
+
+/// The daemon's drain levers keep exactly-once: pages of 7 rows (so most windows span pages and
+/// the next page is prefetched while a batch commits) with FK checks skipped still verify clean.
+#[tokio::test(flavor = "multi_thread")]
+async fn paged_prefetching_drain_without_fk_checks_is_exact() {
+    use crate::support::{assert_verified, scalar, shop, wait_caught_up, InProcessDaemon, TestDb};
+    let mut t = TestDb::new().await;
+    t.config.cdc_batch_rows = 7;
+    t.config.cdc_skip_fk_checks = true;
+    let oltp = t.oltp().await;
+    oltp.batch_execute(shop::SHOP).await.unwrap();
+    let mut c = t.oltp().await;
+    let tx = c.transaction().await.unwrap();
+    for _ in 0..40 {
+        shop::random_order(&tx).await; // one large transaction: one window, many pages
+    }
+    tx.commit().await.unwrap();
+    let daemon = InProcessDaemon::start(&t.config);
+    for _ in 0..20 {
+        shop::random_order(&oltp).await; // and small ones while it drains
+    }
+    wait_caught_up(&t, Duration::from_secs(30)).await;
+    daemon.stop().await;
+    assert_verified(&t).await;
+    let olap = t.olap().await;
+    let batches: i64 = scalar(&olap, "select batch_seq from cdc_offset").await;
+    let changes: i64 = scalar(&olap, "select applied_changes from cdc_offset").await;
+    assert_eq!(changes, scalar::<i64>(&oltp, "select count(*) from cdc_orders").await);
+    assert!(batches > changes / 7, "{batches} batches for {changes} changes: pages were used");
+}

@@ -83,7 +83,7 @@ async fn run_connected(
 
 async fn connect(config: &Config, which: Db) -> Result<Client, CdcError> {
     let mut target = config.target(which).map_err(|e| CdcError::internal("config", e))?;
-    target.pg.application_name(&format!("brewlytics-cdc {}", lock::instance_name()));
+    target.pg.application_name(format!("brewlytics-cdc {}", lock::instance_name()));
     db::connect_target(&target, which).await.map_err(|e| CdcError {
         step: "connecting",
         kind: ErrorKind::Connection,
