@@ -109,7 +109,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut client = db::connect(&config, db::Db::Oltp).await?;
             println!("{}", seed::seed(&mut client).await?);
         }
-        Command::Bench(opts) => commands::bench(&config, &opts).await?,
+        Command::Bench(opts) => commands::bench(&config, &opts, shutdown_on_signals()).await?,
         Command::Load(mut opts) => {
             opts.api.get_or_insert_with(|| format!("http://{}", config.api_addr));
             println!("{}", loadgen::run_load(&opts, shutdown_on_signals()).await?);

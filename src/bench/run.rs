@@ -76,13 +76,10 @@ mod secs {
 /// CDC_SKIP_FK_CHECKS.
 pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, BenchError> {
     let started_at = chrono::Utc::now();
-    let dir = opts
-        .work_dir
-        .clone()
-        .unwrap_or_else(|| std::env::temp_dir().join(format!("brewlytics-bench-{}", std::process::id())));
-    let log_dir = dir.join("logs");
+    let dir = WorkDir::new(opts.work_dir.clone());
+    let log_dir = dir.path.join("logs");
     std::fs::create_dir_all(&log_dir)?;
-    let env = BenchEnv::start(&dir.join("pg")).await?;
+    let env = BenchEnv::start(&dir.path.join("pg")).await?;
     let machine = env::machine(&env::connect(&env.dsn("postgres")).await?).await?;
     let daemon_bin = opts.daemon_bin.clone().unwrap_or_else(daemon::default_binary);
     let settings =
@@ -127,15 +124,40 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
         scenarios.push(capture::run(&env, opts.capture_step, opts.capture_rounds).await?);
     }
     drop(env);
-    if opts.work_dir.is_none() {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+    drop(dir);
     let report = BenchReport { started_at, machine, options: serde_json::to_value(opts)?, scenarios };
     if let Some(parent) = opts.json.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
     std::fs::write(&opts.json, serde_json::to_string_pretty(&report)?)?;
     Ok(report)
+}
+
+/// The run's directory; a temporary one is removed when the run ends, however it ends (the
+/// cluster inside it is stopped first, as `BenchEnv` is dropped before it).
+struct WorkDir {
+    path: PathBuf,
+    remove: bool,
+}
+
+impl WorkDir {
+    fn new(given: Option<PathBuf>) -> Self {
+        match given {
+            Some(path) => WorkDir { path, remove: false },
+            None => WorkDir {
+                path: std::env::temp_dir().join(format!("brewlytics-bench-{}", std::process::id())),
+                remove: true,
+            },
+        }
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if self.remove {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
 }
 
 fn percentile_figures(f: &Freshness, rate: f64) -> Vec<Figure> {
