@@ -5,9 +5,14 @@
 //! `fact_orders` (so lines and payments can take their order's keys), then the other facts.
 //! Every upsert carries a version guard: an older change never overwrites a newer one.
 
-use tokio_postgres::{types::ToSql, Client, Statement, Transaction};
+use tokio_postgres::{Client, Statement, Transaction};
 
-use super::{product, rows::*, transform::WarehouseBatch};
+use super::{
+    product,
+    queue::{bx, Queue},
+    rows::*,
+    transform::WarehouseBatch,
+};
 
 /// What a write did, for metrics.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -263,35 +268,6 @@ impl Sink {
             bx(col(r, |x| x.kind.to_string())),
         ];
         q.push(&self.dead_letters, params);
-    }
-}
-
-type Param = Box<dyn ToSql + Sync + Send>;
-
-fn bx<T: ToSql + Sync + Send + 'static>(v: T) -> Param {
-    Box::new(v)
-}
-
-/// Statements to send back to back (see [`Sink::write`]).
-#[derive(Default)]
-struct Queue<'s> {
-    calls: Vec<(&'s Statement, Vec<Param>)>,
-}
-
-impl<'s> Queue<'s> {
-    /// Queue a statement; returns its index in [`Queue::run`]'s result.
-    fn push(&mut self, stmt: &'s Statement, params: Vec<Param>) -> usize {
-        self.calls.push((stmt, params));
-        self.calls.len() - 1
-    }
-
-    /// Send every statement, then wait for all; rows affected per statement, or the first error.
-    async fn run(self, tx: &Transaction<'_>) -> Result<Vec<u64>, tokio_postgres::Error> {
-        let calls = self.calls.iter().map(|(stmt, params)| {
-            let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
-            async move { tx.execute(*stmt, &params).await }
-        });
-        futures_util::future::join_all(calls).await.into_iter().collect()
     }
 }
 
