@@ -1,9 +1,7 @@
 //! The star schema side: the pure [`transform`] from changes to warehouse rows, the [`sink`]
-//! that writes them (pipelined through a statement [`queue`]), type 2 [`product`] history, and
-//! reconciliation ([`verify`]).
+//! that writes them, type 2 [`product`] history, and reconciliation ([`verify`]).
 
 pub mod product;
-pub mod queue;
 pub mod rows;
 pub mod sink;
 pub mod transform;

@@ -5,14 +5,9 @@
 //! `fact_orders` (so lines and payments can take their order's keys), then the other facts.
 //! Every upsert carries a version guard: an older change never overwrites a newer one.
 
-use tokio_postgres::{Client, Statement, Transaction};
+use tokio_postgres::{types::ToSql, Client, Statement, Transaction};
 
-use super::{
-    product,
-    queue::{bx, Queue},
-    rows::*,
-    transform::WarehouseBatch,
-};
+use super::{product, rows::*, transform::WarehouseBatch};
 
 /// What a write did, for metrics.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -89,155 +84,142 @@ impl Sink {
     }
 
     /// Write `batch` in `tx`. The caller commits it together with the checkpoint.
-    ///
-    /// The statements after the product history are pipelined: sent back to back without
-    /// waiting for each reply. The server still executes them one after another in the order
-    /// sent, so each sees the writes of those before it (keys of inferred members, then of
-    /// `fact_orders`); only the round-trip waits between them go. The first failure in that order
-    /// is the one returned (the statements after it fail only because the transaction aborted).
     pub async fn write(
         &self,
         tx: &Transaction<'_>,
         batch: &WarehouseBatch,
     ) -> Result<WriteStats, tokio_postgres::Error> {
         let mut stats = WriteStats::default();
-        let mut dims = Queue::default();
-        self.queue_dims(&mut dims, batch);
-        dims.run(tx).await?;
+        self.write_dims(tx, batch).await?;
         stats.product_versions = product::apply_products(tx, &batch.products).await?;
-        let mut q = Queue::default();
-        let inferred = self.queue_inferred(&mut q, &batch.inferred);
-        self.queue_orders(&mut q, &batch.orders);
-        self.queue_sales(&mut q, &batch.sales);
-        self.queue_payments(&mut q, &batch.payments);
-        self.queue_inventory(&mut q, &batch.inventory);
-        self.queue_dead_letters(&mut q, &batch.dead_letters);
-        let counts = q.run(tx).await?;
-        for (i, call) in inferred.into_iter().enumerate() {
-            stats.inferred[i] = call.map_or(0, |c| counts[c]);
-        }
+        stats.inferred = self.write_inferred(tx, &batch.inferred).await?;
+        self.write_orders(tx, &batch.orders).await?;
+        self.write_sales(tx, &batch.sales).await?;
+        self.write_payments(tx, &batch.payments).await?;
+        self.write_inventory(tx, &batch.inventory).await?;
+        self.write_dead_letters(tx, &batch.dead_letters).await?;
         Ok(stats)
     }
 
-    fn queue_dims<'s>(&'s self, q: &mut Queue<'s>, b: &WarehouseBatch) {
+    async fn write_dims(&self, tx: &Transaction<'_>, b: &WarehouseBatch) -> Result<(), tokio_postgres::Error> {
         if !b.stores.is_empty() {
             let r = &b.stores;
             let (ids, names, cities) = (col(r, |x| x.store_id), col(r, |x| x.name.clone()), col(r, |x| x.city.clone()));
             let (del, at, src) = versions(r, |x| (x.is_deleted, x.version));
-            q.push(&self.stores, vec![bx(ids), bx(names), bx(cities), bx(del), bx(at), bx(src)]);
+            tx.execute(&self.stores, &[&ids, &names, &cities, &del, &at, &src]).await?;
         }
         if !b.customers.is_empty() {
             let r = &b.customers;
             let (ids, names, emails) =
                 (col(r, |x| x.customer_id), col(r, |x| x.name.clone()), col(r, |x| x.email.clone()));
             let (del, at, src) = versions(r, |x| (x.is_deleted, x.version));
-            q.push(&self.customers, vec![bx(ids), bx(names), bx(emails), bx(del), bx(at), bx(src)]);
+            tx.execute(&self.customers, &[&ids, &names, &emails, &del, &at, &src]).await?;
         }
         if !b.employees.is_empty() {
             let r = &b.employees;
             let (ids, stores, names) = (col(r, |x| x.employee_id), col(r, |x| x.store_id), col(r, |x| x.name.clone()));
             let (roles, active) = (col(r, |x| x.role.clone()), col(r, |x| x.active));
             let (del, at, src) = versions(r, |x| (x.is_deleted, x.version));
-            let params = vec![bx(ids), bx(stores), bx(names), bx(roles), bx(active), bx(del), bx(at), bx(src)];
-            q.push(&self.employees, params);
+            tx.execute(&self.employees, &[&ids, &stores, &names, &roles, &active, &del, &at, &src]).await?;
         }
+        Ok(())
     }
 
-    /// Queue the inferred-member inserts; returns each dimension's call index.
-    fn queue_inferred<'s>(&'s self, q: &mut Queue<'s>, k: &InferredKeys) -> [Option<usize>; 4] {
-        let mut calls = [None; 4];
+    async fn write_inferred(&self, tx: &Transaction<'_>, k: &InferredKeys) -> Result<[u64; 4], tokio_postgres::Error> {
+        let mut created = [0; 4];
         for (i, keys) in [&k.stores, &k.customers, &k.employees, &k.products].into_iter().enumerate() {
             if !keys.is_empty() {
                 let ids: Vec<i32> = keys.iter().copied().collect();
-                calls[i] = Some(q.push(&self.inferred[i], vec![bx(ids)]));
+                created[i] = tx.execute(&self.inferred[i], &[&ids]).await?;
             }
         }
-        calls
+        Ok(created)
     }
 
-    fn queue_orders<'s>(&'s self, q: &mut Queue<'s>, r: &[OrderRow]) {
+    async fn write_orders(&self, tx: &Transaction<'_>, r: &[OrderRow]) -> Result<(), tokio_postgres::Error> {
         if r.is_empty() {
-            return;
+            return Ok(());
         }
         let ids = col(r, |x| x.order_id);
         let (del, at, src) = versions(r, |x| (x.is_deleted, x.version));
-        let params = vec![
-            bx(ids.clone()),
-            bx(col(r, |x| x.customer_id)),
-            bx(col(r, |x| x.employee_id)),
-            bx(col(r, |x| x.store_id)),
-            bx(col(r, |x| x.status.clone())),
-            bx(col(r, |x| x.order_time)),
-            bx(col(r, |x| x.total)),
-            bx(col(r, |x| x.date_key)),
-            bx(col(r, |x| x.time_key)),
-            bx(del),
-            bx(at),
-            bx(src),
+        let params: [&(dyn ToSql + Sync); 12] = [
+            &ids,
+            &col(r, |x| x.customer_id),
+            &col(r, |x| x.employee_id),
+            &col(r, |x| x.store_id),
+            &col(r, |x| x.status.clone()),
+            &col(r, |x| x.order_time),
+            &col(r, |x| x.total),
+            &col(r, |x| x.date_key),
+            &col(r, |x| x.time_key),
+            &del,
+            &at,
+            &src,
         ];
-        q.push(&self.orders, params);
+        tx.execute(&self.orders, &params).await?;
         // Lines and payments loaded before their order (or before a status change) take its keys now.
         for stmt in &self.order_headers {
-            q.push(stmt, vec![bx(ids.clone())]);
+            tx.execute(stmt, &[&ids]).await?;
         }
+        Ok(())
     }
 
-    fn queue_sales<'s>(&'s self, q: &mut Queue<'s>, r: &[SaleRow]) {
+    async fn write_sales(&self, tx: &Transaction<'_>, r: &[SaleRow]) -> Result<(), tokio_postgres::Error> {
         if r.is_empty() {
-            return;
+            return Ok(());
         }
         let (del, at, src) = versions(r, |x| (x.is_deleted, x.version));
-        let params = vec![
-            bx(col(r, |x| x.order_item_id)),
-            bx(col(r, |x| x.order_id)),
-            bx(col(r, |x| x.product_id)),
-            bx(col(r, |x| x.quantity)),
-            bx(col(r, |x| x.unit_price)),
-            bx(col(r, |x| x.line_total)),
-            bx(del),
-            bx(at),
-            bx(src),
+        let params: [&(dyn ToSql + Sync); 9] = [
+            &col(r, |x| x.order_item_id),
+            &col(r, |x| x.order_id),
+            &col(r, |x| x.product_id),
+            &col(r, |x| x.quantity),
+            &col(r, |x| x.unit_price),
+            &col(r, |x| x.line_total),
+            &del,
+            &at,
+            &src,
         ];
-        q.push(&self.sales, params);
+        tx.execute(&self.sales, &params).await.map(drop)
     }
 
-    fn queue_payments<'s>(&'s self, q: &mut Queue<'s>, r: &[PaymentRow]) {
+    async fn write_payments(&self, tx: &Transaction<'_>, r: &[PaymentRow]) -> Result<(), tokio_postgres::Error> {
         if r.is_empty() {
-            return;
+            return Ok(());
         }
         let (del, at, src) = versions(r, |x| (x.is_deleted, x.version));
-        let params = vec![
-            bx(col(r, |x| x.payment_id)),
-            bx(col(r, |x| x.order_id)),
-            bx(col(r, |x| x.amount)),
-            bx(col(r, |x| x.method.clone())),
-            bx(col(r, |x| x.paid_at)),
-            bx(col(r, |x| x.date_key)),
-            bx(col(r, |x| x.time_key)),
-            bx(del),
-            bx(at),
-            bx(src),
+        let params: [&(dyn ToSql + Sync); 10] = [
+            &col(r, |x| x.payment_id),
+            &col(r, |x| x.order_id),
+            &col(r, |x| x.amount),
+            &col(r, |x| x.method.clone()),
+            &col(r, |x| x.paid_at),
+            &col(r, |x| x.date_key),
+            &col(r, |x| x.time_key),
+            &del,
+            &at,
+            &src,
         ];
-        q.push(&self.payments, params);
+        tx.execute(&self.payments, &params).await.map(drop)
     }
 
-    fn queue_inventory<'s>(&'s self, q: &mut Queue<'s>, r: &[InventoryDelta]) {
+    async fn write_inventory(&self, tx: &Transaction<'_>, r: &[InventoryDelta]) -> Result<(), tokio_postgres::Error> {
         if r.is_empty() {
-            return;
+            return Ok(());
         }
-        let params = vec![
-            bx(col(r, |x| x.date_key)),
-            bx(col(r, |x| x.store_id)),
-            bx(col(r, |x| x.product_id)),
-            bx(col(r, |x| x.received)),
-            bx(col(r, |x| x.sold)),
-            bx(col(r, |x| x.wasted)),
-            bx(col(r, |x| x.adjusted)),
-            bx(col(r, |x| x.net)),
-            bx(col(r, |x| x.on_hand.map(|o| o.0))),
-            bx(col(r, |x| x.on_hand.map(|o| o.1))),
+        let params: [&(dyn ToSql + Sync); 10] = [
+            &col(r, |x| x.date_key),
+            &col(r, |x| x.store_id),
+            &col(r, |x| x.product_id),
+            &col(r, |x| x.received),
+            &col(r, |x| x.sold),
+            &col(r, |x| x.wasted),
+            &col(r, |x| x.adjusted),
+            &col(r, |x| x.net),
+            &col(r, |x| x.on_hand.map(|o| o.0)),
+            &col(r, |x| x.on_hand.map(|o| o.1)),
         ];
-        q.push(&self.inventory, params);
+        tx.execute(&self.inventory, &params).await.map(drop)
     }
 
     /// Record changes that cannot be applied; replayed ones that fail again are updated.
@@ -246,28 +228,22 @@ impl Sink {
         tx: &Transaction<'_>,
         r: &[DeadLetter],
     ) -> Result<(), tokio_postgres::Error> {
-        let mut q = Queue::default();
-        self.queue_dead_letters(&mut q, r);
-        q.run(tx).await.map(drop)
-    }
-
-    fn queue_dead_letters<'s>(&'s self, q: &mut Queue<'s>, r: &[DeadLetter]) {
         if r.is_empty() {
-            return;
+            return Ok(());
         }
-        let params = vec![
-            bx(col(r, |x| x.change.id)),
-            bx(col(r, |x| x.change.txid)),
-            bx(col(r, |x| x.change.table.clone())),
-            bx(col(r, |x| x.change.op.clone())),
-            bx(col(r, |x| x.change.row_id)),
-            bx(col(r, |x| x.change.before.clone())),
-            bx(col(r, |x| x.change.after.clone())),
-            bx(col(r, |x| x.change.changed_at)),
-            bx(col(r, |x| x.reason.clone())),
-            bx(col(r, |x| x.kind.to_string())),
+        let params: [&(dyn ToSql + Sync); 10] = [
+            &col(r, |x| x.change.id),
+            &col(r, |x| x.change.txid),
+            &col(r, |x| x.change.table.clone()),
+            &col(r, |x| x.change.op.clone()),
+            &col(r, |x| x.change.row_id),
+            &col(r, |x| x.change.before.clone()),
+            &col(r, |x| x.change.after.clone()),
+            &col(r, |x| x.change.changed_at),
+            &col(r, |x| x.reason.clone()),
+            &col(r, |x| x.kind.to_string()),
         ];
-        q.push(&self.dead_letters, params);
+        tx.execute(&self.dead_letters, &params).await.map(drop)
     }
 }
 
