@@ -124,3 +124,19 @@ pub async fn metabase_setup(config: &Config, args: &crate::metabase::SetupArgs) 
     println!("{report}");
     Ok(())
 }
+
+/// `brewlytics bench [scenario]`: print the table; the JSON goes to `--json`. On `shutdown` the
+/// run is dropped, which stops the daemon under test and the private cluster.
+pub async fn bench(
+    config: &Config,
+    opts: &crate::bench::run::BenchOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let report = tokio::select! {
+        r = crate::bench::run::run(config, opts) => r.context("running the benchmark")?,
+        _ = shutdown.cancelled() => anyhow::bail!("benchmark interrupted"),
+    };
+    println!("{report}");
+    println!("JSON report: {}", opts.json.display());
+    Ok(())
+}

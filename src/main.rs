@@ -6,7 +6,7 @@ use std::{process::ExitCode, time::Duration};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use brewlytics::{api, commands, config::Config, db, loadgen, metabase, seed, telemetry, up};
+use brewlytics::{api, bench, commands, config::Config, db, loadgen, metabase, seed, telemetry, up};
 
 /// Brewlytics: CDC from coffee_oltp into the coffee_olap star schema.
 ///
@@ -47,6 +47,8 @@ enum Command {
     Seed,
     /// Send a realistic stream of orders to the API, then print the achieved rate and latencies.
     Load(loadgen::LoadOptions),
+    /// Benchmark the pipeline on a private durable PostgreSQL (drain, freshness, longtx, api, capture).
+    Bench(bench::run::BenchOptions),
     /// Run everything (private PostgreSQL if none is configured, API, CDC daemon, generator).
     Up(up::UpOptions),
     /// Manage the Metabase dashboard described by metabase/dashboard.json.
@@ -120,6 +122,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut client = db::connect(&config, db::Db::Oltp).await?;
             println!("{}", seed::seed(&mut client).await?);
         }
+        Command::Bench(opts) => commands::bench(&config, &opts, shutdown_on_signals()).await?,
         Command::Load(mut opts) => {
             opts.api.get_or_insert_with(|| format!("http://{}", config.api_addr));
             println!("{}", loadgen::run_load(&opts, shutdown_on_signals()).await?);

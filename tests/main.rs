@@ -2,6 +2,7 @@
 mod support;
 
 mod api;
+mod bench;
 mod cdc;
 mod cdc_faults;
 mod cdc_semantics;

@@ -16,6 +16,7 @@ use std::{
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
+use super::BenchError;
 use crate::{
     api,
     config::{Config, Db},
@@ -63,21 +64,6 @@ pub struct ApiBenchFigures {
     /// Transactions/s of `bench/order.sql` under pgbench, at the best level's client count.
     pub pgbench_tps: f64,
     pub pgbench_clients: usize,
-}
-
-/// Why the benchmark could not run.
-#[derive(Debug, thiserror::Error)]
-pub enum BenchError {
-    #[error(transparent)]
-    Db(#[from] db::DbError),
-    #[error(transparent)]
-    Seed(#[from] crate::seed::SeedError),
-    #[error("database query failed: {0}")]
-    Sql(#[from] tokio_postgres::Error),
-    #[error("i/o failed: {0}")]
-    Io(#[from] std::io::Error),
-    #[error("pgbench failed: {0}")]
-    Pgbench(String),
 }
 
 /// Run the benchmark; see the module docs. Seeds the database first (idempotent).
@@ -147,7 +133,7 @@ async fn api_step(base: &str, catalog: &Arc<Catalog>, concurrency: usize, durati
 }
 
 /// Run `bench/order.sql` under pgbench and return its tps.
-async fn pgbench(
+pub(crate) async fn pgbench(
     config: &Config,
     client: &tokio_postgres::Client,
     clients: usize,

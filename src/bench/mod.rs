@@ -1,3 +1,41 @@
-//! Benchmarks (functions, not tests): each measures one figure and the baseline it is judged by.
+//! Benchmarks (functions, not tests): each measures one figure and the baseline it is judged by,
+//! in the same run on the same machine, so the ratio means something even on a noisy box.
+//!
+//! [`run::run`] is `brewlytics bench`: it starts a private durable PostgreSQL, clones a migrated
+//! and seeded pair of databases for each scenario, and runs the scenarios in order:
+//! [`drain`], [`freshness`] (also `longtx`), [`api`] and [`capture`].
 
 pub mod api;
+pub mod bulk;
+pub mod capture;
+pub mod daemon;
+pub mod drain;
+pub mod env;
+pub mod freshness;
+pub mod report;
+pub mod run;
+
+/// Why a benchmark could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    #[error(transparent)]
+    Db(#[from] crate::db::DbError),
+    #[error(transparent)]
+    Seed(#[from] crate::seed::SeedError),
+    #[error(transparent)]
+    Cluster(#[from] crate::pgtemp::ClusterError),
+    #[error(transparent)]
+    Load(#[from] crate::loadgen::LoadError),
+    #[error("database query failed: {0}")]
+    Sql(#[from] tokio_postgres::Error),
+    #[error("i/o failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("pgbench failed: {0}")]
+    Pgbench(String),
+    #[error("the cdc daemon under test failed: {0}")]
+    Daemon(String),
+    #[error("timed out after {seconds} s waiting for {what}")]
+    Timeout { what: &'static str, seconds: u64 },
+    #[error("writing the JSON report failed: {0}")]
+    Json(#[from] serde_json::Error),
+}

@@ -15,7 +15,7 @@ use super::{
     listen::Listener,
     lock, monitor, retention,
     snapshot::Window,
-    source::Source,
+    source::{Page, Source},
 };
 use crate::{
     config::{Config, Db},
@@ -104,6 +104,8 @@ struct Daemon<'a> {
     checkpoint_tx: &'a watch::Sender<Option<Checkpoint>>,
     max_rows: i64,
     max_bytes: i64,
+    /// The next page of the open window, read while the previous batch was being applied.
+    prefetched: Option<Page>,
 }
 
 impl<'a> Daemon<'a> {
@@ -123,6 +125,7 @@ impl<'a> Daemon<'a> {
             checkpoint_tx,
             max_rows: config.cdc_batch_rows,
             max_bytes: config.cdc_batch_bytes,
+            prefetched: None,
         })
     }
 
@@ -149,7 +152,11 @@ impl<'a> Daemon<'a> {
                 (w, false)
             }
         };
-        let page = self.source.read_page(&window, self.checkpoint.after, self.max_rows, self.max_bytes).await?;
+        // A prefetched page is always of the open window at the current checkpoint (see below).
+        let page = match self.prefetched.take() {
+            Some(page) if resuming => page,
+            _ => self.source.read_page(&window, self.checkpoint.after, self.max_rows, self.max_bytes).await?,
+        };
         if page.rows.is_empty() && !resuming {
             // Nothing committed in between: keep the old start, nothing to write.
             return Ok(Step::Idle);
@@ -157,7 +164,20 @@ impl<'a> Daemon<'a> {
         telemetry::observe_phase("read", started.elapsed());
         let last = page.rows.last().map(|c| (c.txid, c.id));
         let next = self.checkpoint.advanced(&window, last, page.complete, page.rows.len() as i64);
-        self.applier.apply(&page.rows, &self.checkpoint, &next).await?;
+        // While the batch commits, read the page after it when the window is still open: the
+        // changes of a window are committed and immutable, so that page is exactly what the next
+        // step would read. It is kept only if the batch commits.
+        let Daemon { applier, source, checkpoint, max_rows, max_bytes, .. } = self;
+        let prefetch = async {
+            let Some(w) = next.open_window() else { return Ok(None) };
+            let started = Instant::now();
+            let page = source.read_page(&w, next.after, *max_rows, *max_bytes).await?;
+            telemetry::observe_phase("prefetch", started.elapsed());
+            Ok::<_, CdcError>(Some(page))
+        };
+        let (applied, prefetched) = tokio::join!(applier.apply(&page.rows, checkpoint, &next), prefetch);
+        applied?;
+        self.prefetched = prefetched?;
         self.checkpoint = next;
         self.checkpoint_tx.send_replace(Some(self.checkpoint.clone()));
         Ok(Step::Applied)

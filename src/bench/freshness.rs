@@ -1,0 +1,172 @@
+//! Freshness: the load generator drives orders through a real order API at a fixed rate while
+//! the daemon (the real binary) runs; commit→applied is `loaded_at - changed_at` of every
+//! `fact_orders` and `fact_sales` row written during the run. With `hold_open`, one OLTP
+//! transaction that has written a row (so it holds an xid) stays open for the whole run.
+//!
+//! `changed_at` is the capture trigger's `clock_timestamp()` (just before the OLTP commit) and
+//! `loaded_at` the sink statement's `clock_timestamp()` (just before the warehouse commit), both
+//! from the same server clock.
+
+use std::{
+    path::PathBuf,
+    time::{Duration, Instant},
+};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio_postgres::Client;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    daemon::{self, DaemonProcess},
+    env::{BenchEnv, DbPair},
+    BenchError,
+};
+use crate::loadgen::{run_load, LoadOptions};
+
+/// Orders placed one at a time on an idle system for the baseline.
+const IDLE_ORDERS: usize = 20;
+const IDLE_GAP: Duration = Duration::from_millis(50);
+const CATCH_UP: Duration = Duration::from_secs(120);
+
+/// How to run one freshness measurement.
+#[derive(Debug, Clone)]
+pub struct FreshnessOptions {
+    pub rate: f64,
+    pub duration: Duration,
+    pub daemon_bin: PathBuf,
+    pub settings: daemon::DaemonSettings,
+    pub log_dir: PathBuf,
+}
+
+/// Commit→applied percentiles in milliseconds.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub samples: i64,
+}
+
+/// What one run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct Freshness {
+    pub loaded: Percentiles,
+    /// Orders placed one at a time before the load, same daemon.
+    pub idle: Percentiles,
+    pub achieved_orders_per_s: f64,
+    pub orders_failed: u64,
+    pub api_p99_ms: f64,
+    pub daemon_peak_rss_mib: f64,
+    pub daemon_phases: Vec<daemon::PhaseTime>,
+}
+
+/// Run the load against a fresh pair of databases; see the module docs.
+pub async fn measure(env: &BenchEnv, opts: &FreshnessOptions, hold_open: bool) -> Result<Freshness, BenchError> {
+    let name = if hold_open { "longtx" } else { "freshness" };
+    let pair = env.fresh_pair(name).await?;
+    let (oltp, olap) = (pair.oltp().await?, pair.olap().await?);
+    let log = opts.log_dir.join(format!("daemon-{name}.log"));
+    let mut process = DaemonProcess::start(&opts.daemon_bin, &pair, &opts.settings, &log)?;
+    catch_up(&oltp, &olap, &mut process).await?;
+
+    let stop_api = CancellationToken::new();
+    let (base, api) = start_api(&pair, stop_api.clone()).await?;
+    let idle = idle_baseline(&base, &oltp, &olap, &mut process).await?;
+
+    let mut held_client = pair.oltp().await?;
+    let held = if hold_open {
+        let tx = held_client.transaction().await?;
+        tx.batch_execute("insert into customers (name, email) values ('Held Open', 'held-open@bench.example')").await?;
+        Some(tx)
+    } else {
+        None
+    };
+    let from = now(&oltp).await?;
+    let load = LoadOptions { rate: opts.rate, duration: opts.duration, api: Some(base), concurrency: 64 };
+    let report = run_load(&load, CancellationToken::new()).await?;
+    catch_up(&oltp, &olap, &mut process).await?;
+    let loaded = percentiles(&olap, from).await?;
+    if let Some(tx) = held {
+        tx.rollback().await?;
+    }
+    let daemon_peak_rss_mib = process.peak_rss_kib().unwrap_or(0) as f64 / 1024.0;
+    let daemon_phases = process.phases().await.unwrap_or_default();
+    process.stop().await?;
+    stop_api.cancel();
+    let _ = api.await;
+    Ok(Freshness {
+        loaded,
+        idle,
+        achieved_orders_per_s: report.achieved_rate(),
+        orders_failed: report.orders_failed,
+        api_p99_ms: report.p99.as_secs_f64() * 1000.0,
+        daemon_peak_rss_mib,
+        daemon_phases,
+    })
+}
+
+/// Serve the order API in-process on a free loopback port.
+async fn start_api(
+    pair: &DbPair,
+    stop: CancellationToken,
+) -> Result<(String, tokio::task::JoinHandle<()>), BenchError> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let config = pair.config.clone();
+    let task = tokio::spawn(async move {
+        if let Err(e) = crate::api::serve(&config, listener, stop.cancelled_owned()).await {
+            tracing::error!(error = %e, "bench order api failed");
+        }
+    });
+    Ok((base, task))
+}
+
+/// Freshness of orders placed one at a time with nothing else running.
+async fn idle_baseline(
+    base: &str,
+    oltp: &Client,
+    olap: &Client,
+    process: &mut DaemonProcess,
+) -> Result<Percentiles, BenchError> {
+    let http = reqwest::Client::new();
+    let from = now(oltp).await?;
+    let url = format!("{base}/orders/random");
+    for _ in 0..IDLE_ORDERS {
+        let sent = http.post(&url).send().await.and_then(|r| r.error_for_status());
+        if let Err(e) = sent {
+            return Err(BenchError::Daemon(format!("POST /orders/random failed: {e}")));
+        }
+        tokio::time::sleep(IDLE_GAP).await;
+    }
+    catch_up(oltp, olap, process).await?;
+    percentiles(olap, from).await
+}
+
+async fn now(oltp: &Client) -> Result<DateTime<Utc>, BenchError> {
+    Ok(oltp.query_one("select clock_timestamp()", &[]).await?.get(0))
+}
+
+/// Wait until every change committed so far is applied.
+async fn catch_up(oltp: &Client, olap: &Client, process: &mut DaemonProcess) -> Result<Instant, BenchError> {
+    let target: i64 = oltp.query_one("select count(*) from cdc_orders", &[]).await?.get(0);
+    daemon::wait_applied(olap, process, target, CATCH_UP).await
+}
+
+async fn percentiles(olap: &Client, from: DateTime<Utc>) -> Result<Percentiles, BenchError> {
+    let row = olap
+        .query_one(
+            "select coalesce(percentile_cont(array[0.5, 0.95, 0.99]) within group (order by lag), array[0, 0, 0]),
+                    count(*)
+             from (select extract(epoch from loaded_at - changed_at)::float8 * 1000 as lag
+                   from fact_orders where changed_at >= $1
+                   union all
+                   select extract(epoch from loaded_at - changed_at)::float8 * 1000
+                   from fact_sales where changed_at >= $1) as l",
+            &[&from],
+        )
+        .await?;
+    let p: Vec<f64> = row.get(0);
+    Ok(Percentiles { p50: p[0], p95: p[1], p99: p[2], samples: row.get(1) })
+}

@@ -1,0 +1,224 @@
+//! `brewlytics bench [scenario]`: start a private durable PostgreSQL, run the scenarios, print
+//! the table and write the JSON report.
+
+use std::{path::PathBuf, time::Duration};
+
+use super::{
+    api::{bench_api, ApiBenchOptions},
+    capture, daemon, drain,
+    env::{self, BenchEnv},
+    freshness::{self, Freshness, FreshnessOptions},
+    report::{BenchReport, Figure, Goal, ScenarioResult},
+    BenchError,
+};
+use crate::config::{parse_duration, Config};
+
+/// Which scenario to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scenario {
+    All,
+    Drain,
+    Freshness,
+    Longtx,
+    Api,
+    Capture,
+}
+
+/// Settings of `brewlytics bench`.
+#[derive(Debug, Clone, clap::Args, serde::Serialize)]
+pub struct BenchOptions {
+    /// Scenario to run.
+    #[arg(value_enum, default_value = "all")]
+    pub scenario: Scenario,
+    /// Orders in the drain backlog.
+    #[arg(long, default_value_t = 100_000)]
+    pub scale: i64,
+    /// Duration of the freshness and longtx load (e.g. 60s).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    #[serde(with = "secs")]
+    pub duration: Duration,
+    /// Orders per second during freshness and longtx.
+    #[arg(long, default_value_t = 500.0)]
+    pub rate: f64,
+    /// Duration of each API concurrency level and of its pgbench run.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[serde(with = "secs")]
+    pub api_step: Duration,
+    /// API client counts to try.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,16,32")]
+    pub api_concurrency: Vec<usize>,
+    /// Duration of each pgbench run of the capture scenario.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[serde(with = "secs")]
+    pub capture_step: Duration,
+    /// Alternating on/off pgbench rounds of the capture scenario.
+    #[arg(long, default_value_t = 2)]
+    pub capture_rounds: usize,
+    /// Where to write the JSON report.
+    #[arg(long, default_value = "bench-results/latest.json")]
+    pub json: PathBuf,
+    /// The `brewlytics` binary to run as the daemon [default: this executable].
+    #[arg(long)]
+    pub daemon_bin: Option<PathBuf>,
+    /// Directory for the cluster and daemon logs [default: a new temporary directory, removed after].
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+}
+
+mod secs {
+    pub fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+}
+
+/// Run the scenarios `opts` asks for; `config` supplies the daemon's CDC_BATCH_ROWS.
+pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, BenchError> {
+    let started_at = chrono::Utc::now();
+    let dir = WorkDir::new(opts.work_dir.clone());
+    let log_dir = dir.path.join("logs");
+    std::fs::create_dir_all(&log_dir)?;
+    let env = BenchEnv::start(&dir.path.join("pg")).await?;
+    let machine = env::machine(&env::connect(&env.dsn("postgres")).await?).await?;
+    let daemon_bin = opts.daemon_bin.clone().unwrap_or_else(daemon::default_binary);
+    let settings = daemon::DaemonSettings { batch_rows: config.cdc_batch_rows };
+    let wants = |s: Scenario| opts.scenario == Scenario::All || opts.scenario == s;
+    let mut scenarios = Vec::new();
+    if wants(Scenario::Drain) {
+        tracing::info!(scale = opts.scale, "bench: drain");
+        scenarios.push(drain::run(&env, opts.scale, &daemon_bin, settings, &log_dir).await?);
+    }
+    let fresh_opts = FreshnessOptions {
+        rate: opts.rate,
+        duration: opts.duration,
+        daemon_bin: daemon_bin.clone(),
+        settings,
+        log_dir: log_dir.clone(),
+    };
+    let mut fresh = None;
+    if wants(Scenario::Freshness) || wants(Scenario::Longtx) {
+        tracing::info!("bench: freshness");
+        let f = freshness::measure(&env, &fresh_opts, false).await?;
+        scenarios.push(freshness_result(&f, opts.rate));
+        fresh = Some(f);
+    }
+    if let (true, Some(base)) = (wants(Scenario::Longtx), &fresh) {
+        tracing::info!("bench: longtx");
+        let f = freshness::measure(&env, &fresh_opts, true).await?;
+        scenarios.push(longtx_result(&f, base, opts.rate));
+    }
+    if wants(Scenario::Api) {
+        tracing::info!("bench: api");
+        let pair = env.fresh_pair("api").await?;
+        let api_opts = ApiBenchOptions {
+            concurrency: opts.api_concurrency.clone(),
+            step_duration: opts.api_step,
+            ..ApiBenchOptions::default()
+        };
+        scenarios.push(api_result(&bench_api(&pair.config, &api_opts).await?));
+    }
+    if wants(Scenario::Capture) {
+        tracing::info!("bench: capture");
+        scenarios.push(capture::run(&env, opts.capture_step, opts.capture_rounds).await?);
+    }
+    drop(env);
+    drop(dir);
+    let report = BenchReport { started_at, machine, options: serde_json::to_value(opts)?, scenarios };
+    if let Some(parent) = opts.json.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&opts.json, serde_json::to_string_pretty(&report)?)?;
+    Ok(report)
+}
+
+/// The run's directory; a temporary one is removed when the run ends, however it ends (the
+/// cluster inside it is stopped first, as `BenchEnv` is dropped before it).
+struct WorkDir {
+    path: PathBuf,
+    remove: bool,
+}
+
+impl WorkDir {
+    fn new(given: Option<PathBuf>) -> Self {
+        match given {
+            Some(path) => WorkDir { path, remove: false },
+            None => WorkDir {
+                path: std::env::temp_dir().join(format!("brewlytics-bench-{}", std::process::id())),
+                remove: true,
+            },
+        }
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        if self.remove {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+fn percentile_figures(f: &Freshness, rate: f64) -> Vec<Figure> {
+    vec![
+        Figure::new("commit->applied p50", f.loaded.p50, "ms"),
+        Figure::new("commit->applied p95", f.loaded.p95, "ms"),
+        Figure::new("commit->applied p99", f.loaded.p99, "ms"),
+        Figure::new("fact rows sampled", f.loaded.samples as f64, "rows"),
+        Figure::new(format!("orders/s achieved (target {rate})"), f.achieved_orders_per_s, "orders/s"),
+        Figure::new("daemon peak RSS (VmHWM)", f.daemon_peak_rss_mib, "MiB"),
+    ]
+}
+
+fn freshness_result(f: &Freshness, rate: f64) -> ScenarioResult {
+    ScenarioResult {
+        scenario: "freshness",
+        figures: percentile_figures(f, rate),
+        baseline: Figure::new("idle p50 (one order at a time)", f.idle.p50, "ms"),
+        ratio: f.loaded.p50 / f.idle.p50.max(1e-3),
+        ratio_of: "loaded p50 / idle p50".into(),
+        goals: vec![
+            Goal::new("p50 <= 30 ms", f.loaded.p50 <= 30.0),
+            Goal::new("p99 <= 200 ms", f.loaded.p99 <= 200.0),
+            Goal::new("rate achieved within 5%", f.achieved_orders_per_s >= 0.95 * rate),
+        ],
+        details: serde_json::to_value(f).unwrap_or_default(),
+    }
+}
+
+fn longtx_result(f: &Freshness, base: &Freshness, rate: f64) -> ScenarioResult {
+    ScenarioResult {
+        scenario: "longtx",
+        figures: percentile_figures(f, rate),
+        baseline: Figure::new("freshness p99 (no open transaction)", base.loaded.p99, "ms"),
+        ratio: f.loaded.p99 / base.loaded.p99.max(1e-3),
+        ratio_of: "p99 / freshness p99".into(),
+        goals: vec![Goal::new("p99 within 1 s of freshness p99", f.loaded.p99 - base.loaded.p99 <= 1000.0)],
+        details: serde_json::to_value(f).unwrap_or_default(),
+    }
+}
+
+fn api_result(a: &super::api::ApiBenchFigures) -> ScenarioResult {
+    let best = a.best.map_or(0.0, |b| b.orders_per_s);
+    let ratio = best / a.pgbench_tps.max(1e-9);
+    let steps: Vec<_> = a
+        .steps
+        .iter()
+        .map(|s| {
+            serde_json::json!({"concurrency": s.concurrency, "orders_per_s": s.orders_per_s, "failed": s.failed,
+                               "p50_ms": s.p50.as_secs_f64() * 1e3, "p99_ms": s.p99.as_secs_f64() * 1e3})
+        })
+        .collect();
+    ScenarioResult {
+        scenario: "api",
+        figures: vec![
+            Figure::new("orders/s at p99 < 50 ms", best, "orders/s"),
+            Figure::new("clients at that level", a.best.map_or(0.0, |b| b.concurrency as f64), "clients"),
+            Figure::new("p99 at that level", a.best.map_or(0.0, |b| b.p99.as_secs_f64() * 1e3), "ms"),
+        ],
+        baseline: Figure::new(format!("pgbench order.sql, {} clients", a.pgbench_clients), a.pgbench_tps, "tx/s"),
+        ratio,
+        ratio_of: "API orders/s / pgbench tps".into(),
+        goals: vec![Goal::new("ratio >= 0.6", ratio >= 0.6)],
+        details: serde_json::json!({ "steps": steps }),
+    }
+}

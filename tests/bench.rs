@@ -1,0 +1,87 @@
+//! `brewlytics bench` end to end at a tiny scale: every scenario completes and reports sane
+//! figures. Speeds are never asserted (they belong to docs/PERFORMANCE.md, not to a shared CI box).
+
+use std::time::Duration;
+
+use brewlytics::{
+    bench::run::{run, BenchOptions, Scenario},
+    config::Config,
+};
+
+fn figure(s: &brewlytics::bench::report::ScenarioResult, name: &str) -> f64 {
+    s.figures
+        .iter()
+        .find(|f| f.name.starts_with(name))
+        .unwrap_or_else(|| panic!("{}: no figure {name}", s.scenario))
+        .value
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_scenario_runs_at_a_tiny_scale() {
+    let out = tempfile::tempdir().unwrap();
+    let json = out.path().join("bench.json");
+    let opts = BenchOptions {
+        scenario: Scenario::All,
+        scale: 300,
+        duration: Duration::from_secs(3),
+        rate: 50.0,
+        api_step: Duration::from_secs(1),
+        api_concurrency: vec![1, 2],
+        capture_step: Duration::from_secs(1),
+        capture_rounds: 1,
+        json: json.clone(),
+        daemon_bin: Some(env!("CARGO_BIN_EXE_brewlytics").into()),
+        work_dir: None,
+    };
+    let report = run(&Config::defaults(), &opts).await.expect("the benchmark runs");
+    let names: Vec<_> = report.scenarios.iter().map(|s| s.scenario).collect();
+    assert_eq!(names, ["drain", "freshness", "longtx", "api", "capture"]);
+    for s in &report.scenarios {
+        assert!(s.ratio.is_finite() && s.ratio > 0.0, "{}: ratio {}", s.scenario, s.ratio);
+        assert!(s.baseline.value.is_finite() && s.baseline.value > 0.0, "{}: baseline {:?}", s.scenario, s.baseline);
+        assert!(s.figures.iter().all(|f| f.value.is_finite()), "{}: {:?}", s.scenario, s.figures);
+    }
+    let drain = &report.scenarios[0];
+    assert!(figure(drain, "change rows/s") > 0.0 && figure(drain, "fact rows/s") > 0.0);
+    assert!(figure(drain, "daemon peak RSS") > 0.0, "VmHWM of the daemon process is read");
+    assert!(drain.goals.iter().filter(|g| g.goal.contains("verify")).all(|g| g.met), "{:?}", drain.goals);
+    for s in &report.scenarios[1..3] {
+        let (p50, p95, p99) =
+            (figure(s, "commit->applied p50"), figure(s, "commit->applied p95"), figure(s, "commit->applied p99"));
+        assert!(0.0 < p50 && p50 <= p95 && p95 <= p99, "{}: {p50} {p95} {p99}", s.scenario);
+        assert!(figure(s, "fact rows sampled") > 0.0);
+    }
+    assert!(figure(&report.scenarios[3], "orders/s") >= 0.0);
+    assert!(figure(&report.scenarios[4], "order tps") > 0.0);
+    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(written["scenarios"].as_array().map(Vec::len), Some(5));
+}
+
+/// The daemon's drain levers keep exactly-once: pages of 7 rows (so most windows span pages and
+/// the next page is prefetched while a batch commits) with FK checks skipped still verify clean.
+#[tokio::test(flavor = "multi_thread")]
+async fn paged_prefetching_drain_without_fk_checks_is_exact() {
+    use crate::support::{assert_verified, scalar, shop, wait_caught_up, InProcessDaemon, TestDb};
+    let mut t = TestDb::new().await;
+    t.config.cdc_batch_rows = 7;
+    let oltp = t.oltp().await;
+    oltp.batch_execute(shop::SHOP).await.unwrap();
+    let mut c = t.oltp().await;
+    let tx = c.transaction().await.unwrap();
+    for _ in 0..40 {
+        shop::random_order(&tx).await; // one large transaction: one window, many pages
+    }
+    tx.commit().await.unwrap();
+    let daemon = InProcessDaemon::start(&t.config);
+    for _ in 0..20 {
+        shop::random_order(&oltp).await; // and small ones while it drains
+    }
+    wait_caught_up(&t, Duration::from_secs(30)).await;
+    daemon.stop().await;
+    assert_verified(&t).await;
+    let olap = t.olap().await;
+    let batches: i64 = scalar(&olap, "select batch_seq from cdc_offset").await;
+    let changes: i64 = scalar(&olap, "select applied_changes from cdc_offset").await;
+    assert_eq!(changes, scalar::<i64>(&oltp, "select count(*) from cdc_orders").await);
+    assert!(batches > changes / 7, "{batches} batches for {changes} changes: pages were used");
+}
