@@ -3,7 +3,7 @@
 //! (`alter table … disable trigger user`; foreign-key triggers stay on). The runs alternate
 //! on/off so that drift on the shared machine hits both; each side reports its median.
 //!
-//! A third clone keeps the triggers but drops their `pg_notify` call, to separate the cost of
+//! A third clone keeps the triggers but turns their NOTIFY off (`brewlytics.notify = off`), to separate the cost of
 //! writing the change rows from the cost of NOTIFY, which in PostgreSQL takes a database-wide
 //! lock from pre-commit to the end of commit and so serialises the commits (and their WAL
 //! flushes) of every notifying transaction.
@@ -87,18 +87,14 @@ pub async fn run(env: &BenchEnv, duration: Duration, rounds: usize) -> Result<Sc
 }
 
 /// Redefine the capture functions without their `pg_notify` call.
+/// Turn the capture triggers' NOTIFY off for the clone's database (`brewlytics.notify = off`,
+/// the switch the capture migration provides), so new sessions such as pgbench's send none.
 async fn drop_notify(client: &tokio_postgres::Client) -> Result<(), BenchError> {
-    let defs = client
-        .query(
-            "select pg_get_functiondef(p.oid) from pg_proc p
-             where p.proname like 'cdc_capture_%' and p.prosrc like '%pg_notify%'",
-            &[],
+    client
+        .batch_execute(
+            "do $$ begin execute format('alter database %I set brewlytics.notify = off', current_database()); end $$",
         )
         .await?;
-    for def in defs {
-        let sql = def.get::<_, String>(0).replace("perform pg_notify('cdc_orders', '');", "");
-        client.batch_execute(&sql).await?;
-    }
     Ok(())
 }
 
