@@ -9,8 +9,6 @@ use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use clap::Args;
 
-use crate::pgtemp::ClusterState;
-
 /// Why a setting was rejected; the message always names the setting.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -89,6 +87,9 @@ pub struct Config {
     /// Password of the `brewlytics_dbt` role (reads the star, owns schema marts).
     #[arg(long, env = "DBT_DB_PASSWORD", default_value = "brew_dbt", hide_default_value = true, global = true)]
     pub dbt_db_password: String,
+    /// Both DSNs point at the private PostgreSQL of `brewlytics up` (for error messages).
+    #[arg(skip)]
+    pub private_cluster: bool,
 }
 
 /// How log lines are written.
@@ -173,10 +174,12 @@ impl Config {
             && self.olap_host.is_none()
     }
 
-    /// Point both databases at a private cluster (as `brewlytics up` does).
-    pub fn with_cluster(mut self, cluster: &ClusterState) -> Self {
-        self.oltp_database_url = Some(cluster.dsn(&self.oltp_db));
-        self.olap_database_url = Some(cluster.dsn(&self.olap_db));
+    /// Point both databases at the private PostgreSQL of `brewlytics up`; `dsn` gives the DSN of
+    /// a database name.
+    pub fn with_private_cluster(mut self, dsn: impl Fn(&str) -> String) -> Self {
+        self.oltp_database_url = Some(dsn(&self.oltp_db));
+        self.olap_database_url = Some(dsn(&self.olap_db));
+        self.private_cluster = true;
         self
     }
 
@@ -206,11 +209,8 @@ impl Config {
             if pg.get_hosts().is_empty() {
                 return Err(ConfigError::BadDsn { setting: url_name, reason: "no host given".into() });
             }
-            return Ok(DbTarget { pg, source: url_name });
-        }
-        if let Some(state) = self.uses_private_cluster().then(|| ClusterState::load(&self.home)).flatten() {
-            let pg = tokio_postgres::Config::from_str(&state.dsn(name)).expect("private DSN is valid");
-            return Ok(DbTarget { pg, source: "the private PostgreSQL in BREWLYTICS_HOME" });
+            let source = if self.private_cluster { "the private PostgreSQL in BREWLYTICS_HOME" } else { url_name };
+            return Ok(DbTarget { pg, source });
         }
         let mut pg = tokio_postgres::Config::new();
         pg.host(host.as_deref().unwrap_or("localhost"))

@@ -1,29 +1,39 @@
 //! Brewlytics: change-data-capture from a coffee chain's order database into a star schema.
 //!
-//! Data flow:
+//! # The product, in the order data flows
 //!
 //! ```text
-//! order API ──▶ coffee_oltp ──(statement triggers)──▶ cdc_orders ──▶ brewlytics cdc
-//!                                                                     │ source: snapshot windows
-//!                                                                     │ transform: pure
-//!                                                                     ▼ sink: one transaction
+//!  order API ──▶ coffee_oltp ──(statement triggers)──▶ cdc_orders
+//!  [api] uses [shop]                                       │
+//!                                                          ▼
+//!  [cdc] the daemon: source (snapshot windows) ─▶ apply ─▶ [warehouse] transform (pure) ─▶ sink
+//!        pipeline, lock, listen, checkpoint        │                                        │
+//!                                                  └─▶ [dead_letter] isolate, store          │
+//!                                                                                            ▼
 //!                                          coffee_olap: dim_*, fact_*, cdc_offset, cdc_dead_letter
 //! ```
 //!
+//! Every arrow points one way: [`cdc`] drives [`warehouse`] and [`dead_letter`], which read the
+//! [`change`] model; nothing points back. [`api`] and the load tools share [`shop`], the chain's
+//! vocabulary. [`config`], [`db`] and [`telemetry`] are the plumbing under all of them.
+//!
 //! Guarantees: every committed change is applied exactly once. Batches are built from
-//! transaction snapshots (PgQ style) so commits out of id order are never skipped, and the
+//! transaction snapshots (PgQ style), so commits out of id order are never skipped, and the
 //! checkpoint (`cdc_offset`) commits in the same warehouse transaction as the rows it covers.
+//!
+//! # Tooling around it
+//!
+//! [`tools`] holds what develops, demonstrates and measures the product (a private PostgreSQL,
+//! the seed, the HTTP load driver, the benchmark, the Metabase setup); the product never
+//! depends on it. The `brewlytics` binary (`src/cli/`) is the thin layer over both.
 
 pub mod api;
-pub mod bench;
 pub mod cdc;
-pub mod commands;
+pub mod change;
 pub mod config;
 pub mod db;
-pub mod loadgen;
-pub mod metabase;
-pub mod pgtemp;
-pub mod seed;
+pub mod dead_letter;
+pub mod shop;
 pub mod telemetry;
-pub mod up;
+pub mod tools;
 pub mod warehouse;

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use brewlytics::{
-    bench::run::{run, BenchOptions, Scenario},
     config::Config,
+    tools::bench::run::{run, BenchOptions, Scenario},
 };
 
-fn figure(s: &brewlytics::bench::report::ScenarioResult, name: &str) -> f64 {
+fn figure(s: &brewlytics::tools::bench::report::ScenarioResult, name: &str) -> f64 {
     s.figures
         .iter()
         .find(|f| f.name.starts_with(name))

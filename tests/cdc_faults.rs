@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use brewlytics::pgtemp::{ClusterOptions, PrivateCluster};
+use brewlytics::tools::cluster::{ClusterOptions, PrivateCluster};
 use rand::RngExt;
 
 use crate::support::{

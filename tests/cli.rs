@@ -50,7 +50,7 @@ fn a_malformed_dsn_names_its_setting_without_a_panic() {
 
 #[test]
 fn an_unreachable_database_names_its_setting() {
-    let port = brewlytics::pgtemp::free_port().unwrap().to_string();
+    let port = brewlytics::tools::cluster::free_port().unwrap().to_string();
     let out = brewlytics(&["migrate"], &[("OLTP_HOST", "127.0.0.1"), ("OLTP_PORT", &port)]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");

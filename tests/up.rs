@@ -6,7 +6,7 @@ use std::{
     time::Duration,
 };
 
-use brewlytics::pgtemp::{free_port, ClusterState};
+use brewlytics::tools::cluster::{free_port, ClusterState};
 
 use crate::support::{connect_url, scalar, wait_for};
 

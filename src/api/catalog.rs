@@ -3,7 +3,7 @@
 use axum::{extract::State, Json};
 
 use super::{ApiResult, AppState};
-use crate::loadgen::Catalog;
+use crate::shop::Catalog;
 
 /// `GET /catalog`: active products, a sample of customer ids, stores with their active staff.
 pub async fn get(State(state): State<AppState>) -> ApiResult<Json<Catalog>> {

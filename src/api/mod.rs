@@ -49,7 +49,7 @@ pub use error::{ApiError, ApiResult};
 use crate::{
     config::Config,
     db::{self, Db, DbError},
-    loadgen::Catalog,
+    shop::Catalog,
 };
 
 /// Largest accepted request body.

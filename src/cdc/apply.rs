@@ -1,139 +1,100 @@
 //! Applying one page of changes: transform, write, save the checkpoint, commit — one warehouse
-//! transaction. A change the warehouse rejects as data (SQLSTATE class 22/23) is isolated: the
-//! batch is retried change by change under savepoints, and the rejected ones go to
-//! `cdc_dead_letter` in the same transaction, so the pipeline goes on.
+//! transaction. Changes the transform rejects go to `cdc_dead_letter` in the same transaction; a
+//! batch the warehouse rejects as data (SQLSTATE class 22/23) goes through dead-letter isolation
+//! (change by change under savepoints), so the pipeline goes on.
 
-use std::time::Instant;
+use std::{collections::BTreeMap, time::Instant};
 
 use chrono::Utc;
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::Client;
 
 use super::{
-    change::ChangeRow,
     checkpoint::{self, Checkpoint},
-    error::{classify, CdcError, ErrorKind},
+    error::{CdcError, ErrorKind},
 };
 use crate::{
+    change::{ChangeRow, Op, Table},
+    dead_letter::{self, DeadLetter},
     telemetry,
-    warehouse::{
-        rows::DeadLetter,
-        sink::{Sink, WriteStats, INFERRED_DIMS},
-        transform::{transform, WarehouseBatch},
-    },
+    warehouse::{transform, Sink, WarehouseBatch, WriteStats},
 };
 
 /// Owns the warehouse connection (which also holds the apply lock) and the sink's statements.
-pub struct Applier {
+pub(crate) struct Applier {
     client: Client,
     sink: Sink,
 }
 
+/// What a committed batch did, for metrics.
+struct Applied {
+    by_table: BTreeMap<(Table, Op), u64>,
+    dead_letters: Vec<DeadLetter>,
+}
+
 impl Applier {
     /// Prepare the sink on the warehouse connection.
-    pub async fn new(client: Client) -> Result<Self, CdcError> {
+    pub(crate) async fn new(client: Client) -> Result<Self, CdcError> {
         let sink = Sink::prepare(&client).await.map_err(|e| CdcError::db("preparing the sink", e))?;
         Ok(Applier { client, sink })
     }
 
     /// Apply `rows` and move the checkpoint from `prev` to `next`, atomically.
-    pub async fn apply(&mut self, rows: &[ChangeRow], prev: &Checkpoint, next: &Checkpoint) -> Result<(), CdcError> {
+    pub(crate) async fn apply(
+        &mut self,
+        rows: &[ChangeRow],
+        prev: &Checkpoint,
+        next: &Checkpoint,
+    ) -> Result<(), CdcError> {
         let started = Instant::now();
         let batch = transform(rows);
         telemetry::observe_phase("transform", started.elapsed());
-        let result = self.try_apply(&batch, prev, next).await;
-        let batch = match result {
+        let applied = match self.try_apply(batch, prev, next).await {
             Err(e) if e.kind == ErrorKind::Data => {
-                tracing::warn!(error = %e, rows = rows.len(), "batch rejected by the warehouse, isolating changes");
+                tracing::warn!(error = %telemetry::Chain(&e), rows = rows.len(), "batch rejected by the warehouse, isolating changes");
                 self.isolate(rows, prev, next).await?
             }
-            other => {
-                other?;
-                batch
-            }
+            other => other?,
         };
-        record(rows, &batch);
+        record(rows, &applied);
         Ok(())
     }
 
     async fn try_apply(
         &mut self,
-        batch: &WarehouseBatch,
+        mut batch: WarehouseBatch,
         prev: &Checkpoint,
         next: &Checkpoint,
-    ) -> Result<(), CdcError> {
+    ) -> Result<Applied, CdcError> {
         let write_started = Instant::now();
         let tx = self.client.transaction().await.map_err(|e| CdcError::db("beginning a batch", e))?;
-        let stats = self.sink.write(&tx, batch).await.map_err(|e| CdcError::db("writing a batch", e))?;
+        let stats = self.sink.write(&tx, &batch).await.map_err(|e| CdcError::db("writing a batch", e))?;
+        let dead_letters: Vec<DeadLetter> = batch.rejected.drain(..).map(DeadLetter::from).collect();
+        dead_letter::insert(&tx, &dead_letters).await.map_err(|e| CdcError::db("writing dead letters", e))?;
         checkpoint::save(&tx, prev, next).await?;
         telemetry::observe_phase("write", write_started.elapsed());
         let commit_started = Instant::now();
         tx.commit().await.map_err(|e| CdcError::db("committing a batch", e))?;
         telemetry::observe_phase("commit", commit_started.elapsed());
-        record_stats(stats);
-        Ok(())
+        record_stats(&stats);
+        Ok(Applied { by_table: batch.applied, dead_letters })
     }
 
     /// Apply change by change; returns what was applied, with the dead letters.
-    async fn isolate(
-        &mut self,
-        rows: &[ChangeRow],
-        prev: &Checkpoint,
-        next: &Checkpoint,
-    ) -> Result<WarehouseBatch, CdcError> {
+    async fn isolate(&mut self, rows: &[ChangeRow], prev: &Checkpoint, next: &Checkpoint) -> Result<Applied, CdcError> {
         let Applier { client, sink } = self;
         let mut tx = client.transaction().await.map_err(|e| CdcError::db("beginning an isolation batch", e))?;
-        let mut applied = WarehouseBatch::default();
-        let mut ordered: Vec<&ChangeRow> = rows.iter().collect();
-        ordered.sort_by_key(|c| c.version());
-        for change in ordered {
-            let mut single = transform(std::slice::from_ref(change));
-            applied.dead_letters.append(&mut single.dead_letters);
-            if single.applied.is_empty() {
-                continue;
-            }
-            match apply_one(sink, &mut tx, &single).await? {
-                Some(reason) => applied.dead_letters.push(DeadLetter { change: change.clone(), reason, kind: "apply" }),
-                None => {
-                    for (key, n) in single.applied {
-                        *applied.applied.entry(key).or_default() += n;
-                    }
-                }
-            }
-        }
-        sink.write_dead_letters(&tx, &applied.dead_letters)
-            .await
-            .map_err(|e| CdcError::db("writing dead letters", e))?;
+        let isolated = dead_letter::isolate(sink, &mut tx, rows).await?;
         checkpoint::save(&tx, prev, next).await?;
         tx.commit().await.map_err(|e| CdcError::db("committing an isolation batch", e))?;
-        Ok(applied)
+        isolated.stats.iter().for_each(record_stats);
+        Ok(Applied { by_table: isolated.applied, dead_letters: isolated.dead_letters })
     }
 }
 
-/// Write one change under a savepoint; `Some(reason)` when the warehouse rejects it as data.
-async fn apply_one(sink: &Sink, tx: &mut Transaction<'_>, single: &WarehouseBatch) -> Result<Option<String>, CdcError> {
-    let sp = tx.savepoint("change").await.map_err(|e| CdcError::db("savepoint", e))?;
-    match sink.write(&sp, single).await {
-        Ok(stats) => {
-            sp.commit().await.map_err(|e| CdcError::db("releasing a savepoint", e))?;
-            record_stats(stats);
-            Ok(None)
-        }
-        Err(e) if classify(&e) == ErrorKind::Data => {
-            let reason = match e.as_db_error() {
-                Some(db) => format!("warehouse rejected the change: {} (SQLSTATE {})", db.message(), db.code().code()),
-                None => format!("warehouse rejected the change: {e}"),
-            };
-            sp.rollback().await.map_err(|e| CdcError::db("rolling back a savepoint", e))?;
-            Ok(Some(reason))
-        }
-        Err(e) => Err(CdcError::db("writing a change", e)),
-    }
-}
-
-fn record_stats(stats: WriteStats) {
-    for (dim, n) in INFERRED_DIMS.iter().zip(stats.inferred) {
+fn record_stats(stats: &WriteStats) {
+    for (dim, &n) in stats.inferred.iter() {
         if n > 0 {
-            metrics::counter!(telemetry::WAREHOUSE_INFERRED, "dim" => *dim).increment(n);
+            metrics::counter!(telemetry::WAREHOUSE_INFERRED, "dim" => dim.label()).increment(n);
         }
     }
     if stats.product_versions > 0 {
@@ -141,22 +102,24 @@ fn record_stats(stats: WriteStats) {
     }
 }
 
-/// Metrics of a committed batch.
-fn record(rows: &[ChangeRow], batch: &WarehouseBatch) {
+/// Metrics and logs of a committed batch. Freshness is one sample per batch: the age of its
+/// oldest change, an upper bound for every change in it.
+fn record(rows: &[ChangeRow], applied: &Applied) {
     let now = Utc::now();
-    for ((table, op), n) in &batch.applied {
-        metrics::counter!(telemetry::CDC_CHANGES_APPLIED, "table" => table.clone(), "op" => op.clone()).increment(*n);
+    for (&(table, op), &n) in &applied.by_table {
+        metrics::counter!(telemetry::CDC_CHANGES_APPLIED, "table" => table.name(), "op" => op.code()).increment(n);
     }
-    for dl in &batch.dead_letters {
-        metrics::counter!(telemetry::CDC_DEAD_LETTERS, "table" => dl.change.table.clone()).increment(1);
-        tracing::warn!(source_id = dl.change.id, table = %dl.change.table, kind = dl.kind, reason = %dl.reason, "change dead-lettered");
+    for dl in &applied.dead_letters {
+        let table = Table::from_name(&dl.change.table).map_or("unknown", Table::name);
+        metrics::counter!(telemetry::CDC_DEAD_LETTERS, "table" => table).increment(1);
+        tracing::warn!(source_id = dl.change.id, table = %dl.change.table, kind = dl.kind.as_str(), reason = %dl.reason, "change dead-lettered");
     }
-    let freshness = metrics::histogram!(telemetry::CDC_FRESHNESS);
-    for row in rows {
-        freshness.record((now - row.changed_at).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6);
+    if let Some(oldest) = rows.iter().map(|r| r.changed_at).min() {
+        let age = (now - oldest).num_microseconds().unwrap_or(0).max(0) as f64 / 1e6;
+        metrics::histogram!(telemetry::CDC_FRESHNESS).record(age);
     }
     metrics::counter!(telemetry::CDC_BATCHES).increment(1);
     metrics::histogram!(telemetry::CDC_BATCH_ROWS).record(rows.len() as f64);
     metrics::gauge!(telemetry::CDC_LAST_SUCCESS).set(now.timestamp_millis() as f64 / 1e3);
-    tracing::debug!(rows = rows.len(), dead_letters = batch.dead_letters.len(), "batch committed");
+    tracing::debug!(rows = rows.len(), dead_letters = applied.dead_letters.len(), "batch committed");
 }

@@ -11,6 +11,7 @@ use super::{
     error::{CdcError, ErrorKind},
     snapshot::{Snapshot, Window},
 };
+use crate::change::Position;
 
 /// The source name of the one row in `cdc_offset`.
 pub const SOURCE: &str = "cdc_orders";
@@ -23,7 +24,7 @@ pub struct Checkpoint {
     /// The window being read page by page, if one is open.
     pub window_end: Option<Snapshot>,
     /// The last change applied within the open window.
-    pub after: Option<(i64, i64)>,
+    pub after: Option<Position>,
     pub batch_seq: i64,
     pub applied_changes: i64,
 }
@@ -35,7 +36,7 @@ impl Checkpoint {
     }
 
     /// The checkpoint after applying `applied` changes of `window`, up to `last` or to its end.
-    pub fn advanced(&self, window: &Window, last: Option<(i64, i64)>, complete: bool, applied: i64) -> Self {
+    pub fn advanced(&self, window: &Window, last: Option<Position>, complete: bool, applied: i64) -> Self {
         let (window_start, window_end, after) = if complete {
             (window.cur.clone(), None, None)
         } else {
@@ -69,7 +70,7 @@ pub async fn load(client: &Client) -> Result<Checkpoint, CdcError> {
     Ok(Checkpoint {
         window_start: parse(row.get(0))?.unwrap_or_else(Snapshot::origin),
         window_end: parse(row.get(1))?,
-        after: after_txid.zip(after_id),
+        after: after_txid.zip(after_id).map(|(txid, id)| Position { txid, id }),
         batch_seq: row.get(4),
         applied_changes: row.get(5),
     })
@@ -87,8 +88,8 @@ pub async fn save(tx: &Transaction<'_>, prev: &Checkpoint, next: &Checkpoint) ->
                 &SOURCE,
                 &next.window_start.to_string(),
                 &next.window_end.as_ref().map(ToString::to_string),
-                &next.after.map(|a| a.0),
-                &next.after.map(|a| a.1),
+                &next.after.map(|a| a.txid),
+                &next.after.map(|a| a.id),
                 &next.batch_seq,
                 &next.applied_changes,
                 &prev.batch_seq,

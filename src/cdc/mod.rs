@@ -1,24 +1,30 @@
 //! The CDC daemon (`brewlytics cdc`): reads committed changes from `cdc_orders` in snapshot
-//! windows, maps them onto the star schema, and applies each batch with its checkpoint in one
-//! warehouse transaction.
+//! windows, has the warehouse map them onto the star schema, and applies each batch with its
+//! checkpoint in one warehouse transaction.
 //!
-//! * [`source`] reads pages of a window; [`snapshot`] defines windows.
-//! * [`crate::warehouse::transform`] is the pure mapping; [`crate::warehouse::sink`] writes.
-//! * [`apply`] wraps a batch in a transaction with the [`checkpoint`] and isolates poison changes.
-//! * [`pipeline`] is the loop; [`lock`] keeps one daemon active; [`listen`] wakes it up.
+//! ```text
+//! pipeline (loop, lock, wake-ups) ─▶ source (pages of a window) ─▶ apply ─▶ warehouse transform + sink
+//!                                                                    └──▶ checkpoint, dead letters
+//! ```
+//!
+//! * [`snapshot`] defines windows between two transaction snapshots; `source` reads their pages.
+//! * `apply` wraps a batch in one warehouse transaction with the [`checkpoint`]; a batch the
+//!   warehouse rejects as data goes through dead-letter isolation.
+//! * `pipeline` is the loop; `lock` keeps one daemon active; `listen` wakes it up; `monitor`
+//!   exports gauges; [`retention`] prunes applied changes; [`status`] reports from the databases.
 
-pub mod apply;
-pub mod change;
+mod apply;
 pub mod checkpoint;
-pub mod dlq;
-pub mod error;
-pub mod listen;
-pub mod lock;
-pub mod monitor;
-pub mod pipeline;
+mod error;
+mod listen;
+mod lock;
+mod monitor;
+mod pipeline;
 pub mod retention;
 pub mod snapshot;
-pub mod source;
+mod source;
 pub mod status;
 
+pub use checkpoint::Checkpoint;
+pub use error::{CdcError, ErrorKind};
 pub use pipeline::run;

@@ -10,7 +10,8 @@ use tokio_util::sync::CancellationToken;
 use super::checkpoint::Checkpoint;
 use crate::{
     config::{Config, Db},
-    db, telemetry,
+    db, dead_letter,
+    telemetry::{self, Chain},
 };
 
 const EVERY: Duration = Duration::from_secs(1);
@@ -49,23 +50,32 @@ pub async fn source_stats(oltp: &Client, checkpoint: &Checkpoint) -> Result<Sour
     Ok(SourceStats { backlog: row.get(0), lag_seconds: row.get(1), oldest_transaction_seconds: row.get(2) })
 }
 
-/// Dead letters not yet replayed.
-pub async fn pending_dead_letters(olap: &Client) -> Result<i64, tokio_postgres::Error> {
-    Ok(olap.query_one("select count(*) from cdc_dead_letter where replayed_at is null", &[]).await?.get(0))
-}
-
 /// Refresh the gauges until `shutdown`.
-pub async fn run(config: Config, checkpoint: watch::Receiver<Option<Checkpoint>>, shutdown: CancellationToken) {
+pub(crate) async fn run(config: Config, checkpoint: watch::Receiver<Option<Checkpoint>>, shutdown: CancellationToken) {
     let mut conns: Option<(Client, Client)> = None;
+    // Log the first failure of a streak, not one line per second.
+    let mut failing = false;
     loop {
         if conns.is_none() {
-            conns = connect(&config).await;
+            conns = match connect(&config).await {
+                Ok(c) => Some(c),
+                Err(error) => {
+                    if !failing {
+                        tracing::warn!(error = %Chain(&error), "monitor cannot connect; gauges are stale until it can");
+                    }
+                    failing = true;
+                    None
+                }
+            };
         }
         if let Some((oltp, olap)) = &conns {
             let current = checkpoint.borrow().clone();
-            if let Err(error) = refresh(oltp, olap, current).await {
-                tracing::debug!(error = %error, "monitor query failed; reconnecting");
-                conns = None;
+            match refresh(oltp, olap, current).await {
+                Ok(()) => failing = false,
+                Err(error) => {
+                    tracing::debug!(error = %Chain(&error), "monitor query failed; reconnecting");
+                    conns = None;
+                }
             }
         }
         tokio::select! {
@@ -75,14 +85,12 @@ pub async fn run(config: Config, checkpoint: watch::Receiver<Option<Checkpoint>>
     }
 }
 
-async fn connect(config: &Config) -> Option<(Client, Client)> {
-    let oltp = db::connect(config, Db::Oltp).await.ok()?;
-    let olap = db::connect(config, Db::Olap).await.ok()?;
-    Some((oltp, olap))
+async fn connect(config: &Config) -> Result<(Client, Client), db::DbError> {
+    Ok((db::connect(config, Db::Oltp).await?, db::connect(config, Db::Olap).await?))
 }
 
 async fn refresh(oltp: &Client, olap: &Client, checkpoint: Option<Checkpoint>) -> Result<(), tokio_postgres::Error> {
-    metrics::gauge!(telemetry::CDC_DEAD_LETTERS_PENDING).set(pending_dead_letters(olap).await? as f64);
+    metrics::gauge!(telemetry::CDC_DEAD_LETTERS_PENDING).set(dead_letter::pending(olap).await? as f64);
     let Some(checkpoint) = checkpoint else { return Ok(()) };
     let stats = source_stats(oltp, &checkpoint).await?;
     metrics::gauge!(telemetry::CDC_BACKLOG).set(stats.backlog as f64);

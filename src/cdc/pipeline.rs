@@ -18,34 +18,61 @@ use super::{
     source::{Page, Source},
 };
 use crate::{
+    change::ChangeRow,
     config::{Config, Db},
-    db, telemetry,
+    db,
+    telemetry::{self, Chain},
 };
 
-const BACKOFF_START: Duration = Duration::from_millis(100);
-const BACKOFF_MAX: Duration = Duration::from_secs(10);
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
+
+/// Capped exponential backoff between sessions, back at the start after a healthy session.
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    const START: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(10);
+
+    fn new() -> Self {
+        Backoff { next: Self::START }
+    }
+
+    /// The delay before the next attempt; each call doubles the one after, up to the cap.
+    fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        delay
+    }
+
+    /// A session worked (it drained the backlog once): the next failure starts over.
+    fn reset(&mut self) {
+        self.next = Self::START;
+    }
+}
 
 /// Run the daemon until `shutdown` is cancelled. Database failures are retried with capped
 /// exponential backoff; this returns only on shutdown.
 pub async fn run(config: &Config, shutdown: CancellationToken) {
     let (checkpoint_tx, checkpoint_rx) = watch::channel(None);
     let monitor = tokio::spawn(monitor::run(config.clone(), checkpoint_rx, shutdown.child_token()));
-    let mut backoff = BACKOFF_START;
+    let mut backoff = Backoff::new();
     while !shutdown.is_cancelled() {
-        match run_connected(config, &shutdown, &checkpoint_tx).await {
+        let delay = match run_connected(config, &shutdown, &checkpoint_tx, &mut backoff).await {
             Ok(()) => break,
             Err(e) => {
+                let delay = backoff.next_delay();
                 metrics::counter!(telemetry::CDC_ERRORS, "kind" => e.kind.label()).increment(1);
                 metrics::counter!(telemetry::CDC_RETRIES).increment(1);
-                tracing::warn!(error = %e, kind = e.kind.label(), retry_in_ms = backoff.as_millis() as u64, "cdc failure, retrying");
+                tracing::warn!(error = %Chain(&e), kind = e.kind.label(), retry_in_ms = delay.as_millis() as u64, "cdc failure, retrying");
+                delay
             }
-        }
+        };
         tokio::select! {
             _ = shutdown.cancelled() => break,
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(delay) => {}
         }
-        backoff = (backoff * 2).min(BACKOFF_MAX);
     }
     metrics::gauge!(telemetry::CDC_ACTIVE).set(0.0);
     monitor.abort();
@@ -57,20 +84,24 @@ async fn run_connected(
     config: &Config,
     shutdown: &CancellationToken,
     checkpoint_tx: &watch::Sender<Option<Checkpoint>>,
+    backoff: &mut Backoff,
 ) -> Result<(), CdcError> {
     let olap = connect(config, Db::Olap).await?;
     if !lock::acquire(&olap, shutdown).await? {
         return Ok(());
     }
     let source = Source::new(connect(config, Db::Oltp).await?).await?;
+    // Retention deletes, so it has a connection of its own: the reader's never holds an xid.
+    let pruner = connect(config, Db::Oltp).await?;
     let mut listener = Listener::start(&config.target(Db::Oltp).map_err(|e| CdcError::internal("config", e))?).await?;
     let mut daemon = Daemon::new(config, olap, source, checkpoint_tx).await?;
     tracing::info!(applied_changes = daemon.checkpoint.applied_changes, "cdc daemon active");
     let mut last_retention = Instant::now() - RETENTION_EVERY;
     loop {
         daemon.drain(shutdown).await?;
+        backoff.reset();
         if last_retention.elapsed() >= RETENTION_EVERY {
-            retention::prune(daemon.source.client(), &daemon.checkpoint, config.cdc_retention).await?;
+            retention::prune(&pruner, &daemon.checkpoint, config.cdc_retention).await?;
             last_retention = Instant::now();
         }
         tokio::select! {
@@ -162,7 +193,7 @@ impl<'a> Daemon<'a> {
             return Ok(Step::Idle);
         }
         telemetry::observe_phase("read", started.elapsed());
-        let last = page.rows.last().map(|c| (c.txid, c.id));
+        let last = page.rows.last().map(ChangeRow::position);
         let next = self.checkpoint.advanced(&window, last, page.complete, page.rows.len() as i64);
         // While the batch commits, read the page after it when the window is still open: the
         // changes of a window are committed and immutable, so that page is exactly what the next

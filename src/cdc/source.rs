@@ -10,21 +10,21 @@ use futures_util::TryStreamExt;
 use tokio_postgres::{types::ToSql, Client, Statement};
 
 use super::{
-    change::ChangeRow,
     error::CdcError,
     snapshot::{Snapshot, Window},
 };
+use crate::change::{ChangeRow, Op, Position};
 
 /// The next changes of a window.
 #[derive(Debug, Default)]
-pub struct Page {
+pub(crate) struct Page {
     pub rows: Vec<ChangeRow>,
     /// No change of the window is left after these.
     pub complete: bool,
 }
 
 /// Reads `cdc_orders` over one OLTP connection.
-pub struct Source {
+pub(crate) struct Source {
     client: Client,
     page: Statement,
 }
@@ -54,20 +54,15 @@ const SESSION_SQL: &str = "set enable_bitmapscan = off";
 
 impl Source {
     /// Prepare the reader on an OLTP connection.
-    pub async fn new(client: Client) -> Result<Self, CdcError> {
+    pub(crate) async fn new(client: Client) -> Result<Self, CdcError> {
         let err = |e| CdcError::db("preparing the change reader", e);
         client.batch_execute(SESSION_SQL).await.map_err(err)?;
         let page = client.prepare(PAGE_SQL).await.map_err(err)?;
         Ok(Source { client, page })
     }
 
-    /// The connection, for monitoring queries.
-    pub fn client(&self) -> &Client {
-        &self.client
-    }
-
     /// The current snapshot. A plain `select` assigns no transaction id.
-    pub async fn snapshot(&self) -> Result<Snapshot, CdcError> {
+    pub(crate) async fn snapshot(&self) -> Result<Snapshot, CdcError> {
         let row = self
             .client
             .query_one("select pg_current_snapshot()::text", &[])
@@ -77,22 +72,22 @@ impl Source {
     }
 
     /// The changes of `window` after `after`, at most `max_rows` rows and about `max_bytes` bytes.
-    pub async fn read_page(
+    pub(crate) async fn read_page(
         &self,
         window: &Window,
-        after: Option<(i64, i64)>,
+        after: Option<Position>,
         max_rows: i64,
         max_bytes: i64,
     ) -> Result<Page, CdcError> {
         let text = |v: Vec<i64>| v.into_iter().map(|x| x.to_string()).collect::<Vec<_>>();
         let (lo, hi) = window.range();
-        let (after_txid, after_id) = after.unwrap_or((0, 0));
+        let after = after.unwrap_or(Position { txid: 0, id: 0 });
         let params: [&(dyn ToSql + Sync); 7] = [
             &text(window.late_commits()),
             &lo.to_string(),
             &hi.to_string(),
-            &after_txid.to_string(),
-            &after_id,
+            &after.txid.to_string(),
+            &after.id,
             &max_rows,
             &text(window.in_flight()),
         ];
@@ -101,11 +96,12 @@ impl Source {
         let mut page = Page::default();
         let mut bytes = 0i64;
         while let Some(row) = stream.try_next().await.map_err(err)? {
+            let op = Op::from_code(row.get(3)).map_err(|e| CdcError::internal("decoding a change's op", e))?;
             let change = ChangeRow {
                 id: row.get(0),
                 txid: row.get(1),
                 table: row.get(2),
-                op: row.get(3),
+                op,
                 row_id: row.get(4),
                 before: row.get(5),
                 after: row.get(6),

@@ -4,6 +4,7 @@ use serde::Serialize;
 use tokio_postgres::Client;
 
 use super::{checkpoint, error::CdcError, lock::LOCK_KEY, monitor};
+use crate::dead_letter;
 
 /// The daemon's state as `status --json` prints it.
 #[derive(Debug, Clone, Serialize)]
@@ -24,8 +25,7 @@ pub struct Status {
 pub async fn status(oltp: &Client, olap: &Client) -> Result<Status, CdcError> {
     let cp = checkpoint::load(olap).await?;
     let stats = monitor::source_stats(oltp, &cp).await.map_err(|e| CdcError::db("measuring the backlog", e))?;
-    let dead_letters =
-        monitor::pending_dead_letters(olap).await.map_err(|e| CdcError::db("counting dead letters", e))?;
+    let dead_letters = dead_letter::pending(olap).await.map_err(|e| CdcError::db("counting dead letters", e))?;
     let row = olap
         .query_one(
             "select (select a.application_name from pg_locks l join pg_stat_activity a on a.pid = l.pid

@@ -1,8 +1,14 @@
-//! The star schema side: the pure [`transform`] from changes to warehouse rows, the [`sink`]
-//! that writes them, type 2 [`product`] history, and reconciliation ([`verify`]).
+//! The star-schema side: the pure [`transform`] from change rows to warehouse rows, the sink
+//! that writes them inside the caller's transaction, type 2 product history, and the
+//! reconciliation of the warehouse with OLTP ([`verify`]).
+//!
+//! It depends on the change model only; the daemon (`crate::cdc`) drives it.
 
-pub mod product;
-pub mod rows;
-pub mod sink;
-pub mod transform;
+mod product;
+mod rows;
+mod sink;
+mod transform;
 pub mod verify;
+
+pub(crate) use sink::{Sink, WriteStats};
+pub use transform::{transform, Rejected, TransformError, Violation, WarehouseBatch};

@@ -128,7 +128,7 @@ async fn load_current(tx: &Transaction<'_>, product_id: i32) -> Result<Option<Cu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cdc::change::ProductImage;
+    use crate::change::ProductImage;
     use chrono::TimeZone;
 
     fn change(price: &str, at_secs: i64, active: bool) -> ProductChange {

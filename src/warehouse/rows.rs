@@ -6,20 +6,11 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use rust_decimal::Decimal;
 
-use crate::cdc::change::{ChangeRow, ProductImage};
-
-/// The source version of a warehouse row: (changed_at, cdc id).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Version {
-    pub changed_at: DateTime<Utc>,
-    pub src_id: i64,
-}
-
-impl From<&ChangeRow> for Version {
-    fn from(c: &ChangeRow) -> Self {
-        Version { changed_at: c.changed_at, src_id: c.id }
-    }
-}
+pub use crate::change::Version;
+use crate::{
+    change::ProductImage,
+    shop::{OrderStatus, PaymentMethod},
+};
 
 /// A type 1 dimension row of stores.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,7 +59,7 @@ pub struct OrderRow {
     pub customer_id: i32,
     pub employee_id: Option<i32>,
     pub store_id: i32,
-    pub status: String,
+    pub status: OrderStatus,
     pub order_time: DateTime<Utc>,
     pub total: Decimal,
     pub date_key: i32,
@@ -96,7 +87,7 @@ pub struct PaymentRow {
     pub payment_id: i32,
     pub order_id: i32,
     pub amount: Decimal,
-    pub method: String,
+    pub method: PaymentMethod,
     pub paid_at: DateTime<Utc>,
     pub date_key: i32,
     pub time_key: i32,
@@ -119,22 +110,68 @@ pub struct InventoryDelta {
     pub on_hand: Option<(i32, DateTime<Utc>)>,
 }
 
-/// Natural keys referenced by facts that may have no dimension row yet.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct InferredKeys {
-    pub stores: BTreeSet<i32>,
-    pub customers: BTreeSet<i32>,
-    pub employees: BTreeSet<i32>,
-    pub products: BTreeSet<i32>,
+/// A dimension that facts can reference before its row arrives (an inferred member).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dim {
+    Store,
+    Customer,
+    Employee,
+    Product,
 }
 
-/// A change that cannot be applied, with the reason.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeadLetter {
-    pub change: ChangeRow,
-    pub reason: String,
-    pub kind: &'static str,
+impl Dim {
+    /// Every dimension with inferred members.
+    pub const ALL: [Dim; 4] = [Dim::Store, Dim::Customer, Dim::Employee, Dim::Product];
+
+    /// The `dim` label of the warehouse metrics.
+    pub fn label(self) -> &'static str {
+        match self {
+            Dim::Store => "store",
+            Dim::Customer => "customer",
+            Dim::Employee => "employee",
+            Dim::Product => "product",
+        }
+    }
 }
+
+/// One value per [`Dim`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PerDim<T> {
+    pub store: T,
+    pub customer: T,
+    pub employee: T,
+    pub product: T,
+}
+
+impl<T> PerDim<T> {
+    /// Each dimension with its value.
+    pub fn iter(&self) -> impl Iterator<Item = (Dim, &T)> {
+        Dim::ALL.into_iter().map(|dim| (dim, self.get(dim)))
+    }
+
+    /// The value of `dim`.
+    pub fn get(&self, dim: Dim) -> &T {
+        match dim {
+            Dim::Store => &self.store,
+            Dim::Customer => &self.customer,
+            Dim::Employee => &self.employee,
+            Dim::Product => &self.product,
+        }
+    }
+
+    /// The value of `dim`, to change.
+    pub fn get_mut(&mut self, dim: Dim) -> &mut T {
+        match dim {
+            Dim::Store => &mut self.store,
+            Dim::Customer => &mut self.customer,
+            Dim::Employee => &mut self.employee,
+            Dim::Product => &mut self.product,
+        }
+    }
+}
+
+/// Natural keys referenced by facts that may have no dimension row yet.
+pub type InferredKeys = PerDim<BTreeSet<i32>>;
 
 /// `yyyymmdd` of a UTC instant, or 0 (the unknown date) outside the calendar.
 pub fn date_key(t: DateTime<Utc>) -> i32 {

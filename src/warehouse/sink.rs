@@ -10,27 +10,24 @@ use tokio_postgres::{types::ToSql, Client, Statement, Transaction};
 use super::{product, rows::*, transform::WarehouseBatch};
 
 /// What a write did, for metrics.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct WriteStats {
-    pub inferred: [u64; 4],
+    /// Inferred members created.
+    pub inferred: PerDim<u64>,
     pub product_versions: u64,
 }
-
-/// Dimension names in the order of [`WriteStats::inferred`].
-pub const INFERRED_DIMS: [&str; 4] = ["store", "customer", "employee", "product"];
 
 /// The sink's statements, prepared once per connection.
 pub struct Sink {
     stores: Statement,
     customers: Statement,
     employees: Statement,
-    inferred: [Statement; 4],
+    inferred: PerDim<Statement>,
     orders: Statement,
     order_headers: [Statement; 2],
     sales: Statement,
     payments: Statement,
     inventory: Statement,
-    dead_letters: Statement,
 }
 
 const GUARD: &str = "(t.changed_at, t.src_id) < (excluded.changed_at, excluded.src_id)";
@@ -68,18 +65,17 @@ impl Sink {
                  where {GUARD}"
             ))
             .await?,
-            inferred: [
-                p(inferred_sql("dim_store", "store_id", "(store_id)")).await?,
-                p(inferred_sql("dim_customer", "customer_id", "(customer_id)")).await?,
-                p(inferred_sql("dim_employee", "employee_id", "(employee_id)")).await?,
-                p(inferred_sql("dim_product", "product_id", "(product_id) where is_current")).await?,
-            ],
+            inferred: PerDim {
+                store: p(inferred_sql(Dim::Store)).await?,
+                customer: p(inferred_sql(Dim::Customer)).await?,
+                employee: p(inferred_sql(Dim::Employee)).await?,
+                product: p(inferred_sql(Dim::Product)).await?,
+            },
             orders: p(orders_sql()).await?,
             order_headers: [p(header_sql("fact_sales", true)).await?, p(header_sql("fact_payments", false)).await?],
             sales: p(sales_sql()).await?,
             payments: p(payments_sql()).await?,
             inventory: p(INVENTORY_SQL.to_string()).await?,
-            dead_letters: p(DEAD_LETTER_SQL.to_string()).await?,
         })
     }
 
@@ -97,7 +93,6 @@ impl Sink {
         self.write_sales(tx, &batch.sales).await?;
         self.write_payments(tx, &batch.payments).await?;
         self.write_inventory(tx, &batch.inventory).await?;
-        self.write_dead_letters(tx, &batch.dead_letters).await?;
         Ok(stats)
     }
 
@@ -125,13 +120,19 @@ impl Sink {
         Ok(())
     }
 
-    async fn write_inferred(&self, tx: &Transaction<'_>, k: &InferredKeys) -> Result<[u64; 4], tokio_postgres::Error> {
-        let mut created = [0; 4];
-        for (i, keys) in [&k.stores, &k.customers, &k.employees, &k.products].into_iter().enumerate() {
-            if !keys.is_empty() {
-                let ids: Vec<i32> = keys.iter().copied().collect();
-                created[i] = tx.execute(&self.inferred[i], &[&ids]).await?;
+    async fn write_inferred(
+        &self,
+        tx: &Transaction<'_>,
+        k: &InferredKeys,
+    ) -> Result<PerDim<u64>, tokio_postgres::Error> {
+        let mut created = PerDim::default();
+        for (dim, keys) in k.iter() {
+            if keys.is_empty() {
+                continue;
             }
+            let ids: Vec<i32> = keys.iter().copied().collect();
+            let n = tx.execute(self.inferred.get(dim), &[&ids]).await?;
+            *created.get_mut(dim) = n;
         }
         Ok(created)
     }
@@ -147,7 +148,7 @@ impl Sink {
             &col(r, |x| x.customer_id),
             &col(r, |x| x.employee_id),
             &col(r, |x| x.store_id),
-            &col(r, |x| x.status.clone()),
+            &col(r, |x| x.status.as_str()),
             &col(r, |x| x.order_time),
             &col(r, |x| x.total),
             &col(r, |x| x.date_key),
@@ -192,7 +193,7 @@ impl Sink {
             &col(r, |x| x.payment_id),
             &col(r, |x| x.order_id),
             &col(r, |x| x.amount),
-            &col(r, |x| x.method.clone()),
+            &col(r, |x| x.method.as_str()),
             &col(r, |x| x.paid_at),
             &col(r, |x| x.date_key),
             &col(r, |x| x.time_key),
@@ -221,30 +222,6 @@ impl Sink {
         ];
         tx.execute(&self.inventory, &params).await.map(drop)
     }
-
-    /// Record changes that cannot be applied; replayed ones that fail again are updated.
-    pub async fn write_dead_letters(
-        &self,
-        tx: &Transaction<'_>,
-        r: &[DeadLetter],
-    ) -> Result<(), tokio_postgres::Error> {
-        if r.is_empty() {
-            return Ok(());
-        }
-        let params: [&(dyn ToSql + Sync); 10] = [
-            &col(r, |x| x.change.id),
-            &col(r, |x| x.change.txid),
-            &col(r, |x| x.change.table.clone()),
-            &col(r, |x| x.change.op.clone()),
-            &col(r, |x| x.change.row_id),
-            &col(r, |x| x.change.before.clone()),
-            &col(r, |x| x.change.after.clone()),
-            &col(r, |x| x.change.changed_at),
-            &col(r, |x| x.reason.clone()),
-            &col(r, |x| x.kind.to_string()),
-        ];
-        tx.execute(&self.dead_letters, &params).await.map(drop)
-    }
 }
 
 fn col<T, U>(rows: &[T], f: impl Fn(&T) -> U) -> Vec<U> {
@@ -264,7 +241,13 @@ fn versions<T>(rows: &[T], f: impl Fn(&T) -> (bool, Version)) -> VersionCols {
     out
 }
 
-fn inferred_sql(table: &str, key: &str, conflict: &str) -> String {
+fn inferred_sql(dim: Dim) -> String {
+    let (table, key, conflict) = match dim {
+        Dim::Store => ("dim_store", "store_id", "(store_id)"),
+        Dim::Customer => ("dim_customer", "customer_id", "(customer_id)"),
+        Dim::Employee => ("dim_employee", "employee_id", "(employee_id)"),
+        Dim::Product => ("dim_product", "product_id", "(product_id) where is_current"),
+    };
     format!(
         "insert into {table} ({key}, is_inferred) select unnest($1::int4[]), true on conflict {conflict} do nothing"
     )
@@ -383,10 +366,3 @@ const INVENTORY_SQL: &str = "
                      else t.on_hand end,
       on_hand_at = greatest(t.on_hand_at, excluded.on_hand_at),
       store_key = excluded.store_key, product_key = excluded.product_key, loaded_at = excluded.loaded_at";
-
-const DEAD_LETTER_SQL: &str = "
-    insert into cdc_dead_letter (source_id, txid, table_name, op, row_id, before, after, changed_at, reason, error_kind)
-    select * from unnest($1::int8[], $2::int8[], $3::text[], $4::text[], $5::int8[], $6::text[]::jsonb[],
-                         $7::text[]::jsonb[], $8::timestamptz[], $9::text[], $10::text[])
-    on conflict (source_id) do update set reason = excluded.reason, error_kind = excluded.error_kind,
-      failed_at = now(), replayed_at = null";

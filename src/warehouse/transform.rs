@@ -1,19 +1,21 @@
-//! The pure transform: decoded change rows in, warehouse rows out. No I/O.
+//! The pure transform: change rows in, warehouse rows out. No I/O.
 //!
+//! * Each change is decoded once ([`Change::decode`]); one that cannot be decoded or breaks a rule
+//!   is [`Rejected`] with a [`TransformError`], and the rest of the batch goes on.
 //! * Type 1 dimensions and facts keep the last change of each row in the batch (by version).
 //! * Product changes are all kept, in order, so the sink can open every type 2 version.
 //! * Inventory movements become deltas into their day's `fact_inventory` row: an insert adds
 //!   the movement, a delete subtracts it, an update does both.
-//! * A change that cannot be decoded or breaks a rule becomes a dead letter; the rest go on.
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::cdc::change::{
-    ChangeRow, CustomerImage, EmployeeImage, InventoryImage, MovementImage, OrderImage, OrderItemImage, PaymentImage,
-    ProductImage, StoreImage,
-};
+use rust_decimal::Decimal;
 
 use super::rows::*;
+use crate::{
+    change::{Change, ChangeRow, DecodeError, MovementImage, Op, Record, Table},
+    shop::{MovementReason, OrderStatus, PaymentMethod},
+};
 
 /// Everything one batch writes to the warehouse.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -27,37 +29,64 @@ pub struct WarehouseBatch {
     pub payments: Vec<PaymentRow>,
     pub inventory: Vec<InventoryDelta>,
     pub inferred: InferredKeys,
-    pub dead_letters: Vec<DeadLetter>,
-    /// Changes applied, by (table, op).
-    pub applied: BTreeMap<(String, String), u64>,
+    /// Changes that could not be mapped, with why.
+    pub rejected: Vec<Rejected>,
+    /// Changes mapped, by table and op.
+    pub applied: BTreeMap<(Table, Op), u64>,
 }
 
-const ORDER_STATUSES: [&str; 4] = ["placed", "served", "cancelled", "refunded"];
-const PAYMENT_METHODS: [&str; 3] = ["cash", "card", "mobile"];
-const MOVEMENT_REASONS: [&str; 4] = ["sale", "restock", "waste", "adjustment"];
+/// A change the transform cannot map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rejected {
+    pub change: ChangeRow,
+    pub error: TransformError,
+}
+
+/// Why a change cannot be mapped onto the warehouse.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TransformError {
+    /// The stored row cannot be understood (its text is kept for the dead letter).
+    #[error("{0}")]
+    Decode(String),
+    /// The row decodes but a value breaks a rule of the model.
+    #[error("{0}")]
+    Invalid(Violation),
+}
+
+impl From<DecodeError> for TransformError {
+    fn from(e: DecodeError) -> Self {
+        TransformError::Decode(crate::telemetry::Chain(&e).to_string())
+    }
+}
+
+/// A value that breaks a rule of the model.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Violation {
+    #[error("product {id} has a non-positive price {price}")]
+    Price { id: i32, price: Decimal },
+    #[error("order {id} has unknown status '{status}'")]
+    Status { id: i32, status: String },
+    #[error("order item {id} has a non-positive quantity {quantity}")]
+    Quantity { id: i32, quantity: i32 },
+    #[error("payment {id} has unknown method '{method}'")]
+    Method { id: i32, method: String },
+    #[error("movement {id} has unknown reason '{reason}'")]
+    Reason { id: i32, reason: String },
+}
 
 /// Map a batch of changes (in any order) onto warehouse rows.
 pub fn transform(changes: &[ChangeRow]) -> WarehouseBatch {
     let mut acc = Accumulator::default();
     let mut ordered: Vec<&ChangeRow> = changes.iter().collect();
     ordered.sort_by_key(|c| c.version());
-    for change in ordered {
-        match acc.add(change) {
-            Ok(()) => *acc.out.applied.entry((change.table.clone(), change.op.clone())).or_default() += 1,
-            Err((kind, reason)) => acc.out.dead_letters.push(DeadLetter { change: change.clone(), reason, kind }),
+    for row in ordered {
+        let added = Change::decode(row).map_err(TransformError::from).and_then(|change| acc.add(change));
+        match added {
+            Ok(table) => *acc.out.applied.entry((table, row.op)).or_default() += 1,
+            Err(error) => acc.out.rejected.push(Rejected { change: row.clone(), error }),
         }
     }
     acc.finish()
-}
-
-type Failure = (&'static str, String);
-
-fn invalid(reason: String) -> Failure {
-    ("invalid", reason)
-}
-
-fn decode<T>(r: Result<T, String>) -> Result<T, Failure> {
-    r.map_err(|e| ("decode", e))
 }
 
 /// Latest row per key; later versions replace earlier ones (input is in version order).
@@ -74,27 +103,20 @@ struct Accumulator {
 }
 
 impl Accumulator {
-    fn add(&mut self, c: &ChangeRow) -> Result<(), Failure> {
-        if !matches!(c.op.as_str(), "I" | "U" | "D") {
-            return Err(invalid(format!("unknown op '{}'", c.op)));
-        }
-        let deleted = c.op == "D";
-        let version = Version::from(c);
-        match c.table.as_str() {
-            "stores" => {
-                let s: StoreImage = decode(c.image())?;
-                self.stores.insert(
-                    s.id,
-                    StoreRow { store_id: s.id, name: s.name, city: s.city, is_deleted: deleted, version },
-                );
+    /// Add one decoded change; returns its table.
+    fn add(&mut self, c: Change) -> Result<Table, TransformError> {
+        let table = c.table();
+        let (deleted, version) = (c.is_delete(), c.version);
+        match c.record {
+            Record::Store(s) => {
+                let row = StoreRow { store_id: s.id, name: s.name, city: s.city, is_deleted: deleted, version };
+                self.stores.insert(s.id, row);
             }
-            "customers" => {
-                let x: CustomerImage = decode(c.image())?;
+            Record::Customer(x) => {
                 let row = CustomerRow { customer_id: x.id, name: x.name, email: x.email, is_deleted: deleted, version };
                 self.customers.insert(x.id, row);
             }
-            "employees" => {
-                let e: EmployeeImage = decode(c.image())?;
+            Record::Employee(e) => {
                 let row = EmployeeRow {
                     employee_id: e.id,
                     store_id: e.store_id,
@@ -106,115 +128,94 @@ impl Accumulator {
                 };
                 self.employees.insert(e.id, row);
             }
-            "products" => {
-                let p: ProductImage = decode(c.image())?;
-                if p.price <= rust_decimal::Decimal::ZERO {
-                    return Err(invalid(format!("product {} has a non-positive price {}", p.id, p.price)));
+            Record::Product(p) => {
+                if p.price <= Decimal::ZERO {
+                    return Err(TransformError::Invalid(Violation::Price { id: p.id, price: p.price }));
                 }
                 self.out.products.push(ProductChange { image: p, is_deleted: deleted, version });
             }
-            "orders" => self.add_order(c, version)?,
-            "order_items" => self.add_sale(c, version)?,
-            "payments" => self.add_payment(c, version)?,
-            "inventory" => self.add_on_hand(c)?,
-            "inventory_movements" => self.add_movement(c)?,
-            other => return Err(invalid(format!("unknown table '{other}'"))),
-        }
-        Ok(())
-    }
-
-    fn add_order(&mut self, c: &ChangeRow, version: Version) -> Result<(), Failure> {
-        let o: OrderImage = decode(c.image())?;
-        if !ORDER_STATUSES.contains(&o.status.as_str()) {
-            return Err(invalid(format!("order {} has unknown status '{}'", o.id, o.status)));
-        }
-        let row = OrderRow {
-            order_id: o.id,
-            customer_id: o.customer_id,
-            employee_id: o.employee_id,
-            store_id: o.store_id,
-            status: o.status,
-            date_key: date_key(o.order_time),
-            time_key: time_key(o.order_time),
-            order_time: o.order_time,
-            total: o.total,
-            is_deleted: c.op == "D",
-            version,
-        };
-        self.orders.insert(o.id, row);
-        Ok(())
-    }
-
-    fn add_sale(&mut self, c: &ChangeRow, version: Version) -> Result<(), Failure> {
-        let i: OrderItemImage = decode(c.image())?;
-        if i.quantity <= 0 {
-            return Err(invalid(format!("order item {} has a non-positive quantity {}", i.id, i.quantity)));
-        }
-        let row = SaleRow {
-            order_item_id: i.id,
-            order_id: i.order_id,
-            product_id: i.product_id,
-            quantity: i.quantity,
-            unit_price: i.price,
-            line_total: i.price * rust_decimal::Decimal::from(i.quantity),
-            is_deleted: c.op == "D",
-            version,
-        };
-        self.sales.insert(i.id, row);
-        Ok(())
-    }
-
-    fn add_payment(&mut self, c: &ChangeRow, version: Version) -> Result<(), Failure> {
-        let p: PaymentImage = decode(c.image())?;
-        if !PAYMENT_METHODS.contains(&p.method.as_str()) {
-            return Err(invalid(format!("payment {} has unknown method '{}'", p.id, p.method)));
-        }
-        let row = PaymentRow {
-            payment_id: p.id,
-            order_id: p.order_id,
-            amount: p.amount,
-            method: p.method,
-            date_key: date_key(p.paid_at),
-            time_key: time_key(p.paid_at),
-            paid_at: p.paid_at,
-            is_deleted: c.op == "D",
-            version,
-        };
-        self.payments.insert(p.id, row);
-        Ok(())
-    }
-
-    fn add_on_hand(&mut self, c: &ChangeRow) -> Result<(), Failure> {
-        if c.op == "D" {
-            return Ok(()); // a removed stock row says nothing about that day's level
-        }
-        let i: InventoryImage = decode(c.image())?;
-        let delta = self.delta(date_key(c.changed_at), i.store_id, i.product_id);
-        delta.on_hand = Some((i.on_hand, c.changed_at));
-        Ok(())
-    }
-
-    fn add_movement(&mut self, c: &ChangeRow) -> Result<(), Failure> {
-        let mut parts = Vec::with_capacity(2);
-        if c.op != "I" {
-            parts.push((-1, decode(c.before_image::<MovementImage>())?));
-        }
-        if c.op != "D" {
-            parts.push((1, decode(c.image::<MovementImage>())?));
-        }
-        for (_, m) in &parts {
-            if !MOVEMENT_REASONS.contains(&m.reason.as_str()) {
-                return Err(invalid(format!("movement {} has unknown reason '{}'", m.id, m.reason)));
+            Record::Order(o) => {
+                let status = OrderStatus::parse(&o.status)
+                    .ok_or(TransformError::Invalid(Violation::Status { id: o.id, status: o.status.clone() }))?;
+                let row = OrderRow {
+                    order_id: o.id,
+                    customer_id: o.customer_id,
+                    employee_id: o.employee_id,
+                    store_id: o.store_id,
+                    status,
+                    date_key: date_key(o.order_time),
+                    time_key: time_key(o.order_time),
+                    order_time: o.order_time,
+                    total: o.total,
+                    is_deleted: deleted,
+                    version,
+                };
+                self.orders.insert(o.id, row);
             }
+            Record::OrderItem(i) => {
+                if i.quantity <= 0 {
+                    return Err(TransformError::Invalid(Violation::Quantity { id: i.id, quantity: i.quantity }));
+                }
+                let row = SaleRow {
+                    order_item_id: i.id,
+                    order_id: i.order_id,
+                    product_id: i.product_id,
+                    quantity: i.quantity,
+                    unit_price: i.price,
+                    line_total: i.price * Decimal::from(i.quantity),
+                    is_deleted: deleted,
+                    version,
+                };
+                self.sales.insert(i.id, row);
+            }
+            Record::Payment(p) => {
+                let method = PaymentMethod::parse(&p.method)
+                    .ok_or(TransformError::Invalid(Violation::Method { id: p.id, method: p.method.clone() }))?;
+                let row = PaymentRow {
+                    payment_id: p.id,
+                    order_id: p.order_id,
+                    amount: p.amount,
+                    method,
+                    date_key: date_key(p.paid_at),
+                    time_key: time_key(p.paid_at),
+                    paid_at: p.paid_at,
+                    is_deleted: deleted,
+                    version,
+                };
+                self.payments.insert(p.id, row);
+            }
+            // A removed stock row says nothing about that day's level.
+            Record::Inventory(_) if deleted => {}
+            Record::Inventory(i) => {
+                let at = version.changed_at;
+                self.delta(date_key(at), i.store_id, i.product_id).on_hand = Some((i.on_hand, at));
+            }
+            Record::Movement { before, after } => self.add_movement(before, after)?,
         }
-        for (sign, m) in parts {
+        Ok(table)
+    }
+
+    /// Subtract the before image and add the after image of a movement.
+    fn add_movement(
+        &mut self,
+        before: Option<MovementImage>,
+        after: Option<MovementImage>,
+    ) -> Result<(), TransformError> {
+        let parts = [before.map(|m| (-1, m)), after.map(|m| (1, m))];
+        let mut checked = Vec::with_capacity(2);
+        for (sign, m) in parts.into_iter().flatten() {
+            let reason = MovementReason::parse(&m.reason)
+                .ok_or(TransformError::Invalid(Violation::Reason { id: m.id, reason: m.reason.clone() }))?;
+            checked.push((sign, reason, m));
+        }
+        for (sign, reason, m) in checked {
             let q = sign * m.quantity;
             let d = self.delta(date_key(m.moved_at), m.store_id, m.product_id);
-            match m.reason.as_str() {
-                "restock" => d.received += q,
-                "sale" => d.sold -= q,
-                "waste" => d.wasted -= q,
-                _ => d.adjusted += q,
+            match reason {
+                MovementReason::Restock => d.received += q,
+                MovementReason::Sale => d.sold -= q,
+                MovementReason::Waste => d.wasted -= q,
+                MovementReason::Adjustment => d.adjusted += q,
             }
             d.net += q;
         }
@@ -249,24 +250,24 @@ impl Accumulator {
     fn inferred_keys(&self) -> InferredKeys {
         let mut k = InferredKeys::default();
         for o in self.orders.values() {
-            k.customers.insert(o.customer_id);
-            k.stores.insert(o.store_id);
-            k.employees.extend(o.employee_id);
+            k.customer.insert(o.customer_id);
+            k.store.insert(o.store_id);
+            k.employee.extend(o.employee_id);
         }
         for e in self.employees.values() {
-            k.stores.insert(e.store_id);
+            k.store.insert(e.store_id);
         }
         for s in self.sales.values() {
-            k.products.insert(s.product_id);
+            k.product.insert(s.product_id);
         }
         for d in self.inventory.values() {
-            k.stores.insert(d.store_id);
-            k.products.insert(d.product_id);
+            k.store.insert(d.store_id);
+            k.product.insert(d.product_id);
         }
-        k.stores.retain(|id| !self.stores.contains_key(id));
-        k.customers.retain(|id| !self.customers.contains_key(id));
-        k.employees.retain(|id| !self.employees.contains_key(id));
-        k.products.retain(|id| !self.out.products.iter().any(|p| p.image.id == *id));
+        k.store.retain(|id| !self.stores.contains_key(id));
+        k.customer.retain(|id| !self.customers.contains_key(id));
+        k.employee.retain(|id| !self.employees.contains_key(id));
+        k.product.retain(|id| !self.out.products.iter().any(|p| p.image.id == *id));
         k
     }
 }

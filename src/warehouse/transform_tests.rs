@@ -3,15 +3,15 @@
 use chrono::{TimeZone, Utc};
 use rust_decimal::Decimal;
 
-use super::transform;
-use crate::cdc::change::ChangeRow;
+use super::{transform, TransformError};
+use crate::change::{ChangeRow, Op};
 
 fn change(id: i64, table: &str, op: &str, before: Option<&str>, after: Option<&str>) -> ChangeRow {
     ChangeRow {
         id,
         txid: 1000 + id,
         table: table.into(),
-        op: op.into(),
+        op: Op::from_code(op).unwrap(),
         row_id: 1,
         before: before.map(str::to_string),
         after: after.map(str::to_string),
@@ -41,7 +41,7 @@ fn order_keys_come_from_utc_time() {
     let o = &b.orders[0];
     assert_eq!((o.date_key, o.time_key), (20250720, 23 * 60 + 30));
     assert_eq!(o.employee_id, None);
-    assert!(b.inferred.customers.contains(&3) && b.inferred.stores.contains(&2));
+    assert!(b.inferred.customer.contains(&3) && b.inferred.store.contains(&2));
 }
 
 #[test]
@@ -90,10 +90,9 @@ fn movements_become_deltas_of_their_day() {
 }
 
 #[test]
-fn bad_changes_become_dead_letters_and_the_rest_goes_on() {
+fn bad_changes_are_rejected_and_the_rest_goes_on() {
     let b = transform(&[
         change(1, "orders", "I", None, Some(r#"{"id": 1}"#)),
-        change(2, "orders", "X", None, Some(ORDER)),
         change(3, "nope", "I", None, Some("{}")),
         change(
             4,
@@ -103,9 +102,21 @@ fn bad_changes_become_dead_letters_and_the_rest_goes_on() {
             Some(r#"{"id": 1, "order_id": 7, "product_id": 2, "quantity": 0, "price": 1}"#),
         ),
         change(5, "orders", "I", None, Some(ORDER)),
+        change(6, "orders", "D", None, None),
     ]);
-    let kinds: Vec<&str> = b.dead_letters.iter().map(|d| d.kind).collect();
-    assert_eq!(kinds, ["decode", "invalid", "invalid", "invalid"]);
-    assert!(b.dead_letters[3].reason.contains("non-positive quantity"));
+    let errors: Vec<String> = b.rejected.iter().map(|r| r.error.to_string()).collect();
+    assert!(matches!(b.rejected[0].error, TransformError::Decode(_)), "{errors:?}");
+    assert!(errors[0].contains("the after image does not decode: missing field `customer_id`"), "{errors:?}");
+    assert_eq!(errors[1], "unknown table 'nope'");
+    assert!(matches!(b.rejected[2].error, TransformError::Invalid(_)), "{errors:?}");
+    assert_eq!(errors[2], "order item 1 has a non-positive quantity 0");
+    assert_eq!(errors[3], "the before image is missing");
     assert_eq!(b.orders.len(), 1);
+    assert_eq!(b.applied.values().sum::<u64>(), 1);
+}
+
+#[test]
+fn ops_are_decoded_at_the_edge() {
+    assert_eq!(Op::from_code("U").unwrap(), Op::Update);
+    assert_eq!(Op::from_code("X").unwrap_err().to_string(), "unknown op 'X' (expected I, U or D)");
 }

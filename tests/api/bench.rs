@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use brewlytics::bench::api::{bench_api, ApiBenchOptions};
+use brewlytics::tools::bench::api::{bench_api, ApiBenchOptions};
 
 use crate::support::TestDb;
 

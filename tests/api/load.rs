@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use brewlytics::loadgen::{run_load, LoadOptions};
+use brewlytics::tools::load::{run_load, LoadOptions};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 

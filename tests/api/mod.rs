@@ -10,7 +10,7 @@ mod load;
 mod orders;
 mod seed;
 
-use brewlytics::{api, seed as seeder};
+use brewlytics::{api, tools::seed as seeder};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_postgres::Client;

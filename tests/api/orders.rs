@@ -200,7 +200,7 @@ async fn random_orders_come_from_the_catalogue() {
     let (s, e) = api.post("/orders/random", json!({})).await;
     assert_eq!(s, 409, "an empty database has no catalogue: {e}");
     let mut client = api.t.oltp().await;
-    brewlytics::seed::seed(&mut client).await.unwrap();
+    brewlytics::tools::seed::seed(&mut client).await.unwrap();
     let mut placed = Vec::new();
     for _ in 0..20 {
         let (s, o) = api.post("/orders/random", json!({})).await;

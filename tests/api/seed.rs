@@ -1,6 +1,6 @@
 //! The reference-data seeder.
 
-use brewlytics::seed::seed;
+use brewlytics::tools::seed::seed;
 
 use super::{TestApi, WRITTEN};
 use crate::support::TestDb;

@@ -2,7 +2,7 @@
 
 use std::{str::FromStr, time::Duration};
 
-use brewlytics::{db::Db, metabase::Spec};
+use brewlytics::{db::Db, tools::metabase::Spec};
 use serde_json::Value;
 
 use super::{fill::filled_warehouse, repo, run_tool, tool, INSTALL_DBT};

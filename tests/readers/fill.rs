@@ -7,8 +7,10 @@ use std::time::Duration;
 
 use brewlytics::{
     api,
-    loadgen::{run_load, LoadOptions},
-    seed,
+    tools::{
+        load::{run_load, LoadOptions},
+        seed,
+    },
 };
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;

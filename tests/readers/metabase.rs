@@ -6,7 +6,7 @@ use std::time::Duration;
 use axum::http::Method;
 use brewlytics::{
     config::Config,
-    metabase::{self, Metabase, SetupArgs, SetupReport, Spec},
+    tools::metabase::{self, Metabase, SetupArgs, SetupReport, Spec},
 };
 use serde_json::Value;
 

@@ -8,10 +8,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use brewlytics::{
-    loadgen::{run_load, LoadOptions},
-    metabase::spec::overlap,
-    metabase::Layout,
+use brewlytics::tools::{
+    load::{run_load, LoadOptions},
+    metabase::{spec::overlap, Layout},
     seed,
 };
 use serde_json::Value;
@@ -234,7 +233,7 @@ scrape_configs:
     assert_eq!(report.orders_failed, 0, "{report}");
 }
 
-async fn run_load_until(options: LoadOptions, stop: CancellationToken) -> brewlytics::loadgen::LoadReport {
+async fn run_load_until(options: LoadOptions, stop: CancellationToken) -> brewlytics::tools::load::LoadReport {
     run_load(&options, stop).await.expect("load runs")
 }
 

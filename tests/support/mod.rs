@@ -15,7 +15,7 @@ use std::{
 use brewlytics::{
     config::Config,
     db::{self, Db},
-    pgtemp::{ClusterOptions, PrivateCluster},
+    tools::cluster::{ClusterOptions, PrivateCluster},
 };
 use tokio_postgres::{Client, NoTls};
 

@@ -10,59 +10,12 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub use place::{MAX_LINES, MAX_QUANTITY};
-pub use status::OrderStatus;
+use crate::shop::{self, NewOrder, OrderStatus};
 
 use super::{
     extract::{ApiJson, ApiPath},
     ApiError, ApiResult, AppState,
 };
-
-/// How an order is paid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PaymentMethod {
-    Cash,
-    Card,
-    Mobile,
-}
-
-impl PaymentMethod {
-    /// The value stored in `payments.method`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PaymentMethod::Cash => "cash",
-            PaymentMethod::Card => "card",
-            PaymentMethod::Mobile => "mobile",
-        }
-    }
-}
-
-/// The body of `POST /orders/new` (the original contract plus `store_id` and `payment_method`).
-///
-/// * `employee_id` missing or null: an active employee of the order's store, picked at random.
-/// * `store_id` missing or null: the employee's store when an employee is given, else the
-///   lowest-id store that has an active employee.
-/// * Several lines for the same product are merged into one line (quantities added).
-/// * `payment_method` defaults to `card`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NewOrder {
-    pub customer_id: i32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub employee_id: Option<i32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub store_id: Option<i32>,
-    pub items: Vec<NewLine>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub payment_method: Option<PaymentMethod>,
-}
-
-/// One requested line: a product and how many.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub struct NewLine {
-    pub product_id: i32,
-    pub quantity: i32,
-}
 
 /// A line of an order, with the catalogue price at order time.
 #[derive(Debug, Clone, Serialize)]
@@ -113,12 +66,12 @@ pub async fn create(State(state): State<AppState>, ApiJson(order): ApiJson<NewOr
 }
 
 /// `POST /orders/random`: the server drafts a realistic order from its catalogue
-/// ([`crate::loadgen::draft_order`]) and places it like `POST /orders/new`.
+/// ([`shop::draft_order`]) and places it like `POST /orders/new`.
 pub async fn create_random(State(state): State<AppState>) -> ApiResult<Json<Order>> {
     let catalog = state.catalog().await?;
     let draft = {
         let mut rng = rand::rng();
-        crate::loadgen::draft_order(&catalog, crate::loadgen::local_hour(), &mut rng)
+        shop::draft_order(&catalog, shop::local_hour(), &mut rng)
     };
     let Some(order) = draft else {
         return Err(ApiError::Conflict {

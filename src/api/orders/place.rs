@@ -10,8 +10,11 @@ use std::collections::{btree_map::Entry, BTreeMap};
 use deadpool_postgres::GenericClient;
 use rust_decimal::Decimal;
 
-use super::{NewLine, NewOrder, Order, OrderLine, OrderStatus, Payment, PaymentMethod};
-use crate::api::{sql, ApiError, ApiResult};
+use super::{Order, OrderLine, Payment};
+use crate::{
+    api::{sql, ApiError, ApiResult},
+    shop::{NewLine, NewOrder, OrderStatus, PaymentMethod},
+};
 
 /// Most distinct products in one order.
 pub const MAX_LINES: usize = 100;

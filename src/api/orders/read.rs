@@ -3,8 +3,11 @@
 use deadpool_postgres::GenericClient;
 use rust_decimal::Decimal;
 
-use super::{Order, OrderLine, OrderStatus, Payment};
-use crate::api::{sql, ApiError, ApiResult};
+use super::{Order, OrderLine, Payment};
+use crate::{
+    api::{sql, ApiError, ApiResult},
+    shop::OrderStatus,
+};
 
 /// The order `id`, or `None` when there is no such order.
 pub async fn load<C: GenericClient>(client: &C, id: i32) -> ApiResult<Option<Order>> {

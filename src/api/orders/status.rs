@@ -15,45 +15,10 @@
 //! so two concurrent changes of one order cannot both succeed.
 
 use deadpool_postgres::GenericClient;
-use serde::{Deserialize, Serialize};
 
 use super::{read, Order};
 use crate::api::{sql, ApiError, ApiResult};
-
-/// The status of an order (`orders.status`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum OrderStatus {
-    Placed,
-    Served,
-    Cancelled,
-    Refunded,
-}
-
-impl OrderStatus {
-    /// The stored value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrderStatus::Placed => "placed",
-            OrderStatus::Served => "served",
-            OrderStatus::Cancelled => "cancelled",
-            OrderStatus::Refunded => "refunded",
-        }
-    }
-
-    /// Parse a stored value.
-    pub fn parse(s: &str) -> Option<Self> {
-        [OrderStatus::Placed, OrderStatus::Served, OrderStatus::Cancelled, OrderStatus::Refunded]
-            .into_iter()
-            .find(|st| st.as_str() == s)
-    }
-
-    /// Whether an order may move from `self` to `to`.
-    pub fn can_become(self, to: OrderStatus) -> bool {
-        use OrderStatus::*;
-        matches!((self, to), (Placed, Served) | (Placed, Cancelled) | (Served, Refunded))
-    }
-}
+use crate::shop::OrderStatus;
 
 /// Move order `id` to `to` in one transaction, with the side effects of the module docs.
 pub async fn change(client: &mut deadpool_postgres::Object, id: i32, to: OrderStatus) -> ApiResult<Order> {
@@ -107,17 +72,4 @@ async fn restock_lines<C: GenericClient>(tx: &C, id: i32) -> ApiResult<()> {
                do update set on_hand = inventory.on_hand + excluded.on_hand, updated_at = now()";
     sql::query(tx, sql, &[&id]).await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::OrderStatus::*;
-
-    #[test]
-    fn only_the_documented_transitions_are_allowed() {
-        let all = [Placed, Served, Cancelled, Refunded];
-        let allowed: Vec<_> =
-            all.iter().flat_map(|&a| all.iter().map(move |&b| (a, b))).filter(|(a, b)| a.can_become(*b)).collect();
-        assert_eq!(allowed, [(Placed, Served), (Placed, Cancelled), (Served, Refunded)]);
-    }
 }

@@ -3,7 +3,7 @@
 //! A tick every `1/rate` s places one order (tokio interval, `MissedTickBehavior::Delay`: when the
 //! API falls behind the rate drops instead of bursting). At most `concurrency` requests are in
 //! flight (a semaphore: the tick waits for a free slot). Each tick also gives one order placed at
-//! least [`FOLLOW_UP_AFTER`] ago its fate ([`super::follow_up`]), and now and then changes a price
+//! least [`FOLLOW_UP_AFTER`] ago its fate ([`crate::shop::generator::follow_up`]), and now and then changes a price
 //! or restocks. The report gives the achieved rate and the latency percentiles of
 //! `POST /orders/new`.
 
@@ -19,8 +19,8 @@ use serde_json::json;
 use tokio::{sync::Semaphore, task::JoinSet, time::MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use super::{draft_order, follow_up, local_hour, price_change, restock, Catalog, FollowUp};
 use crate::config::parse_duration;
+use crate::shop::generator::{draft_order, follow_up, local_hour, price_change, restock, Catalog, FollowUp};
 
 /// How long after placing an order its fate is decided.
 pub const FOLLOW_UP_AFTER: Duration = Duration::from_millis(500);

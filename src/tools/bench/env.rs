@@ -14,7 +14,7 @@ use super::BenchError;
 use crate::{
     config::{Config, Db},
     db,
-    pgtemp::{ClusterOptions, PrivateCluster},
+    tools::cluster::{ClusterOptions, PrivateCluster},
 };
 
 const TPL_OLTP: &str = "bench_tpl_oltp";
@@ -60,7 +60,7 @@ impl BenchEnv {
         let mut olap = connect(&env.dsn(TPL_OLAP)).await?;
         db::migrate(&mut oltp, Db::Oltp).await?;
         db::migrate(&mut olap, Db::Olap).await?;
-        crate::seed::seed(&mut oltp).await?;
+        crate::tools::seed::seed(&mut oltp).await?;
         // Scenarios should not pay for the template build's dirty buffers.
         oltp.batch_execute("checkpoint").await?;
         Ok(env)

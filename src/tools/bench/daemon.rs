@@ -36,7 +36,7 @@ pub struct PhaseTime {
 impl DaemonProcess {
     /// Start `bin cdc` on `pair`, logging to `log`, with `settings` (CDC_BATCH_ROWS, …) set.
     pub fn start(bin: &Path, pair: &DbPair, settings: &DaemonSettings, log: &Path) -> Result<Self, BenchError> {
-        let port = crate::pgtemp::free_port()?;
+        let port = crate::tools::cluster::free_port()?;
         let log = std::fs::File::create(log)?;
         let child = Command::new(bin)
             .arg("cdc")

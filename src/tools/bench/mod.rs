@@ -21,11 +21,11 @@ pub enum BenchError {
     #[error(transparent)]
     Db(#[from] crate::db::DbError),
     #[error(transparent)]
-    Seed(#[from] crate::seed::SeedError),
+    Seed(#[from] crate::tools::seed::SeedError),
     #[error(transparent)]
-    Cluster(#[from] crate::pgtemp::ClusterError),
+    Cluster(#[from] crate::tools::cluster::ClusterError),
     #[error(transparent)]
-    Load(#[from] crate::loadgen::LoadError),
+    Load(#[from] crate::tools::load::LoadError),
     #[error("database query failed: {0}")]
     Sql(#[from] tokio_postgres::Error),
     #[error("i/o failed: {0}")]

@@ -179,7 +179,7 @@ pub fn config_setting(config: &Config, env: &str) -> Option<Option<String>> {
 mod tests {
     use super::*;
 
-    const SHIPPED: &str = include_str!("../../metabase/dashboard.json");
+    const SHIPPED: &str = include_str!("../../../metabase/dashboard.json");
 
     #[test]
     fn the_shipped_description_is_valid() {

@@ -43,7 +43,7 @@ pub struct SetupArgs {
 /// Why setup failed; API errors name the call (method and path).
 #[derive(Debug, thiserror::Error)]
 pub enum MetabaseError {
-    #[error("cannot read the dashboard description {path}: {source}")]
+    #[error("cannot read the dashboard description {path}")]
     ReadSpec {
         path: PathBuf,
         #[source]
@@ -51,14 +51,23 @@ pub enum MetabaseError {
     },
     #[error("the dashboard description ({origin}) is invalid: {reason}")]
     BadSpec { origin: String, reason: String },
-    #[error("{call} failed: {cause}")]
-    Request { call: String, cause: String },
+    #[error("{call} failed")]
+    Request {
+        call: String,
+        #[source]
+        source: reqwest::Error,
+    },
     #[error("{call} answered HTTP {status}: {body}")]
     Status { call: String, status: u16, body: String },
     #[error("{call} answered unexpectedly: {reason}")]
     Response { call: String, reason: String },
-    #[error("Metabase at {base} did not answer GET /api/health within {waited:?}: {last}")]
-    NotReady { base: String, waited: Duration, last: String },
+    #[error("Metabase at {base} did not answer GET /api/health within {waited:?}")]
+    NotReady {
+        base: String,
+        waited: Duration,
+        #[source]
+        last: Box<MetabaseError>,
+    },
 }
 
 /// What one run did.

@@ -23,7 +23,7 @@ use super::{
     env::{BenchEnv, DbPair},
     BenchError,
 };
-use crate::loadgen::{run_load, LoadOptions};
+use crate::tools::load::{run_load, LoadOptions};
 
 /// Orders placed one at a time on an idle system for the baseline.
 const IDLE_ORDERS: usize = 20;

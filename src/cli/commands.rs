@@ -6,19 +6,20 @@ use std::{process::ExitCode, time::Duration};
 use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
-use crate::{
+use brewlytics::{
     cdc,
     config::Config,
     db::{self, Db},
-    telemetry,
+    dead_letter, telemetry,
+    tools::{bench, metabase},
     warehouse::verify,
 };
 
 /// How long the daemon's shutdown may take before the process gives up and exits non-zero.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// `brewlytics migrate`.
-pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+pub(crate) async fn migrate(config: &Config) -> anyhow::Result<()> {
     for which in [Db::Oltp, Db::Olap] {
         let mut client = db::connect(config, which).await?;
         let n = db::migrate(&mut client, which).await?;
@@ -28,7 +29,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 }
 
 /// `brewlytics roles`.
-pub async fn roles(config: &Config) -> anyhow::Result<()> {
+pub(crate) async fn roles(config: &Config) -> anyhow::Result<()> {
     let oltp = db::connect(config, Db::Oltp).await?;
     let olap = db::connect(config, Db::Olap).await?;
     db::apply_roles(&oltp, &olap, config).await?;
@@ -37,7 +38,7 @@ pub async fn roles(config: &Config) -> anyhow::Result<()> {
 }
 
 /// `brewlytics cdc`: the daemon and its metrics endpoint until `shutdown`, within the grace period.
-pub async fn cdc(config: &Config, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+pub(crate) async fn cdc(config: &Config, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
     telemetry::metrics_handle();
     let listener = tokio::net::TcpListener::bind(config.metrics_addr)
         .await
@@ -59,7 +60,7 @@ pub async fn cdc(config: &Config, shutdown: CancellationToken) -> anyhow::Result
 }
 
 /// `brewlytics status [--json]`.
-pub async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
     let (oltp, olap) = (db::connect(config, Db::Oltp).await?, db::connect(config, Db::Olap).await?);
     let s = cdc::status::status(&oltp, &olap).await?;
     if json {
@@ -76,7 +77,7 @@ pub async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
 }
 
 /// `brewlytics verify`: exit 1 when OLTP and the warehouse differ.
-pub async fn verify(config: &Config) -> anyhow::Result<ExitCode> {
+pub(crate) async fn verify(config: &Config) -> anyhow::Result<ExitCode> {
     let (oltp, olap) = (db::connect(config, Db::Oltp).await?, db::connect(config, Db::Olap).await?);
     let report = verify::verify(&oltp, &olap).await.context("running the reconciliation queries")?;
     for (name, keys) in &report.checks {
@@ -96,18 +97,18 @@ pub async fn verify(config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 /// `brewlytics dlq list [--all]`.
-pub async fn dlq_list(config: &Config, all: bool) -> anyhow::Result<()> {
+pub(crate) async fn dlq_list(config: &Config, all: bool) -> anyhow::Result<()> {
     let olap = db::connect(config, Db::Olap).await?;
-    for d in cdc::dlq::list(&olap, all).await? {
+    for d in dead_letter::list(&olap, all).await? {
         println!("{}", serde_json::to_string(&d)?);
     }
     Ok(())
 }
 
 /// `brewlytics dlq replay [--id N]`.
-pub async fn dlq_replay(config: &Config, id: Option<i64>) -> anyhow::Result<()> {
+pub(crate) async fn dlq_replay(config: &Config, id: Option<i64>) -> anyhow::Result<()> {
     let mut olap = db::connect(config, Db::Olap).await?;
-    let r = cdc::dlq::replay(&mut olap, id).await?;
+    let r = dead_letter::replay(&mut olap, id).await?;
     println!("replayed {} dead letter(s), {} failed again", r.replayed.len(), r.failed.len());
     for (id, reason) in &r.failed {
         println!("  #{id}: {reason}");
@@ -116,8 +117,8 @@ pub async fn dlq_replay(config: &Config, id: Option<i64>) -> anyhow::Result<()> 
 }
 
 /// `brewlytics metabase setup`: make Metabase match the dashboard description (idempotent).
-pub async fn metabase_setup(config: &Config, args: &crate::metabase::SetupArgs) -> anyhow::Result<()> {
-    use crate::metabase::{self, Metabase, Spec};
+pub(crate) async fn metabase_setup(config: &Config, args: &metabase::SetupArgs) -> anyhow::Result<()> {
+    use metabase::{Metabase, Spec};
     let spec = Spec::load(&args.dashboard)?;
     let details = spec.database_details(config)?;
     let report = metabase::setup(&mut Metabase::new(&args.metabase_host), args, &spec, details).await?;
@@ -127,13 +128,13 @@ pub async fn metabase_setup(config: &Config, args: &crate::metabase::SetupArgs) 
 
 /// `brewlytics bench [scenario]`: print the table; the JSON goes to `--json`. On `shutdown` the
 /// run is dropped, which stops the daemon under test and the private cluster.
-pub async fn bench(
+pub(crate) async fn bench(
     config: &Config,
-    opts: &crate::bench::run::BenchOptions,
+    opts: &bench::run::BenchOptions,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let report = tokio::select! {
-        r = crate::bench::run::run(config, opts) => r.context("running the benchmark")?,
+        r = bench::run::run(config, opts) => r.context("running the benchmark")?,
         _ = shutdown.cancelled() => anyhow::bail!("benchmark interrupted"),
     };
     println!("{report}");

@@ -11,18 +11,21 @@ use tokio::task::JoinHandle;
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
-use crate::{
+use brewlytics::{
     api, cdc,
     config::Config,
     db::{self, Db},
-    loadgen::{self, LoadOptions},
-    pgtemp::{ClusterOptions, PrivateCluster},
-    seed, telemetry,
+    telemetry,
+    tools::{
+        cluster::{ClusterOptions, PrivateCluster},
+        load::{self, LoadOptions},
+        seed,
+    },
 };
 
 /// Options of `brewlytics up`.
 #[derive(Debug, Clone, clap::Args)]
-pub struct UpOptions {
+pub(crate) struct UpOptions {
     /// Orders per second from the built-in generator (0 = none).
     #[arg(long, default_value_t = 5.0)]
     pub rate: f64,
@@ -32,7 +35,7 @@ pub struct UpOptions {
 }
 
 /// Run everything until `shutdown`.
-pub async fn up(config: Config, opts: UpOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub(crate) async fn up(config: Config, opts: UpOptions, shutdown: CancellationToken) -> anyhow::Result<()> {
     let (config, cluster) = database(config, &opts).await?;
     prepare(&config).await?;
     let api_listener = tokio::net::TcpListener::bind(config.api_addr)
@@ -95,7 +98,8 @@ async fn database(config: Config, opts: &UpOptions) -> anyhow::Result<(Config, O
         Ok(cluster)
     })
     .await??;
-    let config = config.with_cluster(&cluster.state);
+    let state = cluster.state.clone();
+    let config = config.with_private_cluster(|db| state.dsn(db));
     Ok((config, Some(cluster)))
 }
 
@@ -123,8 +127,8 @@ fn start_generator(opts: &UpOptions, api_url: &str, stop: &CancellationToken) ->
     };
     let stop = stop.clone();
     Some(tokio::spawn(async move {
-        if let Err(error) = loadgen::run_load(&load, stop).await {
-            tracing::error!(error = %error, "the order generator stopped");
+        if let Err(error) = load::run_load(&load, stop).await {
+            tracing::error!(error = %telemetry::Chain(&error), "the order generator stopped");
         }
     }))
 }

@@ -1,5 +1,5 @@
-//! The order generator, shared by `POST /orders/random` (in the API) and `brewlytics load` (an
-//! HTTP driver, [`run_load`]).
+//! The order generator, shared by `POST /orders/random` (in the API) and `brewlytics load`
+//! (the HTTP driver in `tools::load`).
 //!
 //! Orders look like a coffee shop's: 1 to 4 different products, quantities mostly 1, products
 //! weighted by day part (the morning rush buys coffee and pastries, lunch buys food), paid mostly
@@ -9,16 +9,12 @@
 //! Everything here but [`Catalog::load`] is pure: the functions take the catalogue, the hour and
 //! a random number generator, so they are easy to test.
 
-mod driver;
-
 use chrono::Timelike;
 use rand::{seq::IndexedRandom, Rng, RngExt};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub use driver::{run_load, LoadError, LoadOptions, LoadReport};
-
-use crate::api::orders::{NewLine, NewOrder, PaymentMethod};
+use super::{NewLine, NewOrder, PaymentMethod};
 
 /// Most customer ids a catalogue carries (a random sample).
 pub const CATALOG_CUSTOMERS: i64 = 1000;
@@ -192,4 +188,5 @@ fn pick_weighted<T: Copy, R: Rng + ?Sized>(rng: &mut R, choices: &[(T, u32)]) ->
 }
 
 #[cfg(test)]
+#[path = "generator_tests.rs"]
 mod tests;

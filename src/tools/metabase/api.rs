@@ -38,10 +38,10 @@ impl Metabase {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let failed = |cause: String| MetabaseError::Request { call: name.clone(), cause };
-        let response = request.send().await.map_err(|e| failed(crate::db::root_cause(&e)))?;
+        let failed = |source| MetabaseError::Request { call: name.clone(), source };
+        let response = request.send().await.map_err(failed)?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| failed(e.to_string()))?;
+        let text = response.text().await.map_err(failed)?;
         if !status.is_success() {
             let body: String = text.chars().take(BODY_IN_ERROR).collect();
             return Err(MetabaseError::Status { call: name, status: status.as_u16(), body });
@@ -58,10 +58,10 @@ impl Metabase {
         loop {
             let last = match self.call(Method::GET, "/api/health", None).await {
                 Ok(_) => return Ok(()),
-                Err(e) => e.to_string(),
+                Err(e) => e,
             };
             if started.elapsed() >= wait {
-                return Err(MetabaseError::NotReady { base: self.base.clone(), waited: wait, last });
+                return Err(MetabaseError::NotReady { base: self.base.clone(), waited: wait, last: Box::new(last) });
             }
             tokio::time::sleep(Duration::from_secs(2)).await;
         }

@@ -3,7 +3,7 @@
 //! database in the same run. The gap between the two is the cost of HTTP, JSON and validation.
 //!
 //! The API runs in-process on a free loopback port. For each concurrency level, that many closed-
-//! loop clients place generator-drawn orders ([`crate::loadgen::draft_order`]) for
+//! loop clients place generator-drawn orders ([`crate::shop::draft_order`]) for
 //! `step_duration`; the best level is the one with the most orders/s whose p99 is under target.
 //! Run it against a seeded, durable database (never the tests' fsync=off cluster).
 
@@ -21,7 +21,7 @@ use crate::{
     api,
     config::{Config, Db},
     db,
-    loadgen::{draft_order, Catalog},
+    shop::{draft_order, Catalog},
 };
 
 /// How to run the benchmark.
@@ -69,7 +69,7 @@ pub struct ApiBenchFigures {
 /// Run the benchmark; see the module docs. Seeds the database first (idempotent).
 pub async fn bench_api(config: &Config, opts: &ApiBenchOptions) -> Result<ApiBenchFigures, BenchError> {
     let mut client = db::connect(config, Db::Oltp).await?;
-    crate::seed::seed(&mut client).await?;
+    crate::tools::seed::seed(&mut client).await?;
     let catalog = Arc::new(Catalog::load(&client).await?);
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
@@ -169,7 +169,7 @@ pub(crate) async fn pgbench(
 fn pgbench_binary() -> PathBuf {
     let on_path = std::env::var_os("PATH")
         .and_then(|p| std::env::split_paths(&p).map(|d| d.join("pgbench")).find(|b| b.is_file()));
-    let beside_server = || crate::pgtemp::find_bin_dir().map(|d| d.join("pgbench")).filter(|b| b.is_file());
+    let beside_server = || crate::tools::cluster::find_bin_dir().map(|d| d.join("pgbench")).filter(|b| b.is_file());
     on_path.or_else(beside_server).unwrap_or_else(|| PathBuf::from("pgbench"))
 }
 

@@ -1,12 +1,22 @@
 //! The `brewlytics` binary: parse the CLI, set up logging, run one subcommand, map the result to
 //! an exit code. Signals are handled here only; library code takes a cancellation token.
+//! [`commands`] and [`up`] are the binary's glue around the library (they may use `anyhow`).
+
+mod commands;
+mod up;
 
 use std::{process::ExitCode, time::Duration};
 
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use brewlytics::{api, bench, commands, config::Config, db, loadgen, metabase, seed, telemetry, up};
+use brewlytics::{
+    api,
+    config::Config,
+    db,
+    telemetry::{self, Chain},
+    tools::{bench, cluster::ClusterState, load, metabase, seed},
+};
 
 /// Brewlytics: CDC from coffee_oltp into the coffee_olap star schema.
 ///
@@ -46,7 +56,7 @@ enum Command {
     /// Load the coffee chain's reference data (a second run adds nothing).
     Seed,
     /// Send a realistic stream of orders to the API, then print the achieved rate and latencies.
-    Load(loadgen::LoadOptions),
+    Load(load::LoadOptions),
     /// Benchmark the pipeline on a private durable PostgreSQL (drain, freshness, longtx, api, capture).
     Bench(bench::run::BenchOptions),
     /// Run everything (private PostgreSQL if none is configured, API, CDC daemon, generator).
@@ -96,7 +106,7 @@ fn main() -> ExitCode {
     let code = match runtime.block_on(run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", Chain(e.as_ref()));
             ExitCode::FAILURE
         }
     };
@@ -105,7 +115,11 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = cli.config;
+    let config = match cli.command {
+        // `up` decides itself whether to start the private cluster.
+        Command::Up(_) => cli.config,
+        _ => with_running_private_cluster(cli.config),
+    };
     match cli.command {
         Command::Migrate => commands::migrate(&config).await?,
         Command::Roles => commands::roles(&config).await?,
@@ -125,12 +139,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(opts) => commands::bench(&config, &opts, shutdown_on_signals()).await?,
         Command::Load(mut opts) => {
             opts.api.get_or_insert_with(|| format!("http://{}", config.api_addr));
-            println!("{}", loadgen::run_load(&opts, shutdown_on_signals()).await?);
+            println!("{}", load::run_load(&opts, shutdown_on_signals()).await?);
         }
         Command::Up(opts) => up::up(config, opts, shutdown_on_signals()).await?,
         Command::Metabase { action: MetabaseAction::Setup(args) } => commands::metabase_setup(&config, &args).await?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// With no database configured, the private PostgreSQL of a running `brewlytics up` in
+/// BREWLYTICS_HOME, if there is one.
+fn with_running_private_cluster(config: Config) -> Config {
+    if !config.uses_private_cluster() {
+        return config;
+    }
+    match ClusterState::load(&config.home) {
+        Some(state) => config.with_private_cluster(|db| state.dsn(db)),
+        None => config,
+    }
 }
 
 /// A token cancelled on the first SIGINT or SIGTERM (signal-hook).
@@ -148,7 +174,9 @@ fn shutdown_on_signals() -> CancellationToken {
                 }
             });
         }
-        Err(error) => tracing::error!(error = %error, "cannot install the SIGINT/SIGTERM handlers; stop with SIGKILL"),
+        Err(error) => {
+            tracing::error!(error = %Chain(&error), "cannot install the SIGINT/SIGTERM handlers; stop with SIGKILL")
+        }
     }
     token
 }

@@ -1,50 +1,9 @@
-//! One row of `cdc_orders` as the reader fetches it, and its decoded row images.
+//! Row images: each business table's row as the capture triggers render it (`to_jsonb(row)`,
+//! timestamps in UTC, numerics with their exact digits).
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
-
-/// A captured change, with its images as JSON text (decoded lazily by the transform).
-#[derive(Debug, Clone, PartialEq)]
-pub struct ChangeRow {
-    pub id: i64,
-    pub txid: i64,
-    pub table: String,
-    pub op: String,
-    pub row_id: i64,
-    pub before: Option<String>,
-    pub after: Option<String>,
-    pub changed_at: DateTime<Utc>,
-}
-
-impl ChangeRow {
-    /// Bytes of the images, for batch sizing.
-    pub fn size(&self) -> usize {
-        64 + self.table.len() + self.before.as_ref().map_or(0, String::len) + self.after.as_ref().map_or(0, String::len)
-    }
-
-    /// The version of this change: later changes of the same row compare greater.
-    pub fn version(&self) -> (DateTime<Utc>, i64) {
-        (self.changed_at, self.id)
-    }
-
-    /// Decode the image the op calls for: `after` for I and U, `before` for D.
-    pub fn image<T: DeserializeOwned>(&self) -> Result<T, String> {
-        let (name, text) = if self.op == "D" { ("before", &self.before) } else { ("after", &self.after) };
-        decode(name, text)
-    }
-
-    /// Decode the `before` image (U and D).
-    pub fn before_image<T: DeserializeOwned>(&self) -> Result<T, String> {
-        decode("before", &self.before)
-    }
-}
-
-fn decode<T: DeserializeOwned>(name: &str, text: &Option<String>) -> Result<T, String> {
-    let text = text.as_deref().ok_or_else(|| format!("the {name} image is missing"))?;
-    serde_json::from_str(text).map_err(|e| format!("the {name} image does not decode: {e}"))
-}
 
 /// `stores` row image.
 #[derive(Debug, Clone, Deserialize)]

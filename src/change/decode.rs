@@ -1,0 +1,165 @@
+//! Decoding a stored change once, at the transform's edge, into typed images.
+
+use serde::de::DeserializeOwned;
+
+use super::{image::*, ChangeRow, Op, Version};
+
+/// A captured business table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Table {
+    Stores,
+    Customers,
+    Employees,
+    Products,
+    Orders,
+    OrderItems,
+    Payments,
+    Inventory,
+    InventoryMovements,
+}
+
+impl Table {
+    /// Every captured table.
+    pub const ALL: [Table; 9] = [
+        Table::Stores,
+        Table::Customers,
+        Table::Employees,
+        Table::Products,
+        Table::Orders,
+        Table::OrderItems,
+        Table::Payments,
+        Table::Inventory,
+        Table::InventoryMovements,
+    ];
+
+    /// The table's name in OLTP (and in `cdc_orders.table_name`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Stores => "stores",
+            Table::Customers => "customers",
+            Table::Employees => "employees",
+            Table::Products => "products",
+            Table::Orders => "orders",
+            Table::OrderItems => "order_items",
+            Table::Payments => "payments",
+            Table::Inventory => "inventory",
+            Table::InventoryMovements => "inventory_movements",
+        }
+    }
+
+    /// The table of a stored name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Table::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+/// Which image of a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Before,
+    After,
+}
+
+impl std::fmt::Display for Side {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Side::Before => "before",
+            Side::After => "after",
+        })
+    }
+}
+
+/// Why a stored change cannot be understood.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("unknown table '{0}'")]
+    UnknownTable(String),
+    #[error("the {0} image is missing")]
+    MissingImage(Side),
+    #[error("the {side} image does not decode")]
+    BadImage {
+        side: Side,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// A decoded change: its version, what it did, and the typed row image(s).
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub version: Version,
+    pub op: Op,
+    pub record: Record,
+}
+
+/// The row a change is about: the image its op calls for (`after` for inserts and updates,
+/// `before` for deletes); movements carry both, as an update moves stock out of one day and
+/// into another.
+#[derive(Debug, Clone)]
+pub enum Record {
+    Store(StoreImage),
+    Customer(CustomerImage),
+    Employee(EmployeeImage),
+    Product(ProductImage),
+    Order(OrderImage),
+    OrderItem(OrderItemImage),
+    Payment(PaymentImage),
+    Inventory(InventoryImage),
+    Movement { before: Option<MovementImage>, after: Option<MovementImage> },
+}
+
+impl Change {
+    /// Decode `row`'s table and images.
+    pub fn decode(row: &ChangeRow) -> Result<Self, DecodeError> {
+        let table = Table::from_name(&row.table).ok_or_else(|| DecodeError::UnknownTable(row.table.clone()))?;
+        let record = match table {
+            Table::Stores => Record::Store(image(row)?),
+            Table::Customers => Record::Customer(image(row)?),
+            Table::Employees => Record::Employee(image(row)?),
+            Table::Products => Record::Product(image(row)?),
+            Table::Orders => Record::Order(image(row)?),
+            Table::OrderItems => Record::OrderItem(image(row)?),
+            Table::Payments => Record::Payment(image(row)?),
+            Table::Inventory => Record::Inventory(image(row)?),
+            Table::InventoryMovements => Record::Movement {
+                before: (row.op != Op::Insert).then(|| side(row, Side::Before)).transpose()?,
+                after: (row.op != Op::Delete).then(|| side(row, Side::After)).transpose()?,
+            },
+        };
+        Ok(Change { version: row.version(), op: row.op, record })
+    }
+
+    /// The table this change is about.
+    pub fn table(&self) -> Table {
+        match self.record {
+            Record::Store(_) => Table::Stores,
+            Record::Customer(_) => Table::Customers,
+            Record::Employee(_) => Table::Employees,
+            Record::Product(_) => Table::Products,
+            Record::Order(_) => Table::Orders,
+            Record::OrderItem(_) => Table::OrderItems,
+            Record::Payment(_) => Table::Payments,
+            Record::Inventory(_) => Table::Inventory,
+            Record::Movement { .. } => Table::InventoryMovements,
+        }
+    }
+
+    /// Whether the change deleted its row.
+    pub fn is_delete(&self) -> bool {
+        self.op == Op::Delete
+    }
+}
+
+/// The image the op calls for.
+fn image<T: DeserializeOwned>(row: &ChangeRow) -> Result<T, DecodeError> {
+    side(row, if row.op == Op::Delete { Side::Before } else { Side::After })
+}
+
+fn side<T: DeserializeOwned>(row: &ChangeRow, side: Side) -> Result<T, DecodeError> {
+    let text = match side {
+        Side::Before => &row.before,
+        Side::After => &row.after,
+    };
+    let text = text.as_deref().ok_or(DecodeError::MissingImage(side))?;
+    serde_json::from_str(text).map_err(|source| DecodeError::BadImage { side, source })
+}

@@ -1,0 +1,94 @@
+//! The change model: one row of `cdc_orders` as stored ([`ChangeRow`]) and what it decodes to
+//! ([`Change`]). The source produces rows, the warehouse transform decodes and maps them, and the
+//! dead-letter table stores the rows it could not; this module depends on nothing else of the crate.
+
+mod decode;
+mod image;
+
+use chrono::{DateTime, Utc};
+
+pub use decode::{Change, DecodeError, Record, Side, Table};
+pub use image::{
+    CustomerImage, EmployeeImage, InventoryImage, MovementImage, OrderImage, OrderItemImage, PaymentImage,
+    ProductImage, StoreImage,
+};
+
+/// A captured change as stored in `cdc_orders`, its images still JSON text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeRow {
+    pub id: i64,
+    pub txid: i64,
+    /// The captured table, as stored (decoded into a [`Table`] by [`Change::decode`]).
+    pub table: String,
+    pub op: Op,
+    pub row_id: i64,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    pub changed_at: DateTime<Utc>,
+}
+
+impl ChangeRow {
+    /// Bytes of the images, for batch sizing.
+    pub fn size(&self) -> usize {
+        64 + self.table.len() + self.before.as_ref().map_or(0, String::len) + self.after.as_ref().map_or(0, String::len)
+    }
+
+    /// The version of this change: later changes of the same row compare greater.
+    pub fn version(&self) -> Version {
+        Version { changed_at: self.changed_at, src_id: self.id }
+    }
+
+    /// Where this change is in the reader's (txid, id) order.
+    pub fn position(&self) -> Position {
+        Position { txid: self.txid, id: self.id }
+    }
+}
+
+/// What a change did to its row (`cdc_orders.op`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Op {
+    Insert,
+    Update,
+    Delete,
+}
+
+/// `op` was not one of `I`, `U`, `D`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown op '{0}' (expected I, U or D)")]
+pub struct UnknownOp(pub String);
+
+impl Op {
+    /// The stored code: `I`, `U` or `D`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Op::Insert => "I",
+            Op::Update => "U",
+            Op::Delete => "D",
+        }
+    }
+
+    /// Parse a stored code.
+    pub fn from_code(code: &str) -> Result<Self, UnknownOp> {
+        match code.trim() {
+            "I" => Ok(Op::Insert),
+            "U" => Ok(Op::Update),
+            "D" => Ok(Op::Delete),
+            other => Err(UnknownOp(other.to_string())),
+        }
+    }
+}
+
+/// The source version of a change: its `changed_at`, then its `cdc_orders` id. The warehouse
+/// applies a change to a row only when its version is newer than the row's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version {
+    pub changed_at: DateTime<Utc>,
+    pub src_id: i64,
+}
+
+/// A place in the reader's order of changes: (transaction id, change id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Position {
+    pub txid: i64,
+    pub id: i64,
+}
