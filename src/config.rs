@@ -227,13 +227,13 @@ impl Config {
     }
 
     /// The fallback poll interval of the daemon.
-    pub fn poll_interval(&self) -> Duration {
+    pub(crate) fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.cdc_poll_interval_ms)
     }
 }
 
 /// Parse `1d`, `12h`, `30m`, `45s`, `250ms` or a bare number of seconds.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);

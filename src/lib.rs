@@ -14,8 +14,8 @@
 //! ```
 //!
 //! Every arrow points one way: [`cdc`] drives [`warehouse`] and [`dead_letter`], which read the
-//! [`change`] model; nothing points back. [`api`] and the load tools share [`shop`], the chain's
-//! vocabulary. [`config`], [`db`] and [`telemetry`] are the plumbing under all of them.
+//! change model (`change`); nothing points back. [`api`] and the load tools share `shop`, the
+//! chain's vocabulary. [`config`], [`db`] and [`telemetry`] are the plumbing under all of them.
 //!
 //! Guarantees: every committed change is applied exactly once. Batches are built from
 //! transaction snapshots (PgQ style), so commits out of id order are never skipped, and the
@@ -29,11 +29,11 @@
 
 pub mod api;
 pub mod cdc;
-pub mod change;
+mod change;
 pub mod config;
 pub mod db;
 pub mod dead_letter;
-pub mod shop;
+mod shop;
 pub mod telemetry;
 pub mod tools;
 pub mod warehouse;

@@ -9,47 +9,47 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use crate::config::LogFormat;
 
 /// Changes applied to the warehouse, labels `table` and `op`.
-pub const CDC_CHANGES_APPLIED: &str = "cdc_changes_applied_total";
+pub(crate) const CDC_CHANGES_APPLIED: &str = "cdc_changes_applied_total";
 /// Batches committed.
-pub const CDC_BATCHES: &str = "cdc_batches_total";
+pub(crate) const CDC_BATCHES: &str = "cdc_batches_total";
 /// Change rows per batch.
-pub const CDC_BATCH_ROWS: &str = "cdc_batch_rows";
+pub(crate) const CDC_BATCH_ROWS: &str = "cdc_batch_rows";
 /// Batch phase durations, label `phase` = read | prefetch | transform | write | commit (`prefetch`:
 /// the next page of an open window, read while the previous batch applies).
-pub const CDC_BATCH_DURATION: &str = "cdc_batch_duration_seconds";
+pub(crate) const CDC_BATCH_DURATION: &str = "cdc_batch_duration_seconds";
 /// From a change in OLTP (its changed_at) to its warehouse commit: one sample per batch, the age
 /// of the batch's oldest change.
-pub const CDC_FRESHNESS: &str = "cdc_freshness_seconds";
+pub(crate) const CDC_FRESHNESS: &str = "cdc_freshness_seconds";
 /// Committed changes not yet applied.
-pub const CDC_BACKLOG: &str = "cdc_backlog_rows";
+pub(crate) const CDC_BACKLOG: &str = "cdc_backlog_rows";
 /// Age of the oldest committed change not yet applied (0 when caught up).
-pub const CDC_LAG: &str = "cdc_lag_seconds";
+pub(crate) const CDC_LAG: &str = "cdc_lag_seconds";
 /// How long the oldest open OLTP transaction has been open.
-pub const CDC_OLDEST_XACT: &str = "cdc_oldest_open_transaction_seconds";
+pub(crate) const CDC_OLDEST_XACT: &str = "cdc_oldest_open_transaction_seconds";
 /// The checkpoint: number of changes applied since the start.
-pub const CDC_CHECKPOINT_CHANGES: &str = "cdc_checkpoint_applied_changes";
+pub(crate) const CDC_CHECKPOINT_CHANGES: &str = "cdc_checkpoint_applied_changes";
 /// The checkpoint: xmax of the last completed snapshot window.
-pub const CDC_CHECKPOINT_XMAX: &str = "cdc_checkpoint_window_xmax";
+pub(crate) const CDC_CHECKPOINT_XMAX: &str = "cdc_checkpoint_window_xmax";
 /// Unix time of the last committed batch.
-pub const CDC_LAST_SUCCESS: &str = "cdc_last_success_timestamp_seconds";
+pub(crate) const CDC_LAST_SUCCESS: &str = "cdc_last_success_timestamp_seconds";
 /// Errors by `kind` (connection, transient, data, internal).
-pub const CDC_ERRORS: &str = "cdc_errors_total";
+pub(crate) const CDC_ERRORS: &str = "cdc_errors_total";
 /// Retries after a transient failure.
-pub const CDC_RETRIES: &str = "cdc_retries_total";
+pub(crate) const CDC_RETRIES: &str = "cdc_retries_total";
 /// Changes sent to the dead-letter table, label `table`.
-pub const CDC_DEAD_LETTERS: &str = "cdc_dead_letters_total";
+pub(crate) const CDC_DEAD_LETTERS: &str = "cdc_dead_letters_total";
 /// Dead letters waiting in `cdc_dead_letter` (not replayed).
-pub const CDC_DEAD_LETTERS_PENDING: &str = "cdc_dead_letters_pending";
+pub(crate) const CDC_DEAD_LETTERS_PENDING: &str = "cdc_dead_letters_pending";
 /// 1 when this instance holds the apply lock, 0 on standby.
-pub const CDC_ACTIVE: &str = "cdc_active";
+pub(crate) const CDC_ACTIVE: &str = "cdc_active";
 /// Inferred dimension members created, label `dim`.
-pub const WAREHOUSE_INFERRED: &str = "warehouse_inferred_members_total";
+pub(crate) const WAREHOUSE_INFERRED: &str = "warehouse_inferred_members_total";
 /// Type 2 versions opened, label `dim`.
-pub const WAREHOUSE_SCD2_VERSIONS: &str = "warehouse_scd2_versions_total";
+pub(crate) const WAREHOUSE_SCD2_VERSIONS: &str = "warehouse_scd2_versions_total";
 /// HTTP requests of the API, labels `method`, `route`, `status`.
-pub const HTTP_REQUESTS: &str = "http_requests_total";
+pub(crate) const HTTP_REQUESTS: &str = "http_requests_total";
 /// HTTP request latency of the API, labels `method`, `route`, `status`.
-pub const HTTP_DURATION: &str = "http_request_duration_seconds";
+pub(crate) const HTTP_DURATION: &str = "http_request_duration_seconds";
 
 /// An error and its causes, each printed once: `outer: cause: root cause`. Some errors (like
 /// tokio-postgres's) put their cause in their own message *and* return it from `source()`; that
@@ -153,7 +153,7 @@ fn describe() {
 }
 
 /// Record the duration of one batch phase.
-pub fn observe_phase(phase: &'static str, elapsed: std::time::Duration) {
+pub(crate) fn observe_phase(phase: &'static str, elapsed: std::time::Duration) {
     metrics::histogram!(CDC_BATCH_DURATION, "phase" => phase).record(elapsed.as_secs_f64());
 }
 

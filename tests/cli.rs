@@ -59,3 +59,20 @@ fn an_unreachable_database_names_its_setting() {
     let out = brewlytics(&["cdc"], &[("CDC_BATCH_ROWS", "0")]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("CDC_BATCH_ROWS is invalid"));
 }
+
+/// Every cause of a failing command is printed once (no `cause: cause` repetition).
+#[test]
+fn a_failing_command_names_each_cause_once() {
+    let out = brewlytics(&["metabase", "setup", "--dashboard", "/nonexistent.json"], &[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot read the dashboard description /nonexistent.json"), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+
+    let port = brewlytics::tools::cluster::free_port().unwrap().to_string();
+    let out = brewlytics(&["status"], &[("OLTP_HOST", "127.0.0.1"), ("OLTP_PORT", &port)]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot connect to the OLTP database"), "{err}");
+    assert_eq!(err.matches("Connection refused").count(), 1, "{err}");
+}

@@ -19,12 +19,12 @@ use std::{
 };
 
 /// The repository root.
-pub fn repo() -> &'static Path {
+pub(crate) fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Locate an external tool (see the module docs); panics with the install hint when missing.
-pub fn tool(env: &str, name: &str, install: &str) -> PathBuf {
+pub(crate) fn tool(env: &str, name: &str, install: &str) -> PathBuf {
     if let Ok(path) = std::env::var(env) {
         let path = PathBuf::from(path);
         assert!(path.is_file(), "{env}={} does not exist; {install}", path.display());
@@ -41,18 +41,18 @@ pub fn tool(env: &str, name: &str, install: &str) -> PathBuf {
         .unwrap_or_else(|| panic!("{name} not found (checked ${env}, {}, PATH); install it: {install}", venv.display()))
 }
 
-pub const INSTALL_DBT: &str = "python3 -m venv .venv && .venv/bin/pip install 'dbt-postgres~=1.11.0' \
+pub(crate) const INSTALL_DBT: &str = "python3 -m venv .venv && .venv/bin/pip install 'dbt-postgres~=1.11.0' \
                                'dbt-core>=1.11,<1.12' (or set DBT_BIN)";
-pub const INSTALL_PROMETHEUS: &str =
+pub(crate) const INSTALL_PROMETHEUS: &str =
     "apt-get install -y --no-install-recommends prometheus (or set PROMETHEUS_BIN / PROMTOOL_BIN)";
 
 /// A free TCP port on 127.0.0.1 (bound, then released for a child process to take).
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A child process killed when dropped; its output goes to a log file shown on failure.
-pub struct Child {
+pub(crate) struct Child {
     pub name: &'static str,
     child: std::sync::Mutex<tokio::process::Child>,
     pub log: PathBuf,
@@ -60,7 +60,7 @@ pub struct Child {
 
 impl Child {
     /// Spawn `cmd`, with stdout and stderr to `log`.
-    pub fn spawn(name: &'static str, mut cmd: tokio::process::Command, log: PathBuf) -> Self {
+    pub(crate) fn spawn(name: &'static str, mut cmd: tokio::process::Command, log: PathBuf) -> Self {
         let out = std::fs::File::create(&log).unwrap();
         cmd.stdout(Stdio::from(out.try_clone().unwrap())).stderr(Stdio::from(out)).kill_on_drop(true);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("spawning {name}: {e}"));
@@ -68,12 +68,12 @@ impl Child {
     }
 
     /// The log so far (for failure messages).
-    pub fn output(&self) -> String {
+    pub(crate) fn output(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Panic with the log when the process has exited.
-    pub fn assert_running(&self) {
+    pub(crate) fn assert_running(&self) {
         let status = self.child.lock().unwrap().try_wait();
         if let Ok(Some(status)) = status {
             panic!("{} exited with {status}:\n{}", self.name, self.output());
@@ -90,7 +90,7 @@ impl Drop for Child {
 }
 
 /// GET a URL's body as text, `None` on any failure.
-pub async fn get_text(http: &reqwest::Client, url: &str) -> Option<String> {
+pub(crate) async fn get_text(http: &reqwest::Client, url: &str) -> Option<String> {
     let response = http.get(url).timeout(Duration::from_secs(5)).send().await.ok()?;
     response.status().is_success().then_some(())?;
     response.text().await.ok()
@@ -98,7 +98,7 @@ pub async fn get_text(http: &reqwest::Client, url: &str) -> Option<String> {
 
 /// Run a tool to completion (bounded by `deadline`), returning its combined output; panics
 /// with the output when it fails.
-pub async fn run_tool(what: &str, mut cmd: tokio::process::Command, deadline: Duration) -> String {
+pub(crate) async fn run_tool(what: &str, mut cmd: tokio::process::Command, deadline: Duration) -> String {
     cmd.kill_on_drop(true).stdin(Stdio::null());
     let output = tokio::time::timeout(deadline, cmd.output())
         .await

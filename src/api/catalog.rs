@@ -6,7 +6,7 @@ use super::{ApiResult, AppState};
 use crate::shop::Catalog;
 
 /// `GET /catalog`: active products, a sample of customer ids, stores with their active staff.
-pub async fn get(State(state): State<AppState>) -> ApiResult<Json<Catalog>> {
+pub(super) async fn get(State(state): State<AppState>) -> ApiResult<Json<Catalog>> {
     let client = state.client().await?;
     Ok(Json(Catalog::load(&client).await?))
 }

@@ -7,21 +7,24 @@ use super::{extract::ApiJson, sql, validate, ApiError, ApiResult, AppState};
 
 /// The body of `POST /customers/new`.
 #[derive(Debug, Deserialize)]
-pub struct NewCustomer {
+pub(super) struct NewCustomer {
     pub name: String,
     pub email: String,
 }
 
 /// A customer as the API returns it.
 #[derive(Debug, Serialize)]
-pub struct Customer {
+pub(super) struct Customer {
     pub id: i32,
     pub name: String,
     pub email: String,
 }
 
 /// `POST /customers/new`: 422 for an implausible email, 409 when the email is taken.
-pub async fn create(State(state): State<AppState>, ApiJson(c): ApiJson<NewCustomer>) -> ApiResult<Json<Customer>> {
+pub(super) async fn create(
+    State(state): State<AppState>,
+    ApiJson(c): ApiJson<NewCustomer>,
+) -> ApiResult<Json<Customer>> {
     let name = validate::text("name", &c.name)?;
     let email = validate::email(&c.email)?;
     let client = state.client().await?;

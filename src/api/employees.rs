@@ -7,7 +7,7 @@ use super::{sql, ApiResult, AppState};
 
 /// An employee as the API returns it.
 #[derive(Debug, Serialize)]
-pub struct Employee {
+pub(super) struct Employee {
     pub id: i32,
     pub name: String,
     pub store_id: i32,
@@ -15,7 +15,7 @@ pub struct Employee {
 }
 
 /// `GET /employees/active`: active employees of every store, by id.
-pub async fn active(State(state): State<AppState>) -> ApiResult<Json<Vec<Employee>>> {
+pub(super) async fn active(State(state): State<AppState>) -> ApiResult<Json<Vec<Employee>>> {
     let client = state.client().await?;
     let sql = "select id, name, store_id, role from employees where active order by id";
     let rows = sql::query(&client, sql, &[]).await?;

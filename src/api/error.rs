@@ -13,7 +13,7 @@ use serde::Serialize;
 
 /// Why a request failed.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     /// 400: the body is not JSON, or a path parameter is malformed.
     #[error("{message}")]
     Malformed { message: String, field: Option<String> },
@@ -44,26 +44,26 @@ pub enum ApiError {
 }
 
 /// Shorthand for handler results.
-pub type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     /// A 422 about one request field.
-    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::Invalid { message: message.into(), field: Some(field.into()) }
     }
 
     /// A 404 about the resource in the path.
-    pub fn not_found(message: impl Into<String>) -> Self {
+    pub(crate) fn not_found(message: impl Into<String>) -> Self {
         ApiError::NotFound { message: message.into() }
     }
 
     /// A 409 about one request field.
-    pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::Conflict { message: message.into(), field: Some(field.into()) }
     }
 
     /// The HTTP status of this error.
-    pub fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             ApiError::Malformed { .. } => StatusCode::BAD_REQUEST,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -88,7 +88,7 @@ impl ApiError {
 
 /// The JSON body of every error response.
 #[derive(Debug, Serialize)]
-pub struct ErrorBody<'a> {
+pub(super) struct ErrorBody<'a> {
     pub error: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<&'a str>,

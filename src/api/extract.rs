@@ -14,7 +14,7 @@ use super::{error::ApiError, BODY_LIMIT};
 /// A JSON request body. Rejections: 415 without a JSON content type, 413 over [`BODY_LIMIT`],
 /// 400 for malformed JSON, 422 (with `field`) for missing fields and wrong types.
 #[derive(Debug)]
-pub struct ApiJson<T>(pub T);
+pub(crate) struct ApiJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
@@ -47,7 +47,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 /// Deserialize a JSON document, reporting the path of the first bad value.
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub(super) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(from_serde)?;
     de.end().map_err(|e| ApiError::Malformed {
@@ -91,7 +91,7 @@ fn without_position(e: &serde_json::Error) -> String {
 
 /// A path parameter; a malformed one is a 400 naming the parameter.
 #[derive(Debug)]
-pub struct ApiPath<T>(pub T);
+pub(crate) struct ApiPath<T>(pub T);
 
 impl<T, S> FromRequestParts<S> for ApiPath<T>
 where

@@ -6,11 +6,11 @@ use serde::{Deserialize, Serialize};
 use super::{extract::ApiJson, sql, ApiError, ApiResult, AppState};
 
 /// Most units one restock may add.
-pub const MAX_RESTOCK: i32 = 100_000;
+pub(super) const MAX_RESTOCK: i32 = 100_000;
 
 /// The body of `POST /inventory/restock`.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Restock {
+pub(super) struct Restock {
     pub product_id: i32,
     pub store_id: i32,
     pub quantity: i32,
@@ -18,7 +18,7 @@ pub struct Restock {
 
 /// What a restock did.
 #[derive(Debug, Serialize)]
-pub struct Restocked {
+pub(super) struct Restocked {
     pub movement_id: i32,
     pub product_id: i32,
     pub store_id: i32,
@@ -27,7 +27,7 @@ pub struct Restocked {
 }
 
 /// `POST /inventory/restock`: a `restock` movement and the on-hand increase, in one statement.
-pub async fn restock(State(state): State<AppState>, ApiJson(r): ApiJson<Restock>) -> ApiResult<Json<Restocked>> {
+pub(super) async fn restock(State(state): State<AppState>, ApiJson(r): ApiJson<Restock>) -> ApiResult<Json<Restocked>> {
     if !(1..=MAX_RESTOCK).contains(&r.quantity) {
         return Err(ApiError::invalid("quantity", format!("quantity must be 1 to {MAX_RESTOCK}, got {}", r.quantity)));
     }

@@ -12,10 +12,10 @@ use super::{error::ApiError, REQUEST_TIMEOUT};
 use crate::telemetry::{HTTP_DURATION, HTTP_REQUESTS};
 
 /// The `route` label of requests that matched no route (bounded, unlike the raw path).
-pub const UNMATCHED_ROUTE: &str = "unmatched";
+pub(super) const UNMATCHED_ROUTE: &str = "unmatched";
 
 /// Record [`HTTP_REQUESTS`] and [`HTTP_DURATION`], labelled by method, matched route and status.
-pub async fn track_metrics(req: Request, next: Next) -> Response {
+pub(super) async fn track_metrics(req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map_or(UNMATCHED_ROUTE, MatchedPath::as_str).to_owned();
     let method = req.method().as_str().to_owned();
     let start = Instant::now();
@@ -29,7 +29,7 @@ pub async fn track_metrics(req: Request, next: Next) -> Response {
 /// Answer 503 with a JSON error when a request runs longer than [`REQUEST_TIMEOUT`]. (tower-http's
 /// `TimeoutLayer` does the same with an empty body; this keeps the API's JSON error shape.)
 /// Dropping the handler rolls its open transaction back.
-pub async fn timeout(req: Request, next: Next) -> Response {
+pub(super) async fn timeout(req: Request, next: Next) -> Response {
     match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
         Ok(response) => response,
         Err(_) => ApiError::TimedOut(REQUEST_TIMEOUT).into_response(),

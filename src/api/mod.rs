@@ -23,7 +23,7 @@ mod health;
 mod inventory;
 mod middleware;
 mod openapi;
-pub mod orders;
+mod orders;
 mod products;
 mod sql;
 mod validate;
@@ -44,7 +44,7 @@ use axum::{
 use deadpool_postgres::Pool;
 use tokio::net::TcpListener;
 
-pub use error::{ApiError, ApiResult};
+pub(crate) use error::{ApiError, ApiResult};
 
 use crate::{
     config::Config,
@@ -53,11 +53,11 @@ use crate::{
 };
 
 /// Largest accepted request body.
-pub const BODY_LIMIT: usize = 64 * 1024;
+pub(crate) const BODY_LIMIT: usize = 64 * 1024;
 /// Longest a request may run before it is answered 503 (and its transaction rolled back).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections the API keeps to the OLTP database.
-pub const POOL_SIZE: usize = 16;
+pub(crate) const POOL_SIZE: usize = 16;
 /// Longest a request waits for a pooled connection.
 const POOL_WAIT: Duration = Duration::from_secs(5);
 /// How long `POST /orders/random` reuses a loaded catalogue.

@@ -5,12 +5,12 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 /// `GET /openapi.json`.
-pub async fn document() -> Json<Value> {
+pub(super) async fn document() -> Json<Value> {
     Json(spec())
 }
 
 /// The OpenAPI document.
-pub fn spec() -> Value {
+pub(super) fn spec() -> Value {
     json!({
         "openapi": "3.0.3",
         "info": {

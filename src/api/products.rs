@@ -15,7 +15,7 @@ use super::{
 
 /// A product as the API returns it.
 #[derive(Debug, Clone, Serialize)]
-pub struct Product {
+pub(super) struct Product {
     pub id: i32,
     pub name: String,
     pub category: String,
@@ -32,7 +32,7 @@ impl From<&Row> for Product {
 
 /// The body of `POST /products/new`; `category` defaults to `coffee`.
 #[derive(Debug, Deserialize)]
-pub struct NewProduct {
+pub(super) struct NewProduct {
     pub name: String,
     pub price: Decimal,
     #[serde(default)]
@@ -41,7 +41,7 @@ pub struct NewProduct {
 
 /// The body of `PATCH /products/{id}`: the fields to change.
 #[derive(Debug, Deserialize)]
-pub struct ProductPatch {
+pub(super) struct ProductPatch {
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
@@ -53,14 +53,14 @@ pub struct ProductPatch {
 }
 
 /// `GET /products`: every product, active or not, by id.
-pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Product>>> {
+pub(super) async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Product>>> {
     let client = state.client().await?;
     let rows = sql::query(&client, "select id, name, category, price, active from products order by id", &[]).await?;
     Ok(Json(rows.iter().map(Product::from).collect()))
 }
 
 /// `POST /products/new`: add a product to the menu.
-pub async fn create(State(state): State<AppState>, ApiJson(p): ApiJson<NewProduct>) -> ApiResult<Json<Product>> {
+pub(super) async fn create(State(state): State<AppState>, ApiJson(p): ApiJson<NewProduct>) -> ApiResult<Json<Product>> {
     let name = validate::text("name", &p.name)?;
     let price = validate::price(p.price)?;
     let category = validate::category(p.category.as_deref().unwrap_or("coffee"))?;
@@ -73,7 +73,7 @@ pub async fn create(State(state): State<AppState>, ApiJson(p): ApiJson<NewProduc
 }
 
 /// `PATCH /products/{id}`: change some of name, price, category and active.
-pub async fn update(
+pub(super) async fn update(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i32>,
     ApiJson(patch): ApiJson<ProductPatch>,

@@ -5,12 +5,12 @@ use rust_decimal::Decimal;
 use super::{ApiError, ApiResult};
 
 /// Longest name, category or email accepted.
-pub const MAX_TEXT: usize = 200;
+pub(super) const MAX_TEXT: usize = 200;
 /// `products.price` is numeric(10,2).
 const MAX_PRICE: Decimal = Decimal::from_parts(99_999_999, 0, 0, false, 0);
 
 /// A trimmed, non-empty text of at most [`MAX_TEXT`] characters.
-pub fn text(field: &str, value: &str) -> ApiResult<String> {
+pub(super) fn text(field: &str, value: &str) -> ApiResult<String> {
     let value = value.trim();
     if value.is_empty() {
         return Err(ApiError::invalid(field, format!("{field} must not be empty")));
@@ -22,12 +22,12 @@ pub fn text(field: &str, value: &str) -> ApiResult<String> {
 }
 
 /// A category: like [`text`], lower-cased.
-pub fn category(value: &str) -> ApiResult<String> {
+pub(super) fn category(value: &str) -> ApiResult<String> {
     text("category", value).map(|c| c.to_lowercase())
 }
 
 /// A positive price with at most 2 decimals, below 100,000,000.
-pub fn price(value: Decimal) -> ApiResult<Decimal> {
+pub(super) fn price(value: Decimal) -> ApiResult<Decimal> {
     if value <= Decimal::ZERO {
         return Err(ApiError::invalid("price", format!("price must be positive, got {value}")));
     }
@@ -41,7 +41,7 @@ pub fn price(value: Decimal) -> ApiResult<Decimal> {
 }
 
 /// A plausible email address: `local@domain.tld`, no spaces, at most [`MAX_TEXT`] characters.
-pub fn email(value: &str) -> ApiResult<String> {
+pub(super) fn email(value: &str) -> ApiResult<String> {
     let value = text("email", value)?;
     let bad = || ApiError::invalid("email", format!("{value:?} is not an email address"));
     let (local, domain) = value.split_once('@').ok_or_else(bad)?;

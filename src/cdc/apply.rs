@@ -33,7 +33,7 @@ struct Applied {
 
 impl Applier {
     /// Prepare the sink on the warehouse connection.
-    pub(crate) async fn new(client: Client) -> Result<Self, CdcError> {
+    pub(super) async fn new(client: Client) -> Result<Self, CdcError> {
         let sink = Sink::prepare(&client).await.map_err(|e| CdcError::db("preparing the sink", e))?;
         Ok(Applier { client, sink })
     }

@@ -14,29 +14,29 @@ use super::{
 use crate::change::Position;
 
 /// The source name of the one row in `cdc_offset`.
-pub const SOURCE: &str = "cdc_orders";
+pub(crate) const SOURCE: &str = "cdc_orders";
 
 /// Where the daemon is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
     /// Every change visible in this snapshot has been applied.
-    pub window_start: Snapshot,
+    pub(crate) window_start: Snapshot,
     /// The window being read page by page, if one is open.
-    pub window_end: Option<Snapshot>,
+    pub(crate) window_end: Option<Snapshot>,
     /// The last change applied within the open window.
-    pub after: Option<Position>,
-    pub batch_seq: i64,
-    pub applied_changes: i64,
+    pub(crate) after: Option<Position>,
+    pub(crate) batch_seq: i64,
+    pub(crate) applied_changes: i64,
 }
 
 impl Checkpoint {
     /// The open window, if any.
-    pub fn open_window(&self) -> Option<Window> {
+    pub(crate) fn open_window(&self) -> Option<Window> {
         self.window_end.clone().map(|cur| Window { prev: self.window_start.clone(), cur })
     }
 
     /// The checkpoint after applying `applied` changes of `window`, up to `last` or to its end.
-    pub fn advanced(&self, window: &Window, last: Option<Position>, complete: bool, applied: i64) -> Self {
+    pub(crate) fn advanced(&self, window: &Window, last: Option<Position>, complete: bool, applied: i64) -> Self {
         let (window_start, window_end, after) = if complete {
             (window.cur.clone(), None, None)
         } else {
@@ -78,7 +78,7 @@ pub async fn load(client: &Client) -> Result<Checkpoint, CdcError> {
 
 /// Move the checkpoint from `prev` to `next` inside the batch transaction. Fails with a
 /// `Transient` error if another writer moved it meanwhile (the batch must roll back).
-pub async fn save(tx: &Transaction<'_>, prev: &Checkpoint, next: &Checkpoint) -> Result<(), CdcError> {
+pub(crate) async fn save(tx: &Transaction<'_>, prev: &Checkpoint, next: &Checkpoint) -> Result<(), CdcError> {
     let n = tx
         .execute(
             "update cdc_offset set window_start = $2, window_end = $3, after_txid = $4, after_id = $5,

@@ -1,6 +1,6 @@
 //! Errors of the CDC daemon: which step failed, classified once so the loop knows how to react.
 
-pub use crate::db::ErrorKind;
+pub(crate) use crate::db::ErrorKind;
 use crate::{db::classify, dead_letter::DeadLetterError};
 
 /// A failure of one step of the daemon.
@@ -8,19 +8,19 @@ use crate::{db::classify, dead_letter::DeadLetterError};
 #[error("{step}")]
 pub struct CdcError {
     pub step: &'static str,
-    pub kind: ErrorKind,
+    pub(crate) kind: ErrorKind,
     #[source]
     pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
 impl CdcError {
     /// Wrap a database error, classifying it.
-    pub fn db(step: &'static str, e: tokio_postgres::Error) -> Self {
+    pub(crate) fn db(step: &'static str, e: tokio_postgres::Error) -> Self {
         CdcError { step, kind: classify(&e), source: Box::new(e) }
     }
 
     /// A failure that is not a database error.
-    pub fn internal(step: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> Self {
+    pub(crate) fn internal(step: &'static str, e: impl std::error::Error + Send + Sync + 'static) -> Self {
         CdcError { step, kind: ErrorKind::Internal, source: Box::new(e) }
     }
 }

@@ -11,10 +11,10 @@ use super::error::{CdcError, ErrorKind};
 use crate::config::DbTarget;
 
 /// The channel the capture triggers notify.
-pub const CHANNEL: &str = "cdc_orders";
+pub(super) const CHANNEL: &str = "cdc_orders";
 
 /// A LISTEN connection and the task that drives it.
-pub struct Listener {
+pub(super) struct Listener {
     _client: Client,
     notify: Arc<Notify>,
     task: JoinHandle<()>,
@@ -22,7 +22,7 @@ pub struct Listener {
 
 impl Listener {
     /// Connect and LISTEN.
-    pub async fn start(target: &DbTarget) -> Result<Self, CdcError> {
+    pub(super) async fn start(target: &DbTarget) -> Result<Self, CdcError> {
         let (client, mut connection) =
             target.pg.connect(NoTls).await.map_err(|e| CdcError::db("connecting the listener", e))?;
         let notify = Arc::new(Notify::new());
@@ -40,7 +40,7 @@ impl Listener {
     }
 
     /// Wait for a notification or the poll interval; fails if the listener connection died.
-    pub async fn wait(&mut self, poll: Duration) -> Result<(), CdcError> {
+    pub(super) async fn wait(&mut self, poll: Duration) -> Result<(), CdcError> {
         tokio::select! {
             _ = self.notify.notified() => Ok(()),
             _ = tokio::time::sleep(poll) => {

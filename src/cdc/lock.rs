@@ -11,18 +11,18 @@ use super::error::CdcError;
 use crate::telemetry;
 
 /// The advisory lock key ("brewcdc1").
-pub const LOCK_KEY: i64 = 0x6272_6577_6364_6331;
+pub(super) const LOCK_KEY: i64 = 0x6272_6577_6364_6331;
 const STANDBY_POLL: Duration = Duration::from_millis(250);
 
 /// This process's name in `pg_stat_activity.application_name`.
-pub fn instance_name() -> String {
+pub(super) fn instance_name() -> String {
     let host =
         std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
     format!("{host}:{}", std::process::id())
 }
 
 /// Wait until this connection holds the lock (true) or shutdown (false).
-pub async fn acquire(client: &Client, shutdown: &CancellationToken) -> Result<bool, CdcError> {
+pub(super) async fn acquire(client: &Client, shutdown: &CancellationToken) -> Result<bool, CdcError> {
     let mut announced = false;
     loop {
         let row = client

@@ -7,7 +7,7 @@
 //!                                                                    └──▶ checkpoint, dead letters
 //! ```
 //!
-//! * [`snapshot`] defines windows between two transaction snapshots; `source` reads their pages.
+//! * `snapshot` defines windows between two transaction snapshots; `source` reads their pages.
 //! * `apply` wraps a batch in one warehouse transaction with the [`checkpoint`]; a batch the
 //!   warehouse rejects as data goes through dead-letter isolation.
 //! * `pipeline` is the loop; `lock` keeps one daemon active; `listen` wakes it up; `monitor`
@@ -21,10 +21,10 @@ mod lock;
 mod monitor;
 mod pipeline;
 pub mod retention;
-pub mod snapshot;
+mod snapshot;
 mod source;
 pub mod status;
 
 pub use checkpoint::Checkpoint;
-pub use error::{CdcError, ErrorKind};
+pub use error::CdcError;
 pub use pipeline::run;

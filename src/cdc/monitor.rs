@@ -16,11 +16,11 @@ use crate::{
 
 const EVERY: Duration = Duration::from_secs(1);
 /// Counting stops here, so a huge backlog costs a bounded scan.
-pub const BACKLOG_CAP: i64 = 1_000_000;
+pub(super) const BACKLOG_CAP: i64 = 1_000_000;
 
 /// What the source side looks like from a checkpoint.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct SourceStats {
+pub(super) struct SourceStats {
     /// Committed changes not visible in the checkpoint's window start (capped at [`BACKLOG_CAP`]).
     pub backlog: i64,
     pub lag_seconds: f64,
@@ -28,7 +28,7 @@ pub struct SourceStats {
 }
 
 /// Measure the source against `checkpoint`.
-pub async fn source_stats(oltp: &Client, checkpoint: &Checkpoint) -> Result<SourceStats, tokio_postgres::Error> {
+pub(super) async fn source_stats(oltp: &Client, checkpoint: &Checkpoint) -> Result<SourceStats, tokio_postgres::Error> {
     let start = &checkpoint.window_start;
     let xip: Vec<String> = start.xip.iter().map(u64::to_string).collect();
     let row = oltp
@@ -51,7 +51,7 @@ pub async fn source_stats(oltp: &Client, checkpoint: &Checkpoint) -> Result<Sour
 }
 
 /// Refresh the gauges until `shutdown`.
-pub(crate) async fn run(config: Config, checkpoint: watch::Receiver<Option<Checkpoint>>, shutdown: CancellationToken) {
+pub(super) async fn run(config: Config, checkpoint: watch::Receiver<Option<Checkpoint>>, shutdown: CancellationToken) {
     let mut conns: Option<(Client, Client)> = None;
     // Log the first failure of a streak, not one line per second.
     let mut failing = false;

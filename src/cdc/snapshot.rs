@@ -9,7 +9,7 @@ use std::{fmt, str::FromStr};
 
 /// A parsed `pg_snapshot`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     pub xmin: u64,
     pub xmax: u64,
     /// Transactions in progress when the snapshot was taken, ascending.
@@ -18,12 +18,12 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// The snapshot before any transaction: everything committed since is new.
-    pub fn origin() -> Self {
+    pub(crate) fn origin() -> Self {
         Snapshot { xmin: 1, xmax: 1, xip: Vec::new() }
     }
 
     /// Whether transaction `txid` had committed (or aborted) when this snapshot was taken.
-    pub fn sees(&self, txid: u64) -> bool {
+    pub(crate) fn sees(&self, txid: u64) -> bool {
         txid < self.xmin || (txid < self.xmax && self.xip.binary_search(&txid).is_err())
     }
 }
@@ -31,7 +31,7 @@ impl Snapshot {
 /// The snapshot text was not `xmin:xmax:xip,…`.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid pg_snapshot text '{0}'")]
-pub struct SnapshotParseError(String);
+pub(crate) struct SnapshotParseError(String);
 
 impl FromStr for Snapshot {
     type Err = SnapshotParseError;
@@ -68,7 +68,7 @@ impl fmt::Display for Snapshot {
 
 /// The changes to read between two snapshots, expressed as what the reader's SQL needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Window {
+pub(crate) struct Window {
     pub prev: Snapshot,
     pub cur: Snapshot,
 }
@@ -76,27 +76,28 @@ pub struct Window {
 impl Window {
     /// Transactions in progress at `prev` that `cur` sees: they committed in between.
     /// Their txids are below `prev.xmax`, so they sort before the range part.
-    pub fn late_commits(&self) -> Vec<i64> {
+    pub(crate) fn late_commits(&self) -> Vec<i64> {
         self.prev.xip.iter().filter(|&&x| self.cur.sees(x)).map(|&x| x as i64).collect()
     }
 
     /// The txid range `[prev.xmax, cur.xmax)` of transactions that started after `prev`.
-    pub fn range(&self) -> (i64, i64) {
+    pub(crate) fn range(&self) -> (i64, i64) {
         (self.prev.xmax as i64, self.cur.xmax.max(self.prev.xmax) as i64)
     }
 
     /// Transactions of the range still running at `cur`: excluded, they belong to a later window.
-    pub fn in_flight(&self) -> Vec<i64> {
+    pub(crate) fn in_flight(&self) -> Vec<i64> {
         self.cur.xip.iter().filter(|&&x| x >= self.prev.xmax).map(|&x| x as i64).collect()
     }
 
     /// Whether a transaction belongs to this window (the definition the SQL implements).
-    pub fn contains(&self, txid: u64) -> bool {
+    #[cfg(test)]
+    pub(crate) fn contains(&self, txid: u64) -> bool {
         self.cur.sees(txid) && !self.prev.sees(txid)
     }
 
     /// Whether nothing can be in the window: no transaction was seen to finish in between.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.prev == self.cur
     }
 }

@@ -54,7 +54,7 @@ const SESSION_SQL: &str = "set enable_bitmapscan = off";
 
 impl Source {
     /// Prepare the reader on an OLTP connection.
-    pub(crate) async fn new(client: Client) -> Result<Self, CdcError> {
+    pub(super) async fn new(client: Client) -> Result<Self, CdcError> {
         let err = |e| CdcError::db("preparing the change reader", e);
         client.batch_execute(SESSION_SQL).await.map_err(err)?;
         let page = client.prepare(PAGE_SQL).await.map_err(err)?;

@@ -6,7 +6,7 @@ use super::{image::*, ChangeRow, Op, Version};
 
 /// A captured business table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Table {
+pub(crate) enum Table {
     Stores,
     Customers,
     Employees,
@@ -20,7 +20,7 @@ pub enum Table {
 
 impl Table {
     /// Every captured table.
-    pub const ALL: [Table; 9] = [
+    pub(crate) const ALL: [Table; 9] = [
         Table::Stores,
         Table::Customers,
         Table::Employees,
@@ -33,7 +33,7 @@ impl Table {
     ];
 
     /// The table's name in OLTP (and in `cdc_orders.table_name`).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Table::Stores => "stores",
             Table::Customers => "customers",
@@ -48,14 +48,14 @@ impl Table {
     }
 
     /// The table of a stored name.
-    pub fn from_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
         Table::ALL.into_iter().find(|t| t.name() == name)
     }
 }
 
 /// Which image of a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
+pub(crate) enum Side {
     Before,
     After,
 }
@@ -71,7 +71,7 @@ impl std::fmt::Display for Side {
 
 /// Why a stored change cannot be understood.
 #[derive(Debug, thiserror::Error)]
-pub enum DecodeError {
+pub(crate) enum DecodeError {
     #[error("unknown table '{0}'")]
     UnknownTable(String),
     #[error("the {0} image is missing")]
@@ -86,7 +86,7 @@ pub enum DecodeError {
 
 /// A decoded change: its version, what it did, and the typed row image(s).
 #[derive(Debug, Clone)]
-pub struct Change {
+pub(crate) struct Change {
     pub version: Version,
     pub op: Op,
     pub record: Record,
@@ -96,7 +96,7 @@ pub struct Change {
 /// `before` for deletes); movements carry both, as an update moves stock out of one day and
 /// into another.
 #[derive(Debug, Clone)]
-pub enum Record {
+pub(crate) enum Record {
     Store(StoreImage),
     Customer(CustomerImage),
     Employee(EmployeeImage),
@@ -110,7 +110,7 @@ pub enum Record {
 
 impl Change {
     /// Decode `row`'s table and images.
-    pub fn decode(row: &ChangeRow) -> Result<Self, DecodeError> {
+    pub(crate) fn decode(row: &ChangeRow) -> Result<Self, DecodeError> {
         let table = Table::from_name(&row.table).ok_or_else(|| DecodeError::UnknownTable(row.table.clone()))?;
         let record = match table {
             Table::Stores => Record::Store(image(row)?),
@@ -130,7 +130,7 @@ impl Change {
     }
 
     /// The table this change is about.
-    pub fn table(&self) -> Table {
+    pub(crate) fn table(&self) -> Table {
         match self.record {
             Record::Store(_) => Table::Stores,
             Record::Customer(_) => Table::Customers,
@@ -145,7 +145,7 @@ impl Change {
     }
 
     /// Whether the change deleted its row.
-    pub fn is_delete(&self) -> bool {
+    pub(crate) fn is_delete(&self) -> bool {
         self.op == Op::Delete
     }
 }

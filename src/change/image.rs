@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 /// `stores` row image.
 #[derive(Debug, Clone, Deserialize)]
-pub struct StoreImage {
+pub(crate) struct StoreImage {
     pub id: i32,
     pub name: String,
     pub city: String,
@@ -15,7 +15,7 @@ pub struct StoreImage {
 
 /// `customers` row image.
 #[derive(Debug, Clone, Deserialize)]
-pub struct CustomerImage {
+pub(crate) struct CustomerImage {
     pub id: i32,
     pub name: String,
     pub email: String,
@@ -23,7 +23,7 @@ pub struct CustomerImage {
 
 /// `employees` row image.
 #[derive(Debug, Clone, Deserialize)]
-pub struct EmployeeImage {
+pub(crate) struct EmployeeImage {
     pub id: i32,
     pub store_id: i32,
     pub name: String,
@@ -33,7 +33,7 @@ pub struct EmployeeImage {
 
 /// `products` row image.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct ProductImage {
+pub(crate) struct ProductImage {
     pub id: i32,
     pub name: String,
     pub category: String,
@@ -43,7 +43,7 @@ pub struct ProductImage {
 
 /// `orders` row image.
 #[derive(Debug, Clone, Deserialize)]
-pub struct OrderImage {
+pub(crate) struct OrderImage {
     pub id: i32,
     pub customer_id: i32,
     pub employee_id: Option<i32>,
@@ -55,7 +55,7 @@ pub struct OrderImage {
 
 /// `order_items` row image (`price` is the unit price snapshot).
 #[derive(Debug, Clone, Deserialize)]
-pub struct OrderItemImage {
+pub(crate) struct OrderItemImage {
     pub id: i32,
     pub order_id: i32,
     pub product_id: i32,
@@ -65,7 +65,7 @@ pub struct OrderItemImage {
 
 /// `payments` row image.
 #[derive(Debug, Clone, Deserialize)]
-pub struct PaymentImage {
+pub(crate) struct PaymentImage {
     pub id: i32,
     pub order_id: i32,
     pub amount: Decimal,
@@ -75,8 +75,7 @@ pub struct PaymentImage {
 
 /// `inventory` row image (stock on hand).
 #[derive(Debug, Clone, Deserialize)]
-pub struct InventoryImage {
-    pub id: i32,
+pub(crate) struct InventoryImage {
     pub product_id: i32,
     pub store_id: i32,
     pub on_hand: i32,
@@ -84,7 +83,7 @@ pub struct InventoryImage {
 
 /// `inventory_movements` row image.
 #[derive(Debug, Clone, Deserialize)]
-pub struct MovementImage {
+pub(crate) struct MovementImage {
     pub id: i32,
     pub product_id: i32,
     pub store_id: i32,

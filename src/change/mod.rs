@@ -7,15 +7,12 @@ mod image;
 
 use chrono::{DateTime, Utc};
 
-pub use decode::{Change, DecodeError, Record, Side, Table};
-pub use image::{
-    CustomerImage, EmployeeImage, InventoryImage, MovementImage, OrderImage, OrderItemImage, PaymentImage,
-    ProductImage, StoreImage,
-};
+pub(crate) use decode::{Change, DecodeError, Record, Table};
+pub(crate) use image::{MovementImage, ProductImage};
 
 /// A captured change as stored in `cdc_orders`, its images still JSON text.
 #[derive(Debug, Clone, PartialEq)]
-pub struct ChangeRow {
+pub(crate) struct ChangeRow {
     pub id: i64,
     pub txid: i64,
     /// The captured table, as stored (decoded into a [`Table`] by [`Change::decode`]).
@@ -29,24 +26,24 @@ pub struct ChangeRow {
 
 impl ChangeRow {
     /// Bytes of the images, for batch sizing.
-    pub fn size(&self) -> usize {
+    pub(crate) fn size(&self) -> usize {
         64 + self.table.len() + self.before.as_ref().map_or(0, String::len) + self.after.as_ref().map_or(0, String::len)
     }
 
     /// The version of this change: later changes of the same row compare greater.
-    pub fn version(&self) -> Version {
+    pub(crate) fn version(&self) -> Version {
         Version { changed_at: self.changed_at, src_id: self.id }
     }
 
     /// Where this change is in the reader's (txid, id) order.
-    pub fn position(&self) -> Position {
+    pub(crate) fn position(&self) -> Position {
         Position { txid: self.txid, id: self.id }
     }
 }
 
 /// What a change did to its row (`cdc_orders.op`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Op {
+pub(crate) enum Op {
     Insert,
     Update,
     Delete,
@@ -55,11 +52,11 @@ pub enum Op {
 /// `op` was not one of `I`, `U`, `D`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown op '{0}' (expected I, U or D)")]
-pub struct UnknownOp(pub String);
+pub(crate) struct UnknownOp(pub String);
 
 impl Op {
     /// The stored code: `I`, `U` or `D`.
-    pub fn code(self) -> &'static str {
+    pub(crate) fn code(self) -> &'static str {
         match self {
             Op::Insert => "I",
             Op::Update => "U",
@@ -68,7 +65,7 @@ impl Op {
     }
 
     /// Parse a stored code.
-    pub fn from_code(code: &str) -> Result<Self, UnknownOp> {
+    pub(crate) fn from_code(code: &str) -> Result<Self, UnknownOp> {
         match code.trim() {
             "I" => Ok(Op::Insert),
             "U" => Ok(Op::Update),
@@ -81,14 +78,14 @@ impl Op {
 /// The source version of a change: its `changed_at`, then its `cdc_orders` id. The warehouse
 /// applies a change to a row only when its version is newer than the row's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Version {
+pub(crate) struct Version {
     pub changed_at: DateTime<Utc>,
     pub src_id: i64,
 }
 
 /// A place in the reader's order of changes: (transaction id, change id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Position {
+pub(crate) struct Position {
     pub txid: i64,
     pub id: i64,
 }

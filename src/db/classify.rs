@@ -4,7 +4,7 @@ use tokio_postgres::error::SqlState;
 
 /// How a caller should react to a failed statement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
+pub(crate) enum ErrorKind {
     /// The connection is gone or the server is restarting: reconnect with backoff.
     Connection,
     /// Serialization failure, deadlock, resource shortage: retry.
@@ -17,7 +17,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// The `kind` label of `cdc_errors_total`.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             ErrorKind::Connection => "connection",
             ErrorKind::Transient => "transient",
@@ -28,7 +28,7 @@ impl ErrorKind {
 }
 
 /// Map a tokio-postgres error to how the caller reacts.
-pub fn classify(e: &tokio_postgres::Error) -> ErrorKind {
+pub(crate) fn classify(e: &tokio_postgres::Error) -> ErrorKind {
     let Some(code) = e.code() else {
         // No SQLSTATE: an I/O error or a closed connection.
         return ErrorKind::Connection;

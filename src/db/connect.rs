@@ -11,7 +11,7 @@ pub async fn connect(config: &Config, db: Db) -> Result<Client, DbError> {
 }
 
 /// Open one connection to an already resolved target.
-pub async fn connect_target(target: &DbTarget, db: Db) -> Result<Client, DbError> {
+pub(crate) async fn connect_target(target: &DbTarget, db: Db) -> Result<Client, DbError> {
     let (client, connection) = target.pg.connect(NoTls).await.map_err(|source| DbError::Connect {
         db: db.label(),
         target: target.redacted(),

@@ -7,10 +7,11 @@ mod connect;
 mod migrate;
 mod roles;
 
-pub use classify::{classify, ErrorKind};
-pub use connect::{connect, connect_target, pool};
+pub(crate) use classify::{classify, ErrorKind};
+pub(crate) use connect::connect_target;
+pub use connect::{connect, pool};
 pub use migrate::migrate;
-pub use roles::{apply_roles, names};
+pub use roles::apply_roles;
 
 use crate::config::ConfigError;
 pub use crate::config::Db;

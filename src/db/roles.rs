@@ -6,11 +6,11 @@ use super::DbError;
 use crate::config::Config;
 
 /// Names of the roles `brewlytics roles` manages.
-pub mod names {
-    pub const API: &str = "brewlytics_api";
-    pub const CDC: &str = "brewlytics_cdc";
-    pub const READER: &str = "analytics_reader";
-    pub const DBT: &str = "brewlytics_dbt";
+pub(crate) mod names {
+    pub(crate) const API: &str = "brewlytics_api";
+    pub(crate) const CDC: &str = "brewlytics_cdc";
+    pub(crate) const READER: &str = "analytics_reader";
+    pub(crate) const DBT: &str = "brewlytics_dbt";
 }
 
 /// Create (or update the passwords of) the four roles and grant their privileges in both databases.

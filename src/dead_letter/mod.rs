@@ -23,7 +23,7 @@ pub use store::{list, pending, DeadLetterEntry};
 
 /// A change that cannot be applied, with the reason.
 #[derive(Debug, Clone, PartialEq)]
-pub struct DeadLetter {
+pub(crate) struct DeadLetter {
     pub change: ChangeRow,
     pub kind: Kind,
     pub reason: String,
@@ -31,7 +31,7 @@ pub struct DeadLetter {
 
 /// Why a change became a dead letter (`cdc_dead_letter.error_kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// The stored change cannot be understood: unknown table, missing or malformed image.
     Decode,
     /// It decodes, but a value breaks a rule of the model (unknown status, non-positive price, …).
@@ -42,7 +42,7 @@ pub enum Kind {
 
 impl Kind {
     /// The stored value.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Kind::Decode => "decode",
             Kind::Invalid => "invalid",

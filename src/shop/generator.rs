@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 use super::{NewLine, NewOrder, PaymentMethod};
 
 /// Most customer ids a catalogue carries (a random sample).
-pub const CATALOG_CUSTOMERS: i64 = 1000;
+pub(crate) const CATALOG_CUSTOMERS: i64 = 1000;
 
 /// What orders are drawn from: active products, customers, and stores with active staff.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Catalog {
+pub(crate) struct Catalog {
     pub products: Vec<CatalogProduct>,
     pub customer_ids: Vec<i32>,
     pub stores: Vec<CatalogStore>,
@@ -29,7 +29,7 @@ pub struct Catalog {
 
 /// An active product.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CatalogProduct {
+pub(crate) struct CatalogProduct {
     pub id: i32,
     pub name: String,
     pub category: String,
@@ -39,7 +39,7 @@ pub struct CatalogProduct {
 
 /// A store that has at least one active employee.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CatalogStore {
+pub(crate) struct CatalogStore {
     pub id: i32,
     pub name: String,
     pub employee_ids: Vec<i32>,
@@ -47,7 +47,7 @@ pub struct CatalogStore {
 
 impl Catalog {
     /// Read the catalogue from the OLTP database.
-    pub async fn load(client: &tokio_postgres::Client) -> Result<Self, tokio_postgres::Error> {
+    pub(crate) async fn load(client: &tokio_postgres::Client) -> Result<Self, tokio_postgres::Error> {
         let products = "select id, name, category, price from products where active order by id";
         let customers = "select id from customers order by random() limit $1";
         let stores = "select s.id, s.name, array_agg(e.id order by e.id)
@@ -72,14 +72,14 @@ impl Catalog {
     }
 
     /// Whether an order can be drawn at all.
-    pub fn is_usable(&self) -> bool {
+    pub(crate) fn is_usable(&self) -> bool {
         !self.products.is_empty() && !self.customer_ids.is_empty() && !self.stores.is_empty()
     }
 }
 
 /// The part of the day, which shifts what people buy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DayPart {
+pub(crate) enum DayPart {
     /// 06:00–10:59, the morning rush.
     Morning,
     /// 11:00–13:59.
@@ -92,7 +92,7 @@ pub enum DayPart {
 
 impl DayPart {
     /// The day part of an hour (0–23).
-    pub fn of_hour(hour: u32) -> Self {
+    pub(crate) fn of_hour(hour: u32) -> Self {
         match hour {
             6..=10 => DayPart::Morning,
             11..=13 => DayPart::Lunch,
@@ -102,7 +102,7 @@ impl DayPart {
     }
 
     /// Relative popularity of a product category at this time of day.
-    pub fn weight(self, category: &str) -> u32 {
+    pub(crate) fn weight(self, category: &str) -> u32 {
         let (coffee, tea, bakery, food, cold) = match self {
             DayPart::Morning => (10, 3, 6, 1, 1),
             DayPart::Lunch => (3, 1, 2, 8, 3),
@@ -121,12 +121,12 @@ impl DayPart {
 }
 
 /// The local hour now (the chain's shops run on local time).
-pub fn local_hour() -> u32 {
+pub(crate) fn local_hour() -> u32 {
     chrono::Local::now().hour()
 }
 
 /// Draw a realistic order at `hour`; `None` when the catalogue has no customers, products or stores.
-pub fn draft_order<R: Rng + ?Sized>(catalog: &Catalog, hour: u32, rng: &mut R) -> Option<NewOrder> {
+pub(crate) fn draft_order<R: Rng + ?Sized>(catalog: &Catalog, hour: u32, rng: &mut R) -> Option<NewOrder> {
     let customer_id = *catalog.customer_ids.choose(rng)?;
     let store = catalog.stores.choose(rng)?;
     let employee_id = *store.employee_ids.choose(rng)?;
@@ -152,7 +152,7 @@ pub fn draft_order<R: Rng + ?Sized>(catalog: &Catalog, hour: u32, rng: &mut R) -
 
 /// What happens to a placed order later.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FollowUp {
+pub(crate) enum FollowUp {
     /// Served (~96%).
     Serve,
     /// Cancelled before serving (~3%).
@@ -162,12 +162,12 @@ pub enum FollowUp {
 }
 
 /// Draw the fate of a placed order.
-pub fn follow_up<R: Rng + ?Sized>(rng: &mut R) -> FollowUp {
+pub(crate) fn follow_up<R: Rng + ?Sized>(rng: &mut R) -> FollowUp {
     pick_weighted(rng, &[(FollowUp::Serve, 96), (FollowUp::Cancel, 3), (FollowUp::ServeThenRefund, 1)])
 }
 
 /// A new price for a random product: ±5–15%, rounded to 0.05, at least 0.50.
-pub fn price_change<R: Rng + ?Sized>(catalog: &Catalog, rng: &mut R) -> Option<(i32, Decimal)> {
+pub(crate) fn price_change<R: Rng + ?Sized>(catalog: &Catalog, rng: &mut R) -> Option<(i32, Decimal)> {
     let product = catalog.products.choose(rng)?;
     let percent = rng.random_range(5..=15) * if rng.random_bool(0.5) { 1 } else { -1 };
     let raw = product.price * (Decimal::ONE_HUNDRED + Decimal::from(percent)) / Decimal::ONE_HUNDRED;
@@ -177,7 +177,7 @@ pub fn price_change<R: Rng + ?Sized>(catalog: &Catalog, rng: &mut R) -> Option<(
 }
 
 /// A random restock: a product, a store, 20 to 100 units.
-pub fn restock<R: Rng + ?Sized>(catalog: &Catalog, rng: &mut R) -> Option<(i32, i32, i32)> {
+pub(crate) fn restock<R: Rng + ?Sized>(catalog: &Catalog, rng: &mut R) -> Option<(i32, i32, i32)> {
     let product = catalog.products.choose(rng)?;
     let store = catalog.stores.choose(rng)?;
     Some((product.id, store.id, rng.random_range(20..=100)))

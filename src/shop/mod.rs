@@ -2,11 +2,11 @@
 //! tools: order statuses and their life cycle, payment methods, stock movement reasons, the
 //! shape of a new order — and [`generator`], which drafts realistic orders from a [`Catalog`].
 
-pub mod generator;
+pub(crate) mod generator;
 
 use serde::{Deserialize, Serialize};
 
-pub use generator::{draft_order, local_hour, Catalog};
+pub(crate) use generator::{draft_order, local_hour, Catalog};
 
 /// Defines a closed set of stored text values as an enum with `as_str`, `parse` and `ALL`.
 macro_rules! vocabulary {
@@ -14,19 +14,19 @@ macro_rules! vocabulary {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(rename_all = "lowercase")]
-        pub enum $name { $($(#[$vmeta])* $variant),+ }
+        pub(crate) enum $name { $($(#[$vmeta])* $variant),+ }
 
         impl $name {
             /// Every value.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            pub(crate) const ALL: &'static [$name] = &[$($name::$variant),+];
 
             /// The value as stored in OLTP.
-            pub fn as_str(self) -> &'static str {
+            pub(crate) fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),+ }
             }
 
             /// Parse a stored value.
-            pub fn parse(text: &str) -> Option<Self> {
+            pub(crate) fn parse(text: &str) -> Option<Self> {
                 Self::ALL.iter().copied().find(|v| v.as_str() == text)
             }
         }
@@ -61,7 +61,7 @@ vocabulary! {
 
 impl OrderStatus {
     /// Whether an order may move from `self` to `to`.
-    pub fn can_become(self, to: OrderStatus) -> bool {
+    pub(crate) fn can_become(self, to: OrderStatus) -> bool {
         use OrderStatus::*;
         matches!((self, to), (Placed, Served) | (Placed, Cancelled) | (Served, Refunded))
     }
@@ -75,7 +75,7 @@ impl OrderStatus {
 /// * Several lines for the same product are merged into one line (quantities added).
 /// * `payment_method` defaults to `card`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct NewOrder {
+pub(crate) struct NewOrder {
     pub customer_id: i32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub employee_id: Option<i32>,
@@ -88,7 +88,7 @@ pub struct NewOrder {
 
 /// One requested line: a product and how many.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub struct NewLine {
+pub(crate) struct NewLine {
     pub product_id: i32,
     pub quantity: i32,
 }

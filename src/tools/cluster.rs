@@ -117,7 +117,7 @@ impl PrivateCluster {
     }
 
     /// The data directory.
-    pub fn data_dir(&self) -> PathBuf {
+    pub(crate) fn data_dir(&self) -> PathBuf {
         self.opts.dir.join("data")
     }
 
@@ -130,7 +130,7 @@ impl PrivateCluster {
     }
 
     /// Run SQL through psql as the superuser.
-    pub fn psql(&self, db: &str, sql: &str) -> Result<(), ClusterError> {
+    pub(crate) fn psql(&self, db: &str, sql: &str) -> Result<(), ClusterError> {
         let port = self.state.port.to_string();
         let psql = self.bin.join("psql");
         let args = ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-d", db];
@@ -140,7 +140,7 @@ impl PrivateCluster {
     }
 
     /// Stop the server (fast shutdown: in-flight transactions roll back).
-    pub fn stop(&self) -> Result<(), ClusterError> {
+    pub(crate) fn stop(&self) -> Result<(), ClusterError> {
         self.pg_ctl(&["stop", "-m", "fast", "-w"])
     }
 
@@ -228,7 +228,7 @@ impl Drop for PrivateCluster {
 
 /// The directory holding `initdb`, `pg_ctl` and `postgres`: PATH first, then the newest
 /// `/usr/lib/postgresql/*/bin`.
-pub fn find_bin_dir() -> Option<PathBuf> {
+pub(crate) fn find_bin_dir() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())

@@ -23,7 +23,7 @@ use crate::config::parse_duration;
 use crate::shop::generator::{draft_order, follow_up, local_hour, price_change, restock, Catalog, FollowUp};
 
 /// How long after placing an order its fate is decided.
-pub const FOLLOW_UP_AFTER: Duration = Duration::from_millis(500);
+pub(crate) const FOLLOW_UP_AFTER: Duration = Duration::from_millis(500);
 /// Chance per tick of a price change.
 const PRICE_CHANGE_P: f64 = 0.002;
 /// Chance per tick of a restock.
@@ -84,7 +84,7 @@ pub struct LoadReport {
 
 impl LoadReport {
     /// Placed orders per second over the run.
-    pub fn achieved_rate(&self) -> f64 {
+    pub(crate) fn achieved_rate(&self) -> f64 {
         self.orders_placed as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 }

@@ -11,4 +11,4 @@ mod transform;
 pub mod verify;
 
 pub(crate) use sink::{Sink, WriteStats};
-pub use transform::{transform, Rejected, TransformError, Violation, WarehouseBatch};
+pub(crate) use transform::{transform, Rejected, TransformError, WarehouseBatch};

@@ -9,7 +9,7 @@ use super::rows::{ProductChange, Version};
 
 /// The current version of a product in the warehouse.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CurrentProduct {
+pub(super) struct CurrentProduct {
     pub product_key: i32,
     pub name: Option<String>,
     pub category: Option<String>,
@@ -23,7 +23,7 @@ pub struct CurrentProduct {
 
 /// What a product change does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProductAction {
+pub(super) enum ProductAction {
     /// No version exists: insert the first one (valid from -infinity).
     Insert,
     /// The current version is an inferred placeholder (or carries no history yet): overwrite it in place.
@@ -37,7 +37,7 @@ pub enum ProductAction {
 }
 
 /// Decide what `change` does given the current version.
-pub fn product_action(current: Option<&CurrentProduct>, change: &ProductChange) -> ProductAction {
+pub(super) fn product_action(current: Option<&CurrentProduct>, change: &ProductChange) -> ProductAction {
     let Some(cur) = current else { return ProductAction::Insert };
     if cur.version.is_some_and(|v| v >= change.version) {
         return ProductAction::Skip;
@@ -58,7 +58,10 @@ pub fn product_action(current: Option<&CurrentProduct>, change: &ProductChange) 
 }
 
 /// Apply product changes in version order. Returns how many type 2 versions were opened.
-pub async fn apply_products(tx: &Transaction<'_>, changes: &[ProductChange]) -> Result<u64, tokio_postgres::Error> {
+pub(super) async fn apply_products(
+    tx: &Transaction<'_>,
+    changes: &[ProductChange],
+) -> Result<u64, tokio_postgres::Error> {
     let mut opened = 0;
     for change in changes {
         let current = load_current(tx, change.image.id).await?;

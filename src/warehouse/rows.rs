@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use rust_decimal::Decimal;
 
-pub use crate::change::Version;
+pub(super) use crate::change::Version;
 use crate::{
     change::ProductImage,
     shop::{OrderStatus, PaymentMethod},
@@ -14,7 +14,7 @@ use crate::{
 
 /// A type 1 dimension row of stores.
 #[derive(Debug, Clone, PartialEq)]
-pub struct StoreRow {
+pub(crate) struct StoreRow {
     pub store_id: i32,
     pub name: String,
     pub city: String,
@@ -24,7 +24,7 @@ pub struct StoreRow {
 
 /// A type 1 dimension row of customers.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CustomerRow {
+pub(crate) struct CustomerRow {
     pub customer_id: i32,
     pub name: String,
     pub email: String,
@@ -34,7 +34,7 @@ pub struct CustomerRow {
 
 /// A type 1 dimension row of employees.
 #[derive(Debug, Clone, PartialEq)]
-pub struct EmployeeRow {
+pub(crate) struct EmployeeRow {
     pub employee_id: i32,
     pub store_id: i32,
     pub name: String,
@@ -46,7 +46,7 @@ pub struct EmployeeRow {
 
 /// One change of a product, applied in order (type 2 needs every version).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ProductChange {
+pub(crate) struct ProductChange {
     pub image: ProductImage,
     pub is_deleted: bool,
     pub version: Version,
@@ -54,7 +54,7 @@ pub struct ProductChange {
 
 /// One order (accumulating snapshot).
 #[derive(Debug, Clone, PartialEq)]
-pub struct OrderRow {
+pub(crate) struct OrderRow {
     pub order_id: i32,
     pub customer_id: i32,
     pub employee_id: Option<i32>,
@@ -70,7 +70,7 @@ pub struct OrderRow {
 
 /// One order line.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SaleRow {
+pub(crate) struct SaleRow {
     pub order_item_id: i32,
     pub order_id: i32,
     pub product_id: i32,
@@ -83,7 +83,7 @@ pub struct SaleRow {
 
 /// One payment (refunds are negative).
 #[derive(Debug, Clone, PartialEq)]
-pub struct PaymentRow {
+pub(crate) struct PaymentRow {
     pub payment_id: i32,
     pub order_id: i32,
     pub amount: Decimal,
@@ -97,7 +97,7 @@ pub struct PaymentRow {
 
 /// What a batch adds into one `fact_inventory` row (product x store x day).
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct InventoryDelta {
+pub(crate) struct InventoryDelta {
     pub date_key: i32,
     pub store_id: i32,
     pub product_id: i32,
@@ -112,7 +112,7 @@ pub struct InventoryDelta {
 
 /// A dimension that facts can reference before its row arrives (an inferred member).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dim {
+pub(crate) enum Dim {
     Store,
     Customer,
     Employee,
@@ -121,10 +121,10 @@ pub enum Dim {
 
 impl Dim {
     /// Every dimension with inferred members.
-    pub const ALL: [Dim; 4] = [Dim::Store, Dim::Customer, Dim::Employee, Dim::Product];
+    pub(crate) const ALL: [Dim; 4] = [Dim::Store, Dim::Customer, Dim::Employee, Dim::Product];
 
     /// The `dim` label of the warehouse metrics.
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Dim::Store => "store",
             Dim::Customer => "customer",
@@ -136,7 +136,7 @@ impl Dim {
 
 /// One value per [`Dim`].
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct PerDim<T> {
+pub(crate) struct PerDim<T> {
     pub store: T,
     pub customer: T,
     pub employee: T,
@@ -145,12 +145,12 @@ pub struct PerDim<T> {
 
 impl<T> PerDim<T> {
     /// Each dimension with its value.
-    pub fn iter(&self) -> impl Iterator<Item = (Dim, &T)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (Dim, &T)> {
         Dim::ALL.into_iter().map(|dim| (dim, self.get(dim)))
     }
 
     /// The value of `dim`.
-    pub fn get(&self, dim: Dim) -> &T {
+    pub(crate) fn get(&self, dim: Dim) -> &T {
         match dim {
             Dim::Store => &self.store,
             Dim::Customer => &self.customer,
@@ -160,7 +160,7 @@ impl<T> PerDim<T> {
     }
 
     /// The value of `dim`, to change.
-    pub fn get_mut(&mut self, dim: Dim) -> &mut T {
+    pub(crate) fn get_mut(&mut self, dim: Dim) -> &mut T {
         match dim {
             Dim::Store => &mut self.store,
             Dim::Customer => &mut self.customer,
@@ -171,10 +171,10 @@ impl<T> PerDim<T> {
 }
 
 /// Natural keys referenced by facts that may have no dimension row yet.
-pub type InferredKeys = PerDim<BTreeSet<i32>>;
+pub(super) type InferredKeys = PerDim<BTreeSet<i32>>;
 
 /// `yyyymmdd` of a UTC instant, or 0 (the unknown date) outside the calendar.
-pub fn date_key(t: DateTime<Utc>) -> i32 {
+pub(super) fn date_key(t: DateTime<Utc>) -> i32 {
     let d = t.date_naive();
     if (2015..=2045).contains(&d.year()) {
         d.year() * 10_000 + d.month() as i32 * 100 + d.day() as i32
@@ -184,6 +184,6 @@ pub fn date_key(t: DateTime<Utc>) -> i32 {
 }
 
 /// Minute of the UTC day.
-pub fn time_key(t: DateTime<Utc>) -> i32 {
+pub(super) fn time_key(t: DateTime<Utc>) -> i32 {
     (t.hour() * 60 + t.minute()) as i32
 }

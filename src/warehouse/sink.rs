@@ -11,14 +11,14 @@ use super::{product, rows::*, transform::WarehouseBatch};
 
 /// What a write did, for metrics.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct WriteStats {
+pub(crate) struct WriteStats {
     /// Inferred members created.
     pub inferred: PerDim<u64>,
     pub product_versions: u64,
 }
 
 /// The sink's statements, prepared once per connection.
-pub struct Sink {
+pub(crate) struct Sink {
     stores: Statement,
     customers: Statement,
     employees: Statement,
@@ -34,7 +34,7 @@ const GUARD: &str = "(t.changed_at, t.src_id) < (excluded.changed_at, excluded.s
 
 impl Sink {
     /// Prepare every statement on `client`.
-    pub async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
+    pub(crate) async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
         let p = |sql: String| async move { client.prepare(&sql).await };
         Ok(Sink {
             stores: p(format!(
@@ -80,7 +80,7 @@ impl Sink {
     }
 
     /// Write `batch` in `tx`. The caller commits it together with the checkpoint.
-    pub async fn write(
+    pub(crate) async fn write(
         &self,
         tx: &Transaction<'_>,
         batch: &WarehouseBatch,

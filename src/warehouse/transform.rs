@@ -19,7 +19,7 @@ use crate::{
 
 /// Everything one batch writes to the warehouse.
 #[derive(Debug, Default, Clone, PartialEq)]
-pub struct WarehouseBatch {
+pub(crate) struct WarehouseBatch {
     pub stores: Vec<StoreRow>,
     pub customers: Vec<CustomerRow>,
     pub employees: Vec<EmployeeRow>,
@@ -37,14 +37,14 @@ pub struct WarehouseBatch {
 
 /// A change the transform cannot map.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Rejected {
+pub(crate) struct Rejected {
     pub change: ChangeRow,
     pub error: TransformError,
 }
 
 /// Why a change cannot be mapped onto the warehouse.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum TransformError {
+pub(crate) enum TransformError {
     /// The stored row cannot be understood (its text is kept for the dead letter).
     #[error("{0}")]
     Decode(String),
@@ -61,7 +61,7 @@ impl From<DecodeError> for TransformError {
 
 /// A value that breaks a rule of the model.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum Violation {
+pub(crate) enum Violation {
     #[error("product {id} has a non-positive price {price}")]
     Price { id: i32, price: Decimal },
     #[error("order {id} has unknown status '{status}'")]
@@ -75,7 +75,7 @@ pub enum Violation {
 }
 
 /// Map a batch of changes (in any order) onto warehouse rows.
-pub fn transform(changes: &[ChangeRow]) -> WarehouseBatch {
+pub(crate) fn transform(changes: &[ChangeRow]) -> WarehouseBatch {
     let mut acc = Accumulator::default();
     let mut ordered: Vec<&ChangeRow> = changes.iter().collect();
     ordered.sort_by_key(|c| c.version());

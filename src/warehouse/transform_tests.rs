@@ -6,12 +6,12 @@ use rust_decimal::Decimal;
 use super::{transform, TransformError};
 use crate::change::{ChangeRow, Op};
 
-fn change(id: i64, table: &str, op: &str, before: Option<&str>, after: Option<&str>) -> ChangeRow {
+fn change(id: i64, table: &str, op: Op, before: Option<&str>, after: Option<&str>) -> ChangeRow {
     ChangeRow {
         id,
         txid: 1000 + id,
         table: table.into(),
-        op: Op::from_code(op).unwrap(),
+        op,
         row_id: 1,
         before: before.map(str::to_string),
         after: after.map(str::to_string),
@@ -25,19 +25,21 @@ const ORDER: &str = r#"{"id": 7, "customer_id": 3, "employee_id": null, "store_i
 #[test]
 fn money_stays_exact() {
     let item = r#"{"id": 1, "order_id": 7, "product_id": 2, "quantity": 3, "price": 0.10}"#;
-    let b = transform(&[change(1, "order_items", "I", None, Some(item))]);
+    let b = transform(&[change(1, "order_items", Op::Insert, None, Some(item))]);
     assert_eq!(b.sales[0].line_total, Decimal::new(30, 2));
     assert_eq!(b.sales[0].line_total.to_string(), "0.30");
     let two = r#"{"id": 2, "order_id": 7, "product_id": 2, "quantity": 1, "price": 0.20}"#;
-    let b =
-        transform(&[change(1, "order_items", "I", None, Some(item)), change(2, "order_items", "I", None, Some(two))]);
+    let b = transform(&[
+        change(1, "order_items", Op::Insert, None, Some(item)),
+        change(2, "order_items", Op::Insert, None, Some(two)),
+    ]);
     let sum: Decimal = b.sales.iter().map(|s| s.unit_price).sum();
     assert_eq!(sum.to_string(), "0.30");
 }
 
 #[test]
 fn order_keys_come_from_utc_time() {
-    let b = transform(&[change(1, "orders", "I", None, Some(ORDER))]);
+    let b = transform(&[change(1, "orders", Op::Insert, None, Some(ORDER))]);
     let o = &b.orders[0];
     assert_eq!((o.date_key, o.time_key), (20250720, 23 * 60 + 30));
     assert_eq!(o.employee_id, None);
@@ -48,9 +50,9 @@ fn order_keys_come_from_utc_time() {
 fn several_changes_of_a_row_collapse_to_the_last() {
     let served = ORDER.replace("placed", "served");
     let b = transform(&[
-        change(3, "orders", "U", Some(ORDER), Some(&served)),
-        change(1, "orders", "I", None, Some(ORDER)),
-        change(4, "orders", "D", Some(&served), None),
+        change(3, "orders", Op::Update, Some(ORDER), Some(&served)),
+        change(1, "orders", Op::Insert, None, Some(ORDER)),
+        change(4, "orders", Op::Delete, Some(&served), None),
     ]);
     assert_eq!(b.orders.len(), 1);
     assert!(b.orders[0].is_deleted, "the delete is the latest change");
@@ -64,8 +66,8 @@ fn product_changes_are_all_kept_in_order() {
         format!(r#"{{"id": 1, "name": "Latte", "category": "coffee", "price": {price}, "active": true}}"#)
     };
     let b = transform(&[
-        change(2, "products", "U", Some(&p("3.80")), Some(&p("4.00"))),
-        change(1, "products", "I", None, Some(&p("3.80"))),
+        change(2, "products", Op::Update, Some(&p("3.80")), Some(&p("4.00"))),
+        change(1, "products", Op::Insert, None, Some(&p("3.80"))),
     ]);
     let prices: Vec<String> = b.products.iter().map(|c| c.image.price.to_string()).collect();
     assert_eq!(prices, ["3.80", "4.00"]);
@@ -79,10 +81,10 @@ fn movements_become_deltas_of_their_day() {
         )
     };
     let b = transform(&[
-        change(1, "inventory_movements", "I", None, Some(&m(24, "restock"))),
-        change(2, "inventory_movements", "I", None, Some(&m(-2, "sale"))),
-        change(3, "inventory_movements", "U", Some(&m(-2, "sale")), Some(&m(-3, "sale"))),
-        change(4, "inventory_movements", "D", Some(&m(-1, "waste")), None),
+        change(1, "inventory_movements", Op::Insert, None, Some(&m(24, "restock"))),
+        change(2, "inventory_movements", Op::Insert, None, Some(&m(-2, "sale"))),
+        change(3, "inventory_movements", Op::Update, Some(&m(-2, "sale")), Some(&m(-3, "sale"))),
+        change(4, "inventory_movements", Op::Delete, Some(&m(-1, "waste")), None),
     ]);
     assert_eq!(b.inventory.len(), 1);
     let d = &b.inventory[0];
@@ -92,17 +94,17 @@ fn movements_become_deltas_of_their_day() {
 #[test]
 fn bad_changes_are_rejected_and_the_rest_goes_on() {
     let b = transform(&[
-        change(1, "orders", "I", None, Some(r#"{"id": 1}"#)),
-        change(3, "nope", "I", None, Some("{}")),
+        change(1, "orders", Op::Insert, None, Some(r#"{"id": 1}"#)),
+        change(3, "nope", Op::Insert, None, Some("{}")),
         change(
             4,
             "order_items",
-            "I",
+            Op::Insert,
             None,
             Some(r#"{"id": 1, "order_id": 7, "product_id": 2, "quantity": 0, "price": 1}"#),
         ),
-        change(5, "orders", "I", None, Some(ORDER)),
-        change(6, "orders", "D", None, None),
+        change(5, "orders", Op::Insert, None, Some(ORDER)),
+        change(6, "orders", Op::Delete, None, None),
     ]);
     let errors: Vec<String> = b.rejected.iter().map(|r| r.error.to_string()).collect();
     assert!(matches!(b.rejected[0].error, TransformError::Decode(_)), "{errors:?}");

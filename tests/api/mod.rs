@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::support::{scalar, TestDb};
 
 /// A running API over a fresh database.
-pub struct TestApi {
+pub(crate) struct TestApi {
     pub t: TestDb,
     pub url: String,
     pub db: Client,
@@ -34,12 +34,12 @@ impl Drop for TestApi {
 }
 
 /// Tables a request may write.
-pub const WRITTEN: [&str; 8] =
+pub(crate) const WRITTEN: [&str; 8] =
     ["orders", "order_items", "payments", "inventory_movements", "inventory", "customers", "products", "cdc_orders"];
 
 impl TestApi {
     /// An API over a seeded database.
-    pub async fn seeded() -> Self {
+    pub(crate) async fn seeded() -> Self {
         let api = Self::empty().await;
         let mut client = api.t.oltp().await;
         seeder::seed(&mut client).await.expect("seed");
@@ -47,7 +47,7 @@ impl TestApi {
     }
 
     /// An API over an empty (migrated) database.
-    pub async fn empty() -> Self {
+    pub(crate) async fn empty() -> Self {
         let t = TestDb::new().await;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -59,31 +59,31 @@ impl TestApi {
     }
 
     /// Send a request and return the status and the JSON body (Null when the body is not JSON).
-    pub async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
+    pub(crate) async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
         let response = request.send().await.expect("request sent");
         let status = response.status().as_u16();
         let text = response.text().await.unwrap();
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
-    pub async fn get(&self, path: &str) -> (u16, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, Value) {
         self.send(self.http.get(format!("{}{path}", self.url))).await
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         self.send(self.http.post(format!("{}{path}", self.url)).json(&body)).await
     }
 
-    pub async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
+    pub(crate) async fn patch(&self, path: &str, body: Value) -> (u16, Value) {
         self.send(self.http.patch(format!("{}{path}", self.url)).json(&body)).await
     }
 
-    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.http.request(method, format!("{}{path}", self.url))
     }
 
     /// Row counts of [`WRITTEN`], in that order.
-    pub async fn counts(&self) -> Vec<i64> {
+    pub(crate) async fn counts(&self) -> Vec<i64> {
         let mut counts = Vec::new();
         for table in WRITTEN {
             counts.push(scalar::<i64>(&self.db, &format!("select count(*) from {table}")).await);
@@ -92,17 +92,17 @@ impl TestApi {
     }
 
     /// One integer of a query.
-    pub async fn int(&self, sql: &str) -> i64 {
+    pub(crate) async fn int(&self, sql: &str) -> i64 {
         scalar::<i64>(&self.db, sql).await
     }
 
     /// One text of a query.
-    pub async fn text(&self, sql: &str) -> String {
+    pub(crate) async fn text(&self, sql: &str) -> String {
         scalar::<String>(&self.db, sql).await
     }
 
     /// A seeded active employee and a customer, product ids of a coffee and a food item.
-    pub async fn fixture(&self) -> Fixture {
+    pub(crate) async fn fixture(&self) -> Fixture {
         Fixture {
             customer: self.int("select min(id)::int8 from customers").await,
             employee: self.int("select min(id)::int8 from employees where active").await,
@@ -114,7 +114,7 @@ impl TestApi {
 
 /// Ids to build requests with.
 #[derive(Debug, Clone, Copy)]
-pub struct Fixture {
+pub(crate) struct Fixture {
     pub customer: i64,
     pub employee: i64,
     pub coffee: i64,
@@ -122,7 +122,7 @@ pub struct Fixture {
 }
 
 /// A JSON number or numeric string as exact text (money keeps its scale).
-pub fn exact(v: &Value) -> String {
+pub(crate) fn exact(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),

@@ -22,7 +22,7 @@ const RATE: f64 = 80.0;
 const LOAD_FOR: Duration = Duration::from_secs(4);
 
 /// A fresh pair of databases whose warehouse the daemon filled (daemon stopped, verify clean).
-pub async fn filled_warehouse() -> TestDb {
+pub(super) async fn filled_warehouse() -> TestDb {
     let t = TestDb::new().await;
     seed::seed(&mut t.oltp().await).await.expect("seed");
     let daemon = InProcessDaemon::start(&t.config);

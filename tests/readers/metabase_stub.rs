@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 /// What the stub holds; public so tests can read and compare it.
 #[derive(Debug, Default, Clone)]
-pub struct Stub {
+pub(super) struct Stub {
     pub calls: Vec<String>,
     pub setup_token: Option<String>,
     pub admin: Option<(String, String)>,
@@ -42,7 +42,7 @@ impl Stub {
 }
 
 /// Serve a fresh Metabase (no admin yet, setup token `tok`); returns its URL and its state.
-pub async fn start() -> (String, Shared) {
+pub(super) async fn start() -> (String, Shared) {
     let state: Shared = Arc::new(Mutex::new(Stub { setup_token: Some("tok".into()), ..Default::default() }));
     let app = Router::new()
         .route("/api/health", get(|| async { Json(json!({"status": "ok"})) }))
@@ -230,7 +230,7 @@ async fn update_dashboard(State(s): State<Shared>, Path(id): Path<i64>, Json(b):
 
 impl Stub {
     /// Calls since index `from` with the given method.
-    pub fn calls_with(&self, from: usize, method: &Method) -> Vec<String> {
+    pub(super) fn calls_with(&self, from: usize, method: &Method) -> Vec<String> {
         let prefix = format!("{method} ");
         self.calls[from..].iter().filter(|c| c.starts_with(&prefix)).cloned().collect()
     }

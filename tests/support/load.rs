@@ -15,7 +15,7 @@ use tokio_postgres::Transaction;
 use super::{connect_url, shop};
 
 /// Writers running in the background until stopped.
-pub struct Writers {
+pub(crate) struct Writers {
     stop: Arc<AtomicBool>,
     tasks: JoinSet<()>,
     pub committed: Arc<AtomicU64>,
@@ -24,7 +24,7 @@ pub struct Writers {
 
 impl Writers {
     /// Start `n` writers on `oltp_url`, each doing at most `max_txns` transactions (0 = until stopped).
-    pub fn start(oltp_url: &str, n: usize, max_txns: u64) -> Self {
+    pub(crate) fn start(oltp_url: &str, n: usize, max_txns: u64) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let (committed, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
         let mut tasks = JoinSet::new();
@@ -59,14 +59,14 @@ impl Writers {
     }
 
     /// Stop and wait for the writers.
-    pub async fn stop(mut self) -> (u64, u64) {
+    pub(crate) async fn stop(mut self) -> (u64, u64) {
         self.stop.store(true, Ordering::Relaxed);
         while self.tasks.join_next().await.is_some() {}
         (self.committed.load(Ordering::Relaxed), self.failed.load(Ordering::Relaxed))
     }
 
     /// Wait until every writer has finished its transactions.
-    pub async fn join(mut self) -> (u64, u64) {
+    pub(crate) async fn join(mut self) -> (u64, u64) {
         while self.tasks.join_next().await.is_some() {}
         (self.committed.load(Ordering::Relaxed), self.failed.load(Ordering::Relaxed))
     }

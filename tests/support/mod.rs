@@ -66,7 +66,7 @@ fn start_server() -> Server {
 }
 
 /// Connect to a DSN and drive the connection in the background.
-pub async fn connect_url(url: &str) -> Client {
+pub(crate) async fn connect_url(url: &str) -> Client {
     let cfg = tokio_postgres::Config::from_str(url).expect("valid test DSN");
     let (client, conn) = cfg.connect(NoTls).await.unwrap_or_else(|e| panic!("connect {url}: {e}"));
     tokio::spawn(async move {
@@ -76,7 +76,7 @@ pub async fn connect_url(url: &str) -> Client {
 }
 
 /// A fresh pair of migrated databases for one test.
-pub struct TestDb {
+pub(crate) struct TestDb {
     pub config: Config,
     pub oltp_url: String,
     pub olap_url: String,
@@ -85,7 +85,7 @@ pub struct TestDb {
 
 impl TestDb {
     /// Clone both templates into new databases.
-    pub async fn new() -> Self {
+    pub(crate) async fn new() -> Self {
         let server = server();
         let n = NEXT_DB.fetch_add(1, Ordering::SeqCst);
         let pid = std::process::id();
@@ -105,16 +105,16 @@ impl TestDb {
         TestDb { config, oltp_url, olap_url, base: server.base.clone() }
     }
 
-    pub async fn oltp(&self) -> Client {
+    pub(crate) async fn oltp(&self) -> Client {
         connect_url(&self.oltp_url).await
     }
 
-    pub async fn olap(&self) -> Client {
+    pub(crate) async fn olap(&self) -> Client {
         connect_url(&self.olap_url).await
     }
 
     /// A DSN for one of this test's databases as another role (trust auth in the private cluster).
-    pub fn url_as(&self, db: Db, role: &str) -> String {
+    pub(crate) fn url_as(&self, db: Db, role: &str) -> String {
         let url = match db {
             Db::Oltp => &self.oltp_url,
             Db::Olap => &self.olap_url,
@@ -149,7 +149,7 @@ where
 }
 
 /// Wait until `check` returns `Some`, polling every 20 ms, failing after `deadline`.
-pub async fn wait_for<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
+pub(crate) async fn wait_for<T, F, Fut>(what: &str, deadline: Duration, mut check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -165,23 +165,23 @@ where
 }
 
 /// One scalar of a query.
-pub async fn scalar<T: for<'a> tokio_postgres::types::FromSql<'a>>(c: &Client, sql: &str) -> T {
+pub(crate) async fn scalar<T: for<'a> tokio_postgres::types::FromSql<'a>>(c: &Client, sql: &str) -> T {
     c.query_one(sql, &[]).await.unwrap_or_else(|e| panic!("{sql}: {e}")).get(0)
 }
 
-pub mod load;
-pub mod process;
-pub mod shop;
+pub(crate) mod load;
+pub(crate) mod process;
+pub(crate) mod shop;
 
 /// The CDC daemon running in-process on a test's databases.
-pub struct InProcessDaemon {
+pub(crate) struct InProcessDaemon {
     pub token: tokio_util::sync::CancellationToken,
     pub task: tokio::task::JoinHandle<()>,
 }
 
 impl InProcessDaemon {
     /// Start `brewlytics cdc`'s loop on `config`.
-    pub fn start(config: &Config) -> Self {
+    pub(crate) fn start(config: &Config) -> Self {
         let token = tokio_util::sync::CancellationToken::new();
         let (cfg, t) = (config.clone(), token.clone());
         let task = tokio::spawn(async move { brewlytics::cdc::run(&cfg, t).await });
@@ -189,14 +189,14 @@ impl InProcessDaemon {
     }
 
     /// Cancel and wait for it to stop.
-    pub async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.token.cancel();
         tokio::time::timeout(Duration::from_secs(10), self.task).await.expect("daemon stops within 10 s").unwrap();
     }
 }
 
 /// Wait until the warehouse has applied everything committed in OLTP so far, then return.
-pub async fn wait_caught_up(t: &TestDb, deadline: Duration) {
+pub(crate) async fn wait_caught_up(t: &TestDb, deadline: Duration) {
     let oltp = t.oltp().await;
     let olap = t.olap().await;
     let target: i64 = scalar(&oltp, "select count(*) from cdc_orders").await;
@@ -208,7 +208,7 @@ pub async fn wait_caught_up(t: &TestDb, deadline: Duration) {
 }
 
 /// Assert `brewlytics verify` finds no difference.
-pub async fn assert_verified(t: &TestDb) {
+pub(crate) async fn assert_verified(t: &TestDb) {
     let report = brewlytics::warehouse::verify::verify(&t.oltp().await, &t.olap().await).await.expect("verify runs");
     assert!(report.is_clean(), "verify found differences: {:#?}", report.differences);
 }

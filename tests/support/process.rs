@@ -8,18 +8,18 @@ use std::{
 use super::TestDb;
 
 /// A running `brewlytics cdc`, killed on drop.
-pub struct DaemonProcess {
+pub(crate) struct DaemonProcess {
     pub child: Child,
 }
 
 impl DaemonProcess {
     /// Start the daemon on the test's databases.
-    pub fn start(t: &TestDb) -> Self {
+    pub(crate) fn start(t: &TestDb) -> Self {
         Self::start_with(&t.oltp_url, &t.olap_url, &[])
     }
 
     /// Start the daemon on explicit DSNs, with extra environment.
-    pub fn start_with(oltp_url: &str, olap_url: &str, env: &[(&str, &str)]) -> Self {
+    pub(crate) fn start_with(oltp_url: &str, olap_url: &str, env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_brewlytics"));
         cmd.arg("cdc")
             .env("OLTP_DATABASE_URL", oltp_url)
@@ -35,24 +35,24 @@ impl DaemonProcess {
         DaemonProcess { child: cmd.spawn().expect("spawn brewlytics cdc") }
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// SIGKILL and reap.
-    pub fn kill(mut self) {
+    pub(crate) fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
     /// Send SIGTERM.
-    pub fn terminate(&self) {
+    pub(crate) fn terminate(&self) {
         let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status().expect("kill -TERM");
         assert!(status.success());
     }
 
     /// Wait for the process to exit, up to `deadline`.
-    pub fn wait_exit(&mut self, deadline: Duration) -> Option<(ExitStatus, Duration)> {
+    pub(crate) fn wait_exit(&mut self, deadline: Duration) -> Option<(ExitStatus, Duration)> {
         let start = Instant::now();
         while start.elapsed() < deadline {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
@@ -72,7 +72,7 @@ impl Drop for DaemonProcess {
 }
 
 /// `brewlytics status --json` on the test's databases.
-pub fn status_json(t: &TestDb) -> serde_json::Value {
+pub(crate) fn status_json(t: &TestDb) -> serde_json::Value {
     let out = Command::new(env!("CARGO_BIN_EXE_brewlytics"))
         .args(["status", "--json"])
         .env("OLTP_DATABASE_URL", &t.oltp_url)

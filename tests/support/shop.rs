@@ -4,7 +4,7 @@ use rand::RngExt;
 use tokio_postgres::GenericClient;
 
 /// Two stores, employees, customers and a menu; ids 1..=N.
-pub const SHOP: &str = "
+pub(crate) const SHOP: &str = "
     insert into stores (name, city) values ('Harbour', 'Leith'), ('Castle', 'Old Town');
     insert into employees (store_id, name, role) values (1, 'Ana', 'barista'), (1, 'Ben', 'manager'), (2, 'Cy', 'barista');
     insert into customers (name, email) select 'Customer ' || g, 'c' || g || '@example.com' from generate_series(1, 20) g;
@@ -16,12 +16,12 @@ pub const SHOP: &str = "
 
 /// Place one order with `lines` of (product, quantity), its payment, movements and stock update.
 /// Runs in the caller's transaction if `c` is one.
-pub async fn place_order<C: GenericClient>(c: &C, customer: i32, store: i32, lines: &[(i32, i32)]) -> i32 {
+pub(crate) async fn place_order<C: GenericClient>(c: &C, customer: i32, store: i32, lines: &[(i32, i32)]) -> i32 {
     try_place_order(c, customer, store, lines).await.expect("place an order")
 }
 
 /// [`place_order`], returning the error (a deadlock between concurrent writers, say).
-pub async fn try_place_order<C: GenericClient>(
+pub(crate) async fn try_place_order<C: GenericClient>(
     c: &C,
     customer: i32,
     store: i32,
@@ -71,12 +71,12 @@ pub async fn try_place_order<C: GenericClient>(
 }
 
 /// A random order of 1-3 lines.
-pub async fn random_order<C: GenericClient>(c: &C) -> i32 {
+pub(crate) async fn random_order<C: GenericClient>(c: &C) -> i32 {
     try_random_order(c).await.expect("place a random order")
 }
 
 /// [`random_order`], returning the error.
-pub async fn try_random_order<C: GenericClient>(c: &C) -> Result<i32, tokio_postgres::Error> {
+pub(crate) async fn try_random_order<C: GenericClient>(c: &C) -> Result<i32, tokio_postgres::Error> {
     let (customer, store, lines) = {
         let mut rng = rand::rng();
         let n = rng.random_range(1..=3);

@@ -19,7 +19,7 @@ use super::{
 
 /// A line of an order, with the catalogue price at order time.
 #[derive(Debug, Clone, Serialize)]
-pub struct OrderLine {
+pub(crate) struct OrderLine {
     pub product_id: i32,
     pub quantity: i32,
     #[serde(with = "rust_decimal::serde::arbitrary_precision")]
@@ -30,7 +30,7 @@ pub struct OrderLine {
 
 /// A payment (negative for a refund).
 #[derive(Debug, Clone, Serialize)]
-pub struct Payment {
+pub(crate) struct Payment {
     pub id: i32,
     #[serde(with = "rust_decimal::serde::arbitrary_precision")]
     pub amount: Decimal,
@@ -40,7 +40,7 @@ pub struct Payment {
 
 /// An order as the API returns it.
 #[derive(Debug, Clone, Serialize)]
-pub struct Order {
+pub(crate) struct Order {
     pub order_id: i32,
     pub customer_id: i32,
     pub employee_id: Option<i32>,
@@ -55,19 +55,19 @@ pub struct Order {
 
 /// The body of `POST /orders/{id}/status`.
 #[derive(Debug, Deserialize)]
-pub struct StatusChange {
+pub(crate) struct StatusChange {
     pub status: OrderStatus,
 }
 
 /// `POST /orders/new`: place an order in one transaction.
-pub async fn create(State(state): State<AppState>, ApiJson(order): ApiJson<NewOrder>) -> ApiResult<Json<Order>> {
+pub(crate) async fn create(State(state): State<AppState>, ApiJson(order): ApiJson<NewOrder>) -> ApiResult<Json<Order>> {
     let client = state.client().await?;
     place::place(&client, &order).await.map(Json)
 }
 
 /// `POST /orders/random`: the server drafts a realistic order from its catalogue
 /// ([`shop::draft_order`]) and places it like `POST /orders/new`.
-pub async fn create_random(State(state): State<AppState>) -> ApiResult<Json<Order>> {
+pub(crate) async fn create_random(State(state): State<AppState>) -> ApiResult<Json<Order>> {
     let catalog = state.catalog().await?;
     let draft = {
         let mut rng = rand::rng();
@@ -88,13 +88,13 @@ pub async fn create_random(State(state): State<AppState>) -> ApiResult<Json<Orde
 }
 
 /// `GET /orders/{id}`: the order with its lines and payments.
-pub async fn get(State(state): State<AppState>, ApiPath(id): ApiPath<i32>) -> ApiResult<Json<Order>> {
+pub(crate) async fn get(State(state): State<AppState>, ApiPath(id): ApiPath<i32>) -> ApiResult<Json<Order>> {
     let client = state.client().await?;
     read::load(&client, id).await?.map(Json).ok_or_else(|| ApiError::not_found(format!("order {id} not found")))
 }
 
 /// `POST /orders/{id}/status`: move an order along placed → served → refunded, or placed → cancelled.
-pub async fn change_status(
+pub(crate) async fn change_status(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i32>,
     ApiJson(change): ApiJson<StatusChange>,

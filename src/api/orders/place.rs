@@ -17,9 +17,9 @@ use crate::{
 };
 
 /// Most distinct products in one order.
-pub const MAX_LINES: usize = 100;
+pub(super) const MAX_LINES: usize = 100;
 /// Most units of one product in one order.
-pub const MAX_QUANTITY: i32 = 1000;
+pub(super) const MAX_QUANTITY: i32 = 1000;
 /// `orders.total` is numeric(12,2).
 const MAX_TOTAL: Decimal = Decimal::from_parts(1_410_065_408, 2, 0, false, 0); // 10^10
 
@@ -32,7 +32,7 @@ struct Line {
 }
 
 /// Place `order`; see the module docs.
-pub async fn place<C: GenericClient>(client: &C, order: &NewOrder) -> ApiResult<Order> {
+pub(super) async fn place<C: GenericClient>(client: &C, order: &NewOrder) -> ApiResult<Order> {
     let lines = merge_lines(&order.items)?;
     let method = order.payment_method.unwrap_or(PaymentMethod::Card);
     let (_, (store_id, employee_id), prices) = tokio::try_join!(

@@ -10,7 +10,7 @@ use crate::{
 };
 
 /// The order `id`, or `None` when there is no such order.
-pub async fn load<C: GenericClient>(client: &C, id: i32) -> ApiResult<Option<Order>> {
+pub(super) async fn load<C: GenericClient>(client: &C, id: i32) -> ApiResult<Option<Order>> {
     let head = "select customer_id, employee_id, store_id, status, order_time, total from orders where id = $1";
     let lines = "select product_id, quantity, price from order_items where order_id = $1 order by id";
     let payments = "select id, amount, method, paid_at from payments where order_id = $1 order by id";

@@ -21,7 +21,7 @@ use crate::api::{sql, ApiError, ApiResult};
 use crate::shop::OrderStatus;
 
 /// Move order `id` to `to` in one transaction, with the side effects of the module docs.
-pub async fn change(client: &mut deadpool_postgres::Object, id: i32, to: OrderStatus) -> ApiResult<Order> {
+pub(super) async fn change(client: &mut deadpool_postgres::Object, id: i32, to: OrderStatus) -> ApiResult<Order> {
     let tx = client.transaction().await?;
     let row = sql::query_opt(&tx, "select status from orders where id = $1 for update", &[&id]).await?;
     let Some(row) = row else { return Err(ApiError::not_found(format!("order {id} not found"))) };

@@ -14,7 +14,7 @@ use tokio_postgres::Client;
 use super::BenchError;
 
 /// Orders per OLTP transaction.
-pub const CHUNK_ORDERS: i64 = 1000;
+pub(crate) const CHUNK_ORDERS: i64 = 1000;
 
 const ORDERS_SQL: &str = "
     create temp table bench_orders on commit drop as
@@ -61,13 +61,12 @@ const STOCK_ROUND_SQL: &str = "
 
 /// What [`generate`] wrote.
 #[derive(Debug, Clone, Copy)]
-pub struct BulkReport {
-    pub orders: i64,
-    pub elapsed: Duration,
+pub(crate) struct BulkReport {
+    pub(crate) elapsed: Duration,
 }
 
 /// Write `orders` orders in chunks of [`CHUNK_ORDERS`], each chunk committed on its own.
-pub async fn generate(client: &mut Client, orders: i64) -> Result<BulkReport, BenchError> {
+pub(crate) async fn generate(client: &mut Client, orders: i64) -> Result<BulkReport, BenchError> {
     let started = Instant::now();
     let mut left = orders;
     while left > 0 {
@@ -83,5 +82,5 @@ pub async fn generate(client: &mut Client, orders: i64) -> Result<BulkReport, Be
         tx.commit().await?;
         left -= n;
     }
-    Ok(BulkReport { orders, elapsed: started.elapsed() })
+    Ok(BulkReport { elapsed: started.elapsed() })
 }

@@ -32,10 +32,10 @@ const CAPTURED: [&str; 9] = [
 ];
 
 /// pgbench clients (the API's pool size is 16; 8 is the knee of pgbench on 2 cores).
-pub const CLIENTS: usize = 8;
+pub(crate) const CLIENTS: usize = 8;
 
 /// Run `rounds` alternating pgbench runs of `duration` on each side.
-pub async fn run(env: &BenchEnv, duration: Duration, rounds: usize) -> Result<ScenarioResult, BenchError> {
+pub(super) async fn run(env: &BenchEnv, duration: Duration, rounds: usize) -> Result<ScenarioResult, BenchError> {
     let on = env.fresh_oltp("capture_on").await?;
     let off = env.fresh_oltp("capture_off").await?;
     let off_client = connect(&off).await?;

@@ -14,20 +14,20 @@ use tokio_postgres::Client;
 use super::{env::DbPair, BenchError};
 
 /// A running `brewlytics cdc` process.
-pub struct DaemonProcess {
+pub(crate) struct DaemonProcess {
     child: Child,
     metrics_url: String,
 }
 
 /// The daemon's settings under test.
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct DaemonSettings {
+pub(crate) struct DaemonSettings {
     pub batch_rows: i64,
 }
 
 /// Time spent in one phase of the daemon's batches (`cdc_batch_duration_seconds{phase}`).
 #[derive(Debug, Clone, Serialize)]
-pub struct PhaseTime {
+pub(crate) struct PhaseTime {
     pub phase: String,
     pub seconds: f64,
     pub batches: u64,
@@ -35,7 +35,7 @@ pub struct PhaseTime {
 
 impl DaemonProcess {
     /// Start `bin cdc` on `pair`, logging to `log`, with `settings` (CDC_BATCH_ROWS, …) set.
-    pub fn start(bin: &Path, pair: &DbPair, settings: &DaemonSettings, log: &Path) -> Result<Self, BenchError> {
+    pub(super) fn start(bin: &Path, pair: &DbPair, settings: &DaemonSettings, log: &Path) -> Result<Self, BenchError> {
         let port = crate::tools::cluster::free_port()?;
         let log = std::fs::File::create(log)?;
         let child = Command::new(bin)
@@ -55,13 +55,13 @@ impl DaemonProcess {
     }
 
     /// The process's peak resident set (`VmHWM`), in KiB.
-    pub fn peak_rss_kib(&self) -> Option<u64> {
+    pub(crate) fn peak_rss_kib(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()?)).ok()?;
         status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
     }
 
     /// Sum and count of each batch phase so far, from the metrics endpoint.
-    pub async fn phases(&self) -> Result<Vec<PhaseTime>, BenchError> {
+    pub(crate) async fn phases(&self) -> Result<Vec<PhaseTime>, BenchError> {
         let text = reqwest::get(&self.metrics_url)
             .await
             .and_then(|r| r.error_for_status())
@@ -73,7 +73,7 @@ impl DaemonProcess {
     }
 
     /// Fail if the process has exited.
-    pub fn check_alive(&mut self) -> Result<(), BenchError> {
+    pub(crate) fn check_alive(&mut self) -> Result<(), BenchError> {
         match self.child.try_wait()? {
             None => Ok(()),
             Some(status) => Err(BenchError::Daemon(format!("exited early with {status}"))),
@@ -81,7 +81,7 @@ impl DaemonProcess {
     }
 
     /// SIGTERM, then SIGKILL if it does not stop within 15 s.
-    pub async fn stop(mut self) -> Result<(), BenchError> {
+    pub(crate) async fn stop(mut self) -> Result<(), BenchError> {
         if let Some(pid) = self.child.id() {
             let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await;
         }
@@ -93,7 +93,7 @@ impl DaemonProcess {
 }
 
 /// Wait until the warehouse checkpoint has applied `target` changes; returns when it saw it.
-pub async fn wait_applied(
+pub(crate) async fn wait_applied(
     olap: &Client,
     daemon: &mut DaemonProcess,
     target: i64,
@@ -115,7 +115,7 @@ pub async fn wait_applied(
 
 /// The `brewlytics` binary to run as the daemon: beside the current executable, else the current
 /// executable itself (when it is `brewlytics`).
-pub fn default_binary() -> PathBuf {
+pub(crate) fn default_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("brewlytics"));
     exe.parent().map(|d| d.join("brewlytics")).filter(|b| b.is_file()).unwrap_or(exe)
 }

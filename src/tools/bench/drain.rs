@@ -50,7 +50,7 @@ const FACTS: [(&str, &str); 3] = [
 
 /// One drain of the backlog by the daemon.
 #[derive(Debug, Clone, Serialize)]
-pub struct DrainRun {
+pub(crate) struct DrainRun {
     pub settings: DaemonSettings,
     pub seconds: f64,
     pub change_rows_per_s: f64,
@@ -61,7 +61,7 @@ pub struct DrainRun {
 }
 
 /// Run the drain scenario at `scale` orders.
-pub async fn run(
+pub(super) async fn run(
     env: &BenchEnv,
     scale: i64,
     daemon_bin: &Path,

@@ -2,11 +2,7 @@
 //! both OLTP and OLAP databases on the same machine, and migrated templates to clone a fresh
 //! pair of databases from for each scenario.
 
-use std::{
-    path::{Path, PathBuf},
-    str::FromStr,
-    time::Duration,
-};
+use std::{path::Path, str::FromStr, time::Duration};
 
 use tokio_postgres::{Client, NoTls};
 
@@ -21,32 +17,32 @@ const TPL_OLTP: &str = "bench_tpl_oltp";
 const TPL_OLAP: &str = "bench_tpl_olap";
 
 /// The running cluster and its templates (OLTP migrated and seeded, OLAP migrated).
-pub struct BenchEnv {
+pub(crate) struct BenchEnv {
     cluster: PrivateCluster,
     next: std::sync::atomic::AtomicU32,
 }
 
 /// A fresh pair of databases for one scenario.
 #[derive(Debug, Clone)]
-pub struct DbPair {
+pub(crate) struct DbPair {
     pub config: Config,
     pub oltp_dsn: String,
     pub olap_dsn: String,
 }
 
 impl DbPair {
-    pub async fn oltp(&self) -> Result<Client, BenchError> {
+    pub(crate) async fn oltp(&self) -> Result<Client, BenchError> {
         connect(&self.oltp_dsn).await
     }
 
-    pub async fn olap(&self) -> Result<Client, BenchError> {
+    pub(crate) async fn olap(&self) -> Result<Client, BenchError> {
         connect(&self.olap_dsn).await
     }
 }
 
 impl BenchEnv {
     /// Start the cluster in `dir` (removed when this is dropped) and build the templates.
-    pub async fn start(dir: &Path) -> Result<Self, BenchError> {
+    pub(super) async fn start(dir: &Path) -> Result<Self, BenchError> {
         let opts = ClusterOptions { dir: dir.to_path_buf(), durable: true, remove_on_drop: true };
         let cluster = tokio::task::spawn_blocking(move || PrivateCluster::start(opts))
             .await
@@ -67,17 +63,12 @@ impl BenchEnv {
     }
 
     /// A superuser DSN for database `db`.
-    pub fn dsn(&self, db: &str) -> String {
+    pub(super) fn dsn(&self, db: &str) -> String {
         self.cluster.state.dsn(db)
     }
 
-    /// The cluster's data directory.
-    pub fn data_dir(&self) -> PathBuf {
-        self.cluster.data_dir()
-    }
-
     /// Clone both templates into a new pair named after `scenario`.
-    pub async fn fresh_pair(&self, scenario: &str) -> Result<DbPair, BenchError> {
+    pub(crate) async fn fresh_pair(&self, scenario: &str) -> Result<DbPair, BenchError> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let (oltp, olap) = (format!("{scenario}_{n}_oltp"), format!("{scenario}_{n}_olap"));
         let admin = connect(&self.dsn("postgres")).await?;
@@ -94,7 +85,7 @@ impl BenchEnv {
     }
 
     /// A clone of the seeded OLTP template only (for the capture scenario).
-    pub async fn fresh_oltp(&self, name: &str) -> Result<String, BenchError> {
+    pub(crate) async fn fresh_oltp(&self, name: &str) -> Result<String, BenchError> {
         self.fresh_db(name, TPL_OLTP).await
     }
 
@@ -123,7 +114,7 @@ async fn clone_database(admin: &Client, name: &str, tpl: &str) -> Result<(), Ben
 }
 
 /// Connect to a DSN and drive the connection in the background.
-pub async fn connect(dsn: &str) -> Result<Client, BenchError> {
+pub(super) async fn connect(dsn: &str) -> Result<Client, BenchError> {
     let cfg = tokio_postgres::Config::from_str(dsn)?;
     let (client, conn) = cfg.connect(NoTls).await?;
     tokio::spawn(async move {
@@ -133,7 +124,7 @@ pub async fn connect(dsn: &str) -> Result<Client, BenchError> {
 }
 
 /// Machine facts for the report.
-pub async fn machine(client: &Client) -> Result<serde_json::Value, BenchError> {
+pub(crate) async fn machine(client: &Client) -> Result<serde_json::Value, BenchError> {
     let row = client
         .query_one(
             "select version(), current_setting('shared_buffers'), current_setting('fsync'),

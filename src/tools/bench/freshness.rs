@@ -32,7 +32,7 @@ const CATCH_UP: Duration = Duration::from_secs(120);
 
 /// How to run one freshness measurement.
 #[derive(Debug, Clone)]
-pub struct FreshnessOptions {
+pub(crate) struct FreshnessOptions {
     pub rate: f64,
     pub duration: Duration,
     pub daemon_bin: PathBuf,
@@ -42,7 +42,7 @@ pub struct FreshnessOptions {
 
 /// Commit→applied percentiles in milliseconds.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
-pub struct Percentiles {
+pub(crate) struct Percentiles {
     pub p50: f64,
     pub p95: f64,
     pub p99: f64,
@@ -51,7 +51,7 @@ pub struct Percentiles {
 
 /// What one run measured.
 #[derive(Debug, Clone, Serialize)]
-pub struct Freshness {
+pub(crate) struct Freshness {
     pub loaded: Percentiles,
     /// Orders placed one at a time before the load, same daemon.
     pub idle: Percentiles,
@@ -63,7 +63,7 @@ pub struct Freshness {
 }
 
 /// Run the load against a fresh pair of databases; see the module docs.
-pub async fn measure(env: &BenchEnv, opts: &FreshnessOptions, hold_open: bool) -> Result<Freshness, BenchError> {
+pub(crate) async fn measure(env: &BenchEnv, opts: &FreshnessOptions, hold_open: bool) -> Result<Freshness, BenchError> {
     let name = if hold_open { "longtx" } else { "freshness" };
     let pair = env.fresh_pair(name).await?;
     let (oltp, olap) = (pair.oltp().await?, pair.olap().await?);

@@ -6,12 +6,12 @@
 //! [`drain`], [`freshness`] (also `longtx`), [`api`] and [`capture`].
 
 pub mod api;
-pub mod bulk;
-pub mod capture;
-pub mod daemon;
-pub mod drain;
-pub mod env;
-pub mod freshness;
+mod bulk;
+mod capture;
+mod daemon;
+mod drain;
+mod env;
+mod freshness;
 pub mod report;
 pub mod run;
 

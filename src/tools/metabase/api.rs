@@ -28,7 +28,12 @@ impl Metabase {
     }
 
     /// Send one request; any non-2xx answer is an error.
-    pub async fn call(&mut self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, MetabaseError> {
+    pub(crate) async fn call(
+        &mut self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, MetabaseError> {
         let name = format!("{method} {path}");
         self.calls.push(name.clone());
         let mut request = self.http.request(method, format!("{}{path}", self.base));
@@ -53,7 +58,7 @@ impl Metabase {
     }
 
     /// Wait until `GET /api/health` answers 200 (Metabase starts slowly), at most `wait`.
-    pub async fn wait_healthy(&mut self, wait: Duration) -> Result<(), MetabaseError> {
+    pub(crate) async fn wait_healthy(&mut self, wait: Duration) -> Result<(), MetabaseError> {
         let started = Instant::now();
         loop {
             let last = match self.call(Method::GET, "/api/health", None).await {
@@ -69,7 +74,7 @@ impl Metabase {
 
     /// Log in: the first-run setup when no admin exists yet (`POST /api/setup`), else
     /// `POST /api/session`. Returns whether the first-run setup was done.
-    pub async fn log_in(&mut self, user: &str, password: &str) -> Result<bool, MetabaseError> {
+    pub(crate) async fn log_in(&mut self, user: &str, password: &str) -> Result<bool, MetabaseError> {
         let props = self.call(Method::GET, "/api/session/properties", None).await?;
         let has_user = props.get("has-user-setup").and_then(Value::as_bool).unwrap_or(false);
         let setup_token = props.get("setup-token").and_then(Value::as_str).filter(|_| !has_user);
@@ -115,7 +120,7 @@ fn not_a_list(path: &str) -> MetabaseError {
 }
 
 /// The integer `id` of an object a call returned.
-pub fn id_of(v: &Value, call: &str) -> Result<i64, MetabaseError> {
+pub(super) fn id_of(v: &Value, call: &str) -> Result<i64, MetabaseError> {
     v.get("id").and_then(Value::as_i64).ok_or_else(|| MetabaseError::Response {
         call: call.to_string(),
         reason: "no integer \"id\" in the answer".into(),
@@ -123,7 +128,7 @@ pub fn id_of(v: &Value, call: &str) -> Result<i64, MetabaseError> {
 }
 
 /// The live object of `items` named `name` (the lowest id when several).
-pub fn find_by_name<'a>(items: &'a [Value], name: &str) -> Option<&'a Value> {
+pub(super) fn find_by_name<'a>(items: &'a [Value], name: &str) -> Option<&'a Value> {
     items
         .iter()
         .filter(|v| v.get("name").and_then(Value::as_str) == Some(name))

@@ -11,14 +11,14 @@ use crate::config::Config;
 /// The whole description (see metabase/README.md).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Spec {
-    pub dashboard: DashboardSpec,
-    pub database: DatabaseSpec,
+    pub(crate) dashboard: DashboardSpec,
+    pub(crate) database: DatabaseSpec,
     pub cards: Vec<CardSpec>,
 }
 
 /// The dashboard, found by `name`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct DashboardSpec {
+pub(crate) struct DashboardSpec {
     pub name: String,
     #[serde(default)]
     pub description: String,
@@ -32,7 +32,7 @@ fn default_columns() -> u32 {
 
 /// The Metabase data source, found by `name`.
 #[derive(Debug, Clone, Deserialize)]
-pub struct DatabaseSpec {
+pub(crate) struct DatabaseSpec {
     pub name: String,
     pub engine: String,
     /// Connection details sent when the data source is created.
@@ -79,7 +79,7 @@ impl Spec {
     }
 
     /// Parse and check a description; `origin` names it in errors.
-    pub fn parse(text: &str, origin: &str) -> Result<Self, MetabaseError> {
+    pub(crate) fn parse(text: &str, origin: &str) -> Result<Self, MetabaseError> {
         let bad = |reason: String| MetabaseError::BadSpec { origin: origin.to_string(), reason };
         let de = &mut serde_json::Deserializer::from_str(text);
         let spec: Spec = serde_path_to_error::deserialize(de).map_err(|e| bad(e.to_string()))?;
@@ -165,7 +165,7 @@ fn json_text(v: &Value) -> String {
 
 /// The value of a warehouse setting by its env name: `None` for a name brewlytics does not read,
 /// `Some(None)` for a setting that is not set (only OLAP_HOST can be unset).
-pub fn config_setting(config: &Config, env: &str) -> Option<Option<String>> {
+pub(crate) fn config_setting(config: &Config, env: &str) -> Option<Option<String>> {
     Some(match env {
         "OLAP_HOST" => config.olap_host.clone(),
         "OLAP_PORT" => Some(config.olap_port.to_string()),
