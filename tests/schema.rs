@@ -170,8 +170,8 @@ async fn backend_pid(c: &tokio_postgres::Client) -> i32 {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_notify_per_transaction() {
     let t = TestDb::new().await;
-    let cfg: tokio_postgres::Config = t.oltp_url.parse().unwrap();
-    let (listener, mut conn) = cfg.connect(tokio_postgres::NoTls).await.unwrap();
+    let target = brewlytics::config::DbTarget::from_dsn(&t.oltp_url, "the test DSN").unwrap();
+    let (listener, mut conn) = db::connect_raw(&target, "OLTP").await.unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     tokio::spawn(async move {
         let mut stream = futures_util::stream::poll_fn(move |cx| conn.poll_message(cx));

@@ -45,9 +45,8 @@ async fn wait_for_facts(dir: &Path, at_least: i64) -> (String, String, i64) {
     wait_for("orders in the warehouse", Duration::from_secs(90), || async {
         let state = ClusterState::load(&dir.join(".brewlytics"))?;
         let (oltp, olap) = (state.dsn("coffee_oltp"), state.dsn("coffee_olap"));
-        let c = tokio_postgres::connect(&olap, tokio_postgres::NoTls).await.ok()?;
-        tokio::spawn(c.1);
-        let n: i64 = c.0.query_one("select count(*) from fact_sales", &[]).await.ok()?.get(0);
+        let c = brewlytics::db::connect_dsn(&olap).await.ok()?;
+        let n: i64 = c.query_one("select count(*) from fact_sales", &[]).await.ok()?.get(0);
         (n >= at_least).then_some((oltp, olap, n))
     })
     .await
