@@ -42,7 +42,14 @@ pub struct Config {
     #[arg(long, env = "DB_USER", default_value = "brew", global = true)]
     pub db_user: String,
     /// Database password for both databases (dev default; set your own).
-    #[arg(long, env = "DB_PASSWORD", default_value = "brew", hide_default_value = true, hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "DB_PASSWORD",
+        default_value = "brew",
+        hide_default_value = true,
+        hide_env_values = true,
+        global = true
+    )]
     pub db_password: Secret,
     /// File holding DB_PASSWORD (Docker/Kubernetes secret); wins over DB_PASSWORD.
     #[arg(long, env = "DB_PASSWORD_FILE", global = true)]
@@ -110,25 +117,53 @@ pub struct Config {
     #[arg(long, env = "CDC_RETENTION", default_value = "1d", value_parser = parse_duration, global = true)]
     pub cdc_retention: Duration,
     /// Password of the `brewlytics_api` role (writes OLTP business tables).
-    #[arg(long, env = "API_DB_PASSWORD", default_value = "brew_api", hide_default_value = true, hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "API_DB_PASSWORD",
+        default_value = "brew_api",
+        hide_default_value = true,
+        hide_env_values = true,
+        global = true
+    )]
     pub api_db_password: Secret,
     /// File holding API_DB_PASSWORD; wins over API_DB_PASSWORD.
     #[arg(long, env = "API_DB_PASSWORD_FILE", global = true)]
     pub api_db_password_file: Option<PathBuf>,
     /// Password of the `brewlytics_cdc` role (reads OLTP, writes OLAP).
-    #[arg(long, env = "CDC_DB_PASSWORD", default_value = "brew_cdc", hide_default_value = true, hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "CDC_DB_PASSWORD",
+        default_value = "brew_cdc",
+        hide_default_value = true,
+        hide_env_values = true,
+        global = true
+    )]
     pub cdc_db_password: Secret,
     /// File holding CDC_DB_PASSWORD; wins over CDC_DB_PASSWORD.
     #[arg(long, env = "CDC_DB_PASSWORD_FILE", global = true)]
     pub cdc_db_password_file: Option<PathBuf>,
     /// Password of the read-only `analytics_reader` role (Metabase, Grafana).
-    #[arg(long, env = "READER_DB_PASSWORD", default_value = "brew_reader", hide_default_value = true, hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "READER_DB_PASSWORD",
+        default_value = "brew_reader",
+        hide_default_value = true,
+        hide_env_values = true,
+        global = true
+    )]
     pub reader_db_password: Secret,
     /// File holding READER_DB_PASSWORD; wins over READER_DB_PASSWORD.
     #[arg(long, env = "READER_DB_PASSWORD_FILE", global = true)]
     pub reader_db_password_file: Option<PathBuf>,
     /// Password of the `brewlytics_dbt` role (reads the star, owns schema marts).
-    #[arg(long, env = "DBT_DB_PASSWORD", default_value = "brew_dbt", hide_default_value = true, hide_env_values = true, global = true)]
+    #[arg(
+        long,
+        env = "DBT_DB_PASSWORD",
+        default_value = "brew_dbt",
+        hide_default_value = true,
+        hide_env_values = true,
+        global = true
+    )]
     pub dbt_db_password: Secret,
     /// File holding DBT_DB_PASSWORD; wins over DBT_DB_PASSWORD.
     #[arg(long, env = "DBT_DB_PASSWORD_FILE", global = true)]
@@ -191,12 +226,18 @@ impl DbTarget {
     /// The target of a bare DSN (test harnesses, the benchmark's own cluster): TLS from the DSN
     /// alone, `prefer` by default.
     pub fn from_dsn(dsn: &str, setting: &'static str) -> Result<Self, ConfigError> {
-        let defaults = TlsSettings { mode: SslMode::Prefer, mode_setting: "default", root_cert: None, root_setting: "" };
+        let defaults =
+            TlsSettings { mode: SslMode::Prefer, mode_setting: "default", root_cert: None, root_setting: "" };
         Self::parse(dsn, setting, setting, defaults)
     }
 
     /// Parse a DSN named by `setting`; its sslmode/sslrootcert win over `tls`.
-    fn parse(dsn: &str, setting: &'static str, source: &'static str, mut tls: TlsSettings) -> Result<Self, ConfigError> {
+    fn parse(
+        dsn: &str,
+        setting: &'static str,
+        source: &'static str,
+        mut tls: TlsSettings,
+    ) -> Result<Self, ConfigError> {
         let bad = |reason| ConfigError::BadDsn { setting, reason };
         let split = tls::split_dsn(dsn).map_err(bad)?;
         if let Some(mode) = split.mode().map_err(bad)? {
@@ -263,7 +304,10 @@ impl Config {
         positive("CDC_BATCH_BYTES", self.cdc_batch_bytes)?;
         positive("CDC_POLL_INTERVAL_MS", self.cdc_poll_interval_ms as i64)?;
         if self.api_key.as_ref().is_some_and(|k| k.expose().trim().is_empty()) {
-            return Err(ConfigError::Invalid { setting: "API_KEY", reason: "is empty (unset it to leave writes open)".into() });
+            return Err(ConfigError::Invalid {
+                setting: "API_KEY",
+                reason: "is empty (unset it to leave writes open)".into(),
+            });
         }
         self.target(Db::Oltp)?;
         self.target(Db::Olap)?;
@@ -323,7 +367,8 @@ impl Config {
                     .application_name("brewlytics")
                     .connect_timeout(Duration::from_secs(5))
                     .ssl_mode(tls::postgres_mode(tls.mode));
-                let source = if host.is_some() { host_name } else { "DB_USER/DB_PASSWORD and default host localhost:5432" };
+                let source =
+                    if host.is_some() { host_name } else { "DB_USER/DB_PASSWORD and default host localhost:5432" };
                 DbTarget { pg, source, tls, password_setting: None }
             }
         };
@@ -439,7 +484,10 @@ mod tests {
         c.sslmode = Some(SslMode::Require);
         c.sslrootcert = Some("/etc/ca.pem".into());
         let t = c.target(Db::Olap).unwrap();
-        assert_eq!((t.tls.mode, t.tls.mode_setting, t.tls.effective_mode()), (SslMode::Require, "PGSSLMODE", SslMode::VerifyCa));
+        assert_eq!(
+            (t.tls.mode, t.tls.mode_setting, t.tls.effective_mode()),
+            (SslMode::Require, "PGSSLMODE", SslMode::VerifyCa)
+        );
         assert_eq!(t.pg.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
         c.olap_database_url = Some("postgres://u:pw@h/db?sslmode=verify-full&sslrootcert=system".into());
         let t = c.target(Db::Olap).unwrap();
@@ -448,7 +496,10 @@ mod tests {
         c.olap_database_url = Some("host=h sslmode=disable password=pw".into());
         let t = c.target(Db::Olap).unwrap();
         assert_eq!(t.pg.get_ssl_mode(), tokio_postgres::config::SslMode::Disable);
-        assert_eq!(t.configured_by(), "OLAP_DATABASE_URL, sslmode=disable (OLAP_DATABASE_URL), sslrootcert=/etc/ca.pem (PGSSLROOTCERT)");
+        assert_eq!(
+            t.configured_by(),
+            "OLAP_DATABASE_URL, sslmode=disable (OLAP_DATABASE_URL), sslrootcert=/etc/ca.pem (PGSSLROOTCERT)"
+        );
     }
 
     #[test]

@@ -9,4 +9,5 @@ mod cdc_semantics;
 mod cli;
 mod readers;
 mod schema;
+mod tls;
 mod up;

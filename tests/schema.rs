@@ -286,7 +286,9 @@ async fn roles_have_least_privilege() {
     cannot_connect(&t.url_as(Db::Olap, "brewlytics_api"), "the API role on OLAP").await;
     let api = connect_url(&t.url_as(Db::Oltp, "brewlytics_api")).await;
     let captured: i64 = scalar(&owner, "select count(*) from cdc_orders").await;
-    api.batch_execute("insert into customers (name, email) values ('B', 'b@example.com')").await.expect("api writes OLTP");
+    api.batch_execute("insert into customers (name, email) values ('B', 'b@example.com')")
+        .await
+        .expect("api writes OLTP");
     assert_eq!(scalar::<i64>(&owner, "select count(*) from cdc_orders").await, captured + 1, "captured as usual");
     for sql in [
         "insert into cdc_orders (table_name, op, row_id) values ('orders', 'I', 1)",
@@ -300,8 +302,21 @@ async fn roles_have_least_privilege() {
 
     // The daemon reads OLTP (also in an exported snapshot), prunes cdc_orders, writes nothing else.
     let cdc = connect_url(&t.url_as(Db::Oltp, "brewlytics_cdc")).await;
-    for table in ["stores", "customers", "products", "employees", "orders", "order_items", "payments", "inventory", "inventory_movements", "cdc_orders"] {
-        cdc.query(&format!("select count(*) from {table}"), &[]).await.unwrap_or_else(|e| panic!("cdc reads {table}: {e}"));
+    for table in [
+        "stores",
+        "customers",
+        "products",
+        "employees",
+        "orders",
+        "order_items",
+        "payments",
+        "inventory",
+        "inventory_movements",
+        "cdc_orders",
+    ] {
+        cdc.query(&format!("select count(*) from {table}"), &[])
+            .await
+            .unwrap_or_else(|e| panic!("cdc reads {table}: {e}"));
     }
     cdc.batch_execute("delete from cdc_orders where id < 0").await.expect("cdc prunes cdc_orders");
     for sql in [
@@ -314,8 +329,14 @@ async fn roles_have_least_privilege() {
         denied(&cdc, "the daemon role", sql).await;
     }
     let mut exporter = connect_url(&t.url_as(Db::Oltp, "brewlytics_cdc")).await;
-    let tx = exporter.build_transaction().isolation_level(tokio_postgres::IsolationLevel::RepeatableRead).start().await.unwrap();
-    let snapshot: String = tx.query_one("select pg_export_snapshot()", &[]).await.expect("cdc exports a snapshot").get(0);
+    let tx = exporter
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .start()
+        .await
+        .unwrap();
+    let snapshot: String =
+        tx.query_one("select pg_export_snapshot()", &[]).await.expect("cdc exports a snapshot").get(0);
     cdc.batch_execute(&format!(
         "begin isolation level repeatable read; set transaction snapshot '{snapshot}'; select count(*) from orders; commit"
     ))
@@ -341,7 +362,10 @@ async fn roles_have_least_privilege() {
         .map(|r| r.get(0))
         .collect();
     assert!(missing.is_empty(), "the daemon cannot write {missing:?}");
-    cdc_olap.batch_execute("insert into later_table (v) values (1); update cdc_offset set batch_seq = batch_seq").await.expect("cdc writes OLAP");
+    cdc_olap
+        .batch_execute("insert into later_table (v) values (1); update cdc_offset set batch_seq = batch_seq")
+        .await
+        .expect("cdc writes OLAP");
     assert!(scalar::<bool>(&cdc_olap, "select pg_try_advisory_lock(42)").await);
     denied(&cdc_olap, "the daemon role", "insert into refinery_schema_history (version) values (99)").await;
     denied(&cdc_olap, "the daemon role", "create table mine (x int)").await;
@@ -391,7 +415,10 @@ async fn roles_have_least_privilege() {
     let cdc_role = || "brewlytics_cdc".to_string();
     assert_eq!(grants, [(cdc_role(), "DELETE".to_string()), (cdc_role(), "SELECT".to_string())]);
     let definers: Vec<String> = owner
-        .query("select proname::text from pg_proc where prosecdef and pronamespace = 'public'::regnamespace order by 1", &[])
+        .query(
+            "select proname::text from pg_proc where prosecdef and pronamespace = 'public'::regnamespace order by 1",
+            &[],
+        )
         .await
         .unwrap()
         .iter()

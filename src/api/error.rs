@@ -109,7 +109,9 @@ impl IntoResponse for ApiError {
         let message = self.to_string();
         let mut response = (self.status(), Json(ErrorBody { error: &message, field: self.field() })).into_response();
         if let ApiError::Unauthorized { .. } = self {
-            response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
         }
         response
     }

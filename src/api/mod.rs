@@ -193,6 +193,8 @@ where
     // A bad setting, certificate or login fails here, at startup, not on the first request.
     drop(db::connect_target(&target, Db::Oltp).await?);
     let pool = db::pool(&target, Db::Oltp, POOL_SIZE)?;
+    // One pooled connection from the start, so `status` sees the API (and its role) at once.
+    drop(pool.get().await);
     let state = AppState::new(pool).with_api_key(config.api_key.clone());
     tracing::info!(addr = %listener.local_addr()?, api_key = config.api_key.is_some(), "order api listening");
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;

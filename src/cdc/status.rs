@@ -44,7 +44,9 @@ pub async fn status(oltp: &Client, olap: &Client) -> Result<Status, CdcError> {
         .map_err(|e| CdcError::db("finding the active daemon", e))?;
     let mut roles = BTreeMap::<String, Vec<String>>::new();
     for client in [oltp, olap] {
-        for (component, role) in component_roles(client).await.map_err(|e| CdcError::db("finding the components' roles", e))? {
+        for (component, role) in
+            component_roles(client).await.map_err(|e| CdcError::db("finding the components' roles", e))?
+        {
             let list = roles.entry(component).or_default();
             if !list.contains(&role) {
                 list.push(role);

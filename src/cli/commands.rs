@@ -88,7 +88,8 @@ pub(crate) async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
     println!("oldest open txn:  {:.1} s", s.oldest_open_transaction_seconds);
     println!("dead letters:     {}", s.dead_letters);
     println!("checkpoint:       {} (updated {})", s.window_start, s.checkpoint_updated_at);
-    let roles: Vec<String> = s.roles.iter().map(|(component, roles)| format!("{component} as {}", roles.join(", "))).collect();
+    let roles: Vec<String> =
+        s.roles.iter().map(|(component, roles)| format!("{component} as {}", roles.join(", "))).collect();
     println!("runs as:          {}", if roles.is_empty() { "no component connected".into() } else { roles.join("; ") });
     Ok(())
 }

@@ -96,7 +96,8 @@ async fn database(config: Config, opts: &UpOptions) -> anyhow::Result<(Config, O
     println!("starting a private PostgreSQL in {} …", dir.display());
     let (oltp, olap) = (config.oltp_db.clone(), config.olap_db.clone());
     let cluster = tokio::task::spawn_blocking(move || -> anyhow::Result<PrivateCluster> {
-        let cluster = PrivateCluster::start(ClusterOptions { dir, durable: true, remove_on_drop: false, ..Default::default() })?;
+        let cluster =
+            PrivateCluster::start(ClusterOptions { dir, durable: true, remove_on_drop: false, ..Default::default() })?;
         cluster.create_database(&oltp)?;
         cluster.create_database(&olap)?;
         Ok(cluster)

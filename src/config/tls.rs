@@ -171,8 +171,8 @@ fn split_key_values(dsn: &str) -> Result<SplitDsn, String> {
             return Err(format!("expected '=' in pair {pair} of the key=value list"));
         }
         while chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
-        let (value, end) =
-            read_value(&mut chars, dsn.len()).ok_or_else(|| format!("unterminated quoted value in pair {pair} of the key=value list"))?;
+        let (value, end) = read_value(&mut chars, dsn.len())
+            .ok_or_else(|| format!("unterminated quoted value in pair {pair} of the key=value list"))?;
         match key.as_str() {
             "sslmode" => split.sslmode = Some(value),
             "sslrootcert" => split.sslrootcert = Some(value),
@@ -207,8 +207,9 @@ mod tests {
 
     #[test]
     fn urls_lose_their_tls_parameters_and_keep_the_others() {
-        let s = split_dsn("postgresql://u:p%3Fw@h:5/db?sslmode=verify-full&application_name=x&sslrootcert=%2Ftmp%2Fca.pem")
-            .unwrap();
+        let s =
+            split_dsn("postgresql://u:p%3Fw@h:5/db?sslmode=verify-full&application_name=x&sslrootcert=%2Ftmp%2Fca.pem")
+                .unwrap();
         assert_eq!(s.rest, "postgresql://u:p%3Fw@h:5/db?application_name=x");
         assert_eq!(s.sslmode.as_deref(), Some("verify-full"));
         assert_eq!(s.sslrootcert.as_deref(), Some("/tmp/ca.pem"));

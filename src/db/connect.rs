@@ -27,15 +27,21 @@ pub(crate) async fn connect_target(target: &DbTarget, db: Db) -> Result<Client, 
 
 /// Open one connection and return it undriven, for a caller that polls its messages itself
 /// (LISTEN); `label` names the database in errors.
-pub async fn connect_raw(target: &DbTarget, label: &'static str) -> Result<(Client, Connection<Socket, Stream>), DbError> {
-    let connector = tls::connector(&target.tls)
-        .map_err(|source| DbError::Tls { db: label, configured: target.configured_by(), source })?;
+pub async fn connect_raw(
+    target: &DbTarget,
+    label: &'static str,
+) -> Result<(Client, Connection<Socket, Stream>), DbError> {
+    let connector = tls::connector(&target.tls).map_err(|e| tls_error(target, label, e))?;
     target.pg.connect(connector).await.map_err(|source| DbError::Connect {
         db: label,
         target: target.redacted(),
         configured: target.configured_by(),
         source,
     })
+}
+
+fn tls_error(target: &DbTarget, label: &'static str, source: tls::TlsError) -> DbError {
+    DbError::Tls { db: label, configured: target.configured_by(), source: Box::new(source) }
 }
 
 fn spawn((client, connection): (Client, Connection<Socket, Stream>)) -> Result<Client, DbError> {
@@ -49,8 +55,7 @@ fn spawn((client, connection): (Client, Connection<Socket, Stream>)) -> Result<C
 
 /// A connection pool (the API's) over a resolved target.
 pub fn pool(target: &DbTarget, db: Db, size: usize) -> Result<deadpool_postgres::Pool, DbError> {
-    let connector = tls::connector(&target.tls)
-        .map_err(|source| DbError::Tls { db: db.label(), configured: target.configured_by(), source })?;
+    let connector = tls::connector(&target.tls).map_err(|e| tls_error(target, db.label(), e))?;
     let mgr = deadpool_postgres::Manager::from_config(
         target.pg.clone(),
         connector,

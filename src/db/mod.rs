@@ -46,7 +46,7 @@ pub enum DbError {
         db: &'static str,
         configured: String,
         #[source]
-        source: tls::TlsError,
+        source: Box<tls::TlsError>,
     },
     #[error(
         "migration V{version} '{name}' of the {db} database was changed after it was applied (checksum {applied} in \

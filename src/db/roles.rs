@@ -71,7 +71,10 @@ pub async fn apply_roles(oltp: &Client, olap: &Client, config: &Config) -> Resul
     let sql = |step, source| DbError::Sql { step, source };
     for (client, db) in [(oltp, Db::Oltp), (olap, Db::Olap)] {
         for role in Role::ALL.into_iter().filter(|r| r.uses(db)) {
-            client.batch_execute(&create_role(role, role.password(config).1)).await.map_err(|e| sql("creating roles", e))?;
+            client
+                .batch_execute(&create_role(role, role.password(config).1))
+                .await
+                .map_err(|e| sql("creating roles", e))?;
         }
     }
     oltp.batch_execute(&oltp_grants()).await.map_err(|e| sql("granting OLTP privileges", e))?;

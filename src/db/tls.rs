@@ -62,10 +62,9 @@ pub(crate) fn connector(tls: &TlsSettings) -> Result<Connector, TlsError> {
         .with_safe_default_protocol_versions()
         .map_err(TlsError::Config)?;
     let config = match tls.effective_mode() {
-        SslMode::Disable | SslMode::Prefer | SslMode::Require => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Unchecked(provider)))
-            .with_no_client_auth(),
+        SslMode::Disable | SslMode::Prefer | SslMode::Require => {
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(Unchecked(provider))).with_no_client_auth()
+        }
         SslMode::VerifyCa => {
             let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots(tls)?), provider)
                 .build()

@@ -89,11 +89,8 @@ pub struct ServerTls {
 
 /// Who may connect how, by default: `postgres` trusted on the socket and loopback, every other
 /// role with its password.
-pub const DEFAULT_HBA: &[&str] = &[
-    "local all all trust",
-    "host all postgres 127.0.0.1/32 trust",
-    "host all all 127.0.0.1/32 scram-sha-256",
-];
+pub const DEFAULT_HBA: &[&str] =
+    &["local all all trust", "host all postgres 127.0.0.1/32 trust", "host all all 127.0.0.1/32 scram-sha-256"];
 
 /// A running private cluster; stopped (fast shutdown) on drop.
 #[derive(Debug)]
@@ -243,7 +240,8 @@ impl PrivateCluster {
         let text = fs::read_to_string(from).map_err(|source| ClusterError::Io { path: from.to_path_buf(), source })?;
         self.write_owned(name, &text)?;
         let path = self.data_dir().join(name);
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(|source| ClusterError::Io { path, source })
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+            .map_err(|source| ClusterError::Io { path, source })
     }
 
     fn pg_ctl(&self, args: &[&str]) -> Result<(), ClusterError> {

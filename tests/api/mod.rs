@@ -1,6 +1,7 @@
 //! The order API, served on a real listener over a private database, driven with reqwest.
 //! Every test checks the database afterwards: the right rows written, or none at all.
 
+mod auth;
 mod bench;
 mod catalog;
 mod concurrency;

@@ -40,8 +40,13 @@ fn start_server() -> Server {
         Ok(url) => url.trim_end_matches('/').rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(url),
         Err(_) => {
             let dir = std::env::temp_dir().join(format!("brewlytics-test-{}", std::process::id()));
-            let cluster = PrivateCluster::start(ClusterOptions { dir, durable: false, remove_on_drop: true, ..Default::default() })
-                .expect("start a private PostgreSQL for the tests");
+            let cluster = PrivateCluster::start(ClusterOptions {
+                dir,
+                durable: false,
+                remove_on_drop: true,
+                ..Default::default()
+            })
+            .expect("start a private PostgreSQL for the tests");
             let state = cluster.stop_when_process_exits(std::process::id());
             format!("postgresql://{}@127.0.0.1:{}", state.user, state.port)
         }
@@ -181,10 +186,10 @@ pub(crate) struct InProcessDaemon {
 }
 
 impl InProcessDaemon {
-    /// Start `brewlytics cdc`'s loop on `config`.
+    /// Start `brewlytics cdc`'s loop on `config`, as the `brewlytics_cdc` role (as `up` runs it).
     pub(crate) fn start(config: &Config) -> Self {
         let token = tokio_util::sync::CancellationToken::new();
-        let (cfg, t) = (config.clone(), token.clone());
+        let (cfg, t) = (Role::Cdc.config(config), token.clone());
         let task = tokio::spawn(async move { brewlytics::cdc::run(&cfg, t).await });
         InProcessDaemon { token, task }
     }

@@ -42,7 +42,13 @@ pub struct SetupArgs {
     #[arg(long, env = "METABASE_USER", default_value = "admin@example.com")]
     pub metabase_user: String,
     /// Metabase admin password (dev default; set your own).
-    #[arg(long, env = "METABASE_PASSWORD", default_value = "metabase123", hide_default_value = true, hide_env_values = true)]
+    #[arg(
+        long,
+        env = "METABASE_PASSWORD",
+        default_value = "metabase123",
+        hide_default_value = true,
+        hide_env_values = true
+    )]
     pub metabase_password: Secret,
     /// File holding METABASE_PASSWORD; wins over METABASE_PASSWORD.
     #[arg(long, env = "METABASE_PASSWORD_FILE")]
