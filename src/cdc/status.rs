@@ -5,7 +5,13 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use super::{checkpoint, error::CdcError, lock::LOCK_KEY, monitor};
+use super::{
+    backfill::{self, JobProgress},
+    checkpoint,
+    error::CdcError,
+    lock::LOCK_KEY,
+    monitor,
+};
 use crate::dead_letter;
 
 /// The daemon's state as `status --json` prints it.
@@ -24,6 +30,8 @@ pub struct Status {
     /// The database roles the running components connect as, by component (`api`, `cdc`, …):
     /// found by their `application_name` (`brewlytics-<component>`) in both databases.
     pub roles: BTreeMap<String, Vec<String>>,
+    /// The open snapshot job (initial load or resync), or else the last one.
+    pub snapshot: Option<JobProgress>,
 }
 
 /// Gather the status.
@@ -65,6 +73,7 @@ pub async fn status(oltp: &Client, olap: &Client) -> Result<Status, CdcError> {
         active: row.get(0),
         window_start: cp.window_start.to_string(),
         checkpoint_updated_at: row.get::<_, Option<String>>(1).unwrap_or_default(),
+        snapshot: backfill::progress(olap).await?,
     })
 }
 

@@ -46,6 +46,16 @@ enum Command {
     },
     /// Reconcile OLTP with the warehouse; exits 1 when they differ.
     Verify,
+    /// Rebuild warehouse tables from OLTP truth while the system runs (the active daemon does it).
+    Resync {
+        /// A warehouse table to rebuild (dim_store, dim_customer, dim_employee, dim_product,
+        /// fact_orders, fact_sales, fact_payments, fact_inventory); repeat it for several; all when none.
+        #[arg(long = "table", value_name = "NAME")]
+        tables: Vec<String>,
+        /// Queue the job and return at once instead of following it to its end.
+        #[arg(long)]
+        no_wait: bool,
+    },
     /// Inspect or replay the dead-letter table.
     Dlq {
         #[command(subcommand)]
@@ -126,6 +136,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cdc => return commands::cdc(&config, shutdown_on_signals()).await,
         Command::Status { json } => commands::status(&config, json).await?,
         Command::Verify => return commands::verify(&config).await,
+        Command::Resync { tables, no_wait } => return commands::resync(&config, &tables, no_wait).await,
         Command::Dlq { action: DlqAction::List { all } } => commands::dlq_list(&config, all).await?,
         Command::Dlq { action: DlqAction::Replay { id } } => commands::dlq_replay(&config, id).await?,
         Command::Api => {

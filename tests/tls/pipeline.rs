@@ -8,7 +8,7 @@ use std::{path::Path, process::Child, time::Duration};
 use serde_json::Value;
 
 use super::{brewlytics, run, server, text};
-use crate::support::{scalar, wait_for};
+use crate::support::{scalar, streamed_changes, wait_for};
 
 /// The known secrets of this run, all different from the development defaults.
 struct Secrets {
@@ -135,13 +135,19 @@ async fn the_pipeline_runs_over_tls_as_the_roles_and_prints_no_secret() {
         brewlytics::db::connect_dsn(&format!("postgresql://postgres@127.0.0.1:{port}/pipe_oltp?sslmode=require"))
             .await
             .unwrap();
+    let olap =
+        brewlytics::db::connect_dsn(&format!("postgresql://postgres@127.0.0.1:{port}/pipe_olap?sslmode=require"))
+            .await
+            .unwrap();
     let changes: i64 = scalar(&oltp, "select count(*) from cdc_orders").await;
     assert!(changes > 20, "orders were placed: {changes} changes");
     let (status, out): (Value, String) =
         wait_for("the daemon to apply every change", Duration::from_secs(60), || async {
+            let open: i64 = scalar(&olap, "select count(*) from cdc_snapshot where state <> 'done'").await;
+            let streamed = streamed_changes(&oltp, &olap).await;
             let out = run(&["status", "--json"], &owner).await;
             let status: Value = serde_json::from_slice(&out.stdout).ok()?;
-            (status["applied_changes"] == changes).then(|| (status, text(&out)))
+            (open == 0 && status["applied_changes"] == streamed).then(|| (status, text(&out)))
         })
         .await;
     printed += &out;
