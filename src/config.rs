@@ -10,13 +10,15 @@
 //! `sslmode` and `sslrootcert` in a DSN, else `PGSSLMODE`/`PGSSLROOTCERT` ([`tls`]).
 
 mod secret;
+mod target;
 pub mod tls;
 
-use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Args;
 
 pub use secret::Secret;
+pub use target::DbTarget;
 pub use tls::{RootCert, SslMode, TlsSettings};
 
 /// Why a setting was rejected; the message always names the setting.
@@ -217,80 +219,6 @@ pub enum Db {
     Olap,
 }
 
-/// A resolved connection: the parsed config, its TLS settings and the settings it came from,
-/// for error messages. `Debug` never shows the password.
-#[derive(Clone)]
-pub struct DbTarget {
-    pub pg: tokio_postgres::Config,
-    pub source: &'static str,
-    pub tls: TlsSettings,
-    /// Where the password came from when connecting as a role (e.g. `CDC_DB_PASSWORD`).
-    pub password_setting: Option<&'static str>,
-}
-
-impl fmt::Debug for DbTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.redacted(), self.configured_by())
-    }
-}
-
-impl DbTarget {
-    /// The target of a bare DSN (test harnesses, the benchmark's own cluster): TLS from the DSN
-    /// alone, `prefer` by default.
-    pub fn from_dsn(dsn: &str, setting: &'static str) -> Result<Self, ConfigError> {
-        let defaults =
-            TlsSettings { mode: SslMode::Prefer, mode_setting: "default", root_cert: None, root_setting: "" };
-        Self::parse(dsn, setting, setting, defaults)
-    }
-
-    /// Parse a DSN named by `setting`; its sslmode/sslrootcert win over `tls`.
-    fn parse(
-        dsn: &str,
-        setting: &'static str,
-        source: &'static str,
-        mut tls: TlsSettings,
-    ) -> Result<Self, ConfigError> {
-        let bad = |reason| ConfigError::BadDsn { setting, reason };
-        let split = tls::split_dsn(dsn).map_err(bad)?;
-        if let Some(mode) = split.mode().map_err(bad)? {
-            (tls.mode, tls.mode_setting) = (mode, setting);
-        }
-        if let Some(root) = &split.sslrootcert {
-            (tls.root_cert, tls.root_setting) = (Some(RootCert::parse(root)), setting);
-        }
-        let mut pg = tokio_postgres::Config::from_str(&split.rest).map_err(|e| bad(e.to_string()))?;
-        if pg.get_hosts().is_empty() && pg.get_hostaddrs().is_empty() {
-            return Err(bad("no host given".into()));
-        }
-        pg.ssl_mode(tls::postgres_mode(tls.mode));
-        Ok(DbTarget { pg, source, tls, password_setting: None })
-    }
-
-    /// `host:port/dbname as user`, never the password.
-    pub fn redacted(&self) -> String {
-        let host = self.pg.get_hosts().first().map(|h| match h {
-            tokio_postgres::config::Host::Tcp(s) => s.clone(),
-            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
-        });
-        let host = host.or_else(|| self.pg.get_hostaddrs().first().map(|a| a.to_string()));
-        let port = self.pg.get_ports().first().copied().unwrap_or(5432);
-        format!(
-            "{}:{}/{} as {}",
-            host.unwrap_or_else(|| "localhost".into()),
-            port,
-            self.pg.get_dbname().unwrap_or("?"),
-            self.pg.get_user().unwrap_or("?")
-        )
-    }
-
-    /// The settings behind this target, for messages: `OLTP_HOST, password CDC_DB_PASSWORD,
-    /// sslmode=require (PGSSLMODE)`.
-    pub fn configured_by(&self) -> String {
-        let password = self.password_setting.map(|s| format!(", password {s}")).unwrap_or_default();
-        format!("{}{password}, {}", self.source, self.tls)
-    }
-}
-
 impl Config {
     /// Parse an empty environment-free config (defaults only); used by tests and `up`.
     pub fn defaults() -> Self {
@@ -458,88 +386,4 @@ pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86_400));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
-        assert!(parse_duration("1w").is_err());
-    }
-
-    #[test]
-    fn bad_dsn_names_the_setting() {
-        let mut c = Config::defaults();
-        c.olap_database_url = Some("postgres://u@h:notaport/db".into());
-        let err = c.target(Db::Olap).unwrap_err().to_string();
-        assert!(err.starts_with("OLAP_DATABASE_URL"), "{err}");
-    }
-
-    #[test]
-    fn dsn_wins_over_parts() {
-        let mut c = Config::defaults();
-        c.oltp_host = Some("elsewhere".into());
-        c.oltp_database_url = Some("postgres://a:b@dsnhost:6000/x".into());
-        let t = c.target(Db::Oltp).unwrap();
-        assert_eq!(t.source, "OLTP_DATABASE_URL");
-        assert_eq!(t.redacted(), "dsnhost:6000/x as a");
-    }
-
-    #[test]
-    fn tls_comes_from_the_dsn_then_pgsslmode_then_prefer() {
-        let mut c = Config::defaults();
-        c.sslmode = None;
-        c.sslrootcert = None;
-        assert_eq!(c.target(Db::Oltp).unwrap().tls.mode, SslMode::Prefer);
-        c.sslmode = Some(SslMode::Require);
-        c.sslrootcert = Some("/etc/ca.pem".into());
-        let t = c.target(Db::Olap).unwrap();
-        assert_eq!(
-            (t.tls.mode, t.tls.mode_setting, t.tls.effective_mode()),
-            (SslMode::Require, "PGSSLMODE", SslMode::VerifyCa)
-        );
-        assert_eq!(t.pg.get_ssl_mode(), tokio_postgres::config::SslMode::Require);
-        c.olap_database_url = Some("postgres://u:pw@h/db?sslmode=verify-full&sslrootcert=system".into());
-        let t = c.target(Db::Olap).unwrap();
-        assert_eq!((t.tls.mode, t.tls.mode_setting), (SslMode::VerifyFull, "OLAP_DATABASE_URL"));
-        assert_eq!(t.tls.root_cert, Some(RootCert::System));
-        c.olap_database_url = Some("host=h sslmode=disable password=pw".into());
-        let t = c.target(Db::Olap).unwrap();
-        assert_eq!(t.pg.get_ssl_mode(), tokio_postgres::config::SslMode::Disable);
-        assert_eq!(
-            t.configured_by(),
-            "OLAP_DATABASE_URL, sslmode=disable (OLAP_DATABASE_URL), sslrootcert=/etc/ca.pem (PGSSLROOTCERT)"
-        );
-    }
-
-    #[test]
-    fn debug_shows_no_password() {
-        let mut c = Config::defaults();
-        c.db_password = "pw-parts".into();
-        c.oltp_database_url = Some("postgres://u:pw-dsn@h/db".into());
-        c.api_key = Some("key-1".into());
-        let c = c.connect_as("brewlytics_cdc", "pw-role".into(), "CDC_DB_PASSWORD");
-        let text = format!("{c:?} {:?} {:?}", c.target(Db::Oltp).unwrap(), c.target(Db::Olap).unwrap());
-        for secret in ["pw-parts", "pw-dsn", "key-1", "pw-role", "brew_api", "brew_cdc"] {
-            assert!(!text.contains(secret), "{secret} in {text}");
-        }
-        assert!(text.contains("as brewlytics_cdc") && text.contains("password CDC_DB_PASSWORD"), "{text}");
-    }
-
-    #[test]
-    fn secret_files_win_and_name_their_setting() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("pw"), "from-file\n").unwrap();
-        let mut c = Config::defaults();
-        c.cdc_db_password_file = Some(dir.path().join("pw"));
-        c.olap_database_url_file = Some(dir.path().join("pw"));
-        c.read_secret_files().unwrap();
-        assert_eq!(c.cdc_db_password.expose(), "from-file");
-        assert_eq!(c.olap_database_url.as_ref().map(Secret::expose), Some("from-file"));
-        c.api_key_file = Some(dir.path().join("missing"));
-        let err = c.read_secret_files().unwrap_err().to_string();
-        assert!(err.starts_with("API_KEY_FILE cannot be read"), "{err}");
-    }
-}
+mod tests;

@@ -8,6 +8,7 @@ mod cdc_faults;
 mod cdc_semantics;
 mod cli;
 mod readers;
+mod roles;
 mod schema;
 mod tls;
 mod up;
