@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `brewlytics_api` | writes the captured (business) tables | cannot connect |
 //! | `brewlytics_cdc` | reads the business tables and `cdc_orders`, deletes applied changes | writes every table (also later ones), not the migration history |
-//! | `analytics_reader` | cannot connect | reads `public` and `marts` |
+//! | `analytics_reader` | cannot connect | reads `public`, `marts` and the original's views (`brewlytics_v1`) |
 //! | `brewlytics_dbt` | cannot connect | reads `public`, owns `marts` |
 //!
 //! Nothing but the capture functions (SECURITY DEFINER, owned by the migrating role) writes
@@ -154,6 +154,8 @@ fn olap_grants() -> String {
          create schema if not exists marts authorization {dbt};
          grant usage on schema marts to {reader};
          alter default privileges for role {dbt} in schema marts grant select on tables to {reader};
-         grant select on all tables in schema marts to {reader};"
+         grant select on all tables in schema marts to {reader};
+         grant usage on schema brewlytics_v1 to {reader};
+         grant select on all tables in schema brewlytics_v1 to {reader};"
     )
 }
