@@ -38,7 +38,8 @@ fn start() -> TlsServer {
     let wrong_ca = make_ca(&certs, "wrong-ca", "Some other CA");
     let (cert, key) = make_server_cert(&certs);
     let cluster = PrivateCluster::start(ClusterOptions {
-        dir: dir.join("cluster"),
+        // The certificates live in the cluster's directory, removed with it.
+        dir,
         durable: false,
         remove_on_drop: true,
         tls: Some(ServerTls { cert, key }),
