@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: Prometheus + promtool (rule and scrape tests), psql/pgbench, PostgreSQL server.
+# Debian packages: Prometheus + promtool (rule and scrape tests), psql/pgbench, PostgreSQL server,
+# openssl (the TLS tests make their CA and server certificate with it).
 need=()
+command -v openssl >/dev/null || need+=(openssl)
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 command -v psql >/dev/null && command -v pgbench >/dev/null || need+=(postgresql-client)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
