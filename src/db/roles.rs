@@ -40,7 +40,7 @@ pub async fn apply_roles(oltp: &Client, olap: &Client, config: &Config) -> Resul
 }
 
 const BUSINESS_TABLES: &str =
-    "stores, customers, products, employees, orders, order_items, payments, inventory, inventory_movements";
+    "stores, customers, products, employees, orders, order_items, payments, inventory, inventory_movements, feedback";
 
 fn oltp_grants() -> String {
     use names::*;

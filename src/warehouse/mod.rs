@@ -7,6 +7,7 @@
 mod product;
 mod rows;
 mod sink;
+mod sink_feedback;
 mod transform;
 pub mod verify;
 

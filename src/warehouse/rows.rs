@@ -95,6 +95,20 @@ pub(crate) struct PaymentRow {
     pub version: Version,
 }
 
+/// One customer rating of an order (`fact_feedback`); the sink copies the order's keys.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FeedbackRow {
+    pub feedback_id: i32,
+    pub order_id: i32,
+    pub rating: i32,
+    pub comment: Option<String>,
+    pub rated_at: DateTime<Utc>,
+    pub date_key: i32,
+    pub time_key: i32,
+    pub is_deleted: bool,
+    pub version: Version,
+}
+
 /// What a batch adds into one `fact_inventory` row (product x store x day).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct InventoryDelta {

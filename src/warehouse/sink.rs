@@ -7,7 +7,7 @@
 
 use tokio_postgres::{types::ToSql, Client, Statement, Transaction};
 
-use super::{product, rows::*, transform::WarehouseBatch};
+use super::{product, rows::*, sink_feedback::FeedbackStatements, transform::WarehouseBatch};
 
 /// What a write did, for metrics.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -28,6 +28,7 @@ pub(crate) struct Sink {
     sales: Statement,
     payments: Statement,
     inventory: Statement,
+    feedback: FeedbackStatements,
 }
 
 const GUARD: &str = "(t.changed_at, t.src_id) < (excluded.changed_at, excluded.src_id)";
@@ -76,6 +77,7 @@ impl Sink {
             sales: p(sales_sql()).await?,
             payments: p(payments_sql()).await?,
             inventory: p(INVENTORY_SQL.to_string()).await?,
+            feedback: FeedbackStatements::prepare(client, GUARD).await?,
         })
     }
 
@@ -93,6 +95,7 @@ impl Sink {
         self.write_sales(tx, &batch.sales).await?;
         self.write_payments(tx, &batch.payments).await?;
         self.write_inventory(tx, &batch.inventory).await?;
+        self.feedback.write(tx, &batch.feedback).await?;
         Ok(stats)
     }
 
@@ -162,7 +165,7 @@ impl Sink {
         for stmt in &self.order_headers {
             tx.execute(stmt, &[&ids]).await?;
         }
-        Ok(())
+        self.feedback.refresh_headers(tx, &ids).await
     }
 
     async fn write_sales(&self, tx: &Transaction<'_>, r: &[SaleRow]) -> Result<(), tokio_postgres::Error> {

@@ -5,6 +5,7 @@ mod bench;
 mod catalog;
 mod concurrency;
 mod errors;
+mod feedback;
 mod k6;
 mod load;
 mod orders;
