@@ -27,6 +27,7 @@
 //! the seed, the HTTP load driver, the benchmark, the Metabase setup); the product never
 //! depends on it. The `brewlytics` binary (`src/cli/`) is the thin layer over both.
 
+pub mod analytics;
 pub mod api;
 pub mod cdc;
 mod change;

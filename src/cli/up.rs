@@ -1,8 +1,9 @@
 //! `brewlytics up`: the whole system in one process. With no database configured it runs a
 //! private PostgreSQL under `.brewlytics/` (kept between runs; `--reset` wipes it), migrates and
-//! seeds both databases, starts the order API, the CDC daemon with its metrics endpoint and the
-//! order generator, prints where everything is and one status line per second. On SIGINT or
-//! SIGTERM it stops in order: generator, API, daemon (after its in-flight batch), PostgreSQL.
+//! seeds both databases, starts the order API, the analytics service (read API and live page), the
+//! CDC daemon with its metrics endpoint and the order generator, prints where everything is and one
+//! status line per second. On SIGINT or SIGTERM it stops in order: generator, API, analytics, daemon
+//! (after its in-flight batch), PostgreSQL.
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use brewlytics::{
-    api, cdc,
+    analytics, api, cdc,
     config::Config,
     db::{self, Db},
     telemetry,
@@ -44,11 +45,22 @@ pub(crate) async fn up(config: Config, opts: UpOptions, shutdown: CancellationTo
     let metrics_listener = tokio::net::TcpListener::bind(config.metrics_addr)
         .await
         .with_context(|| format!("METRICS_ADDR {} cannot be bound", config.metrics_addr))?;
+    let analytics_listener = tokio::net::TcpListener::bind(config.analytics_addr)
+        .await
+        .with_context(|| format!("ANALYTICS_ADDR {} cannot be bound", config.analytics_addr))?;
     let api_url = format!("http://{}", api_listener.local_addr()?);
+    let analytics_url = format!("http://{}", analytics_listener.local_addr()?);
     let metrics_url = format!("http://{}/metrics", metrics_listener.local_addr()?);
 
     let (api_stop, daemon_stop, load_stop) =
         (CancellationToken::new(), CancellationToken::new(), CancellationToken::new());
+    let analytics_stop = CancellationToken::new();
+    let analytics = tokio::spawn({
+        let (config, stop) = (config.clone(), analytics_stop.clone());
+        async move {
+            analytics::serve(&config, analytics_listener, stop.cancelled_owned()).await.map_err(anyhow::Error::from)
+        }
+    });
     let api = tokio::spawn({
         let (config, stop) = (config.clone(), api_stop.clone());
         async move { api::serve(&config, api_listener, stop.cancelled_owned()).await.map_err(anyhow::Error::from) }
@@ -61,16 +73,18 @@ pub(crate) async fn up(config: Config, opts: UpOptions, shutdown: CancellationTo
     });
     let generator = start_generator(&opts, &api_url, &load_stop);
 
-    print_banner(&config, &api_url, &metrics_url, opts.rate);
+    print_banner(&config, &Urls { api: &api_url, analytics: &analytics_url, metrics: &metrics_url }, opts.rate);
     status_lines(&config, &shutdown).await;
 
-    println!("stopping: generator, API, CDC daemon, PostgreSQL");
+    println!("stopping: generator, API, analytics, CDC daemon, PostgreSQL");
     load_stop.cancel();
     if let Some(g) = generator {
         let _ = g.await;
     }
     api_stop.cancel();
     api.await.context("the API task")??;
+    analytics_stop.cancel();
+    analytics.await.context("the analytics task")??;
     daemon_stop.cancel();
     daemon.await.context("the CDC daemon task")?;
     metrics.abort();
@@ -133,11 +147,20 @@ fn start_generator(opts: &UpOptions, api_url: &str, stop: &CancellationToken) ->
     }))
 }
 
-fn print_banner(config: &Config, api_url: &str, metrics_url: &str, rate: f64) {
+/// Where the services listen.
+struct Urls<'a> {
+    api: &'a str,
+    analytics: &'a str,
+    metrics: &'a str,
+}
+
+fn print_banner(config: &Config, urls: &Urls<'_>, rate: f64) {
     let dsn = |db| config.target(db).map(|t| t.redacted()).unwrap_or_default();
+    let Urls { api, analytics, metrics } = urls;
     println!("brewlytics is up");
-    println!("  order API      {api_url}  (try {api_url}/openapi.json)");
-    println!("  CDC metrics    {metrics_url}");
+    println!("  order API      {api}  (try {api}/openapi.json)");
+    println!("  live page      {analytics}/  (analytics API docs: {analytics}/docs)");
+    println!("  CDC metrics    {metrics}");
     println!("  OLTP database  {}", dsn(Db::Oltp));
     println!("  OLAP database  {}   (point psql or Metabase here)", dsn(Db::Olap));
     if let Some(url) = &config.olap_database_url {

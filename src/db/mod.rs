@@ -9,7 +9,7 @@ mod roles;
 
 pub(crate) use classify::{classify, ErrorKind};
 pub(crate) use connect::connect_target;
-pub use connect::{connect, pool};
+pub use connect::{connect, pool, reader_pool};
 pub use migrate::migrate;
 pub use roles::apply_roles;
 
