@@ -4,11 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: Prometheus + promtool (rule and scrape tests), psql/pgbench, PostgreSQL server.
+# Debian packages: Prometheus + promtool (rule and scrape tests), psql/pgbench, PostgreSQL server,
+# headless Chromium and its WebDriver (the live page's browser test).
 need=()
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 command -v psql >/dev/null && command -v pgbench >/dev/null || need+=(postgresql-client)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 if ((${#need[@]})); then
     sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
     echo "installing ${need[*]}"

@@ -173,7 +173,10 @@ impl Config {
         positive("CDC_BATCH_BYTES", self.cdc_batch_bytes)?;
         positive("CDC_POLL_INTERVAL_MS", self.cdc_poll_interval_ms as i64)?;
         if self.analytics_api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
-            return Err(ConfigError::Invalid { setting: "ANALYTICS_API_KEY", reason: "must not be empty when set".into() });
+            return Err(ConfigError::Invalid {
+                setting: "ANALYTICS_API_KEY",
+                reason: "must not be empty when set".into(),
+            });
         }
         if let Some(url) = &self.analytics_metrics_url {
             if reqwest::Url::parse(url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {

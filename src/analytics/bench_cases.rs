@@ -58,9 +58,11 @@ pub fn cases(today: NaiveDate) -> Vec<Case> {
             c,
             last(t, 1)
         )),
-        case!("sales/summary (30 days)", format!("/api/v1/sales/summary?from={}", today - Duration::days(29)), |c, t| {
-            sales::load_summary(c, last(t, 30))
-        }),
+        case!(
+            "sales/summary (30 days)",
+            format!("/api/v1/sales/summary?from={}", today - Duration::days(29)),
+            |c, t| { sales::load_summary(c, last(t, 30)) }
+        ),
         case!("sales/top-items (30 days)", "/api/v1/sales/top-items".into(), |c, t| sales::load_top_items(
             c,
             last(t, 30),

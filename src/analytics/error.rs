@@ -75,8 +75,12 @@ struct ErrorBody<'a> {
 impl IntoResponse for AnalyticsError {
     fn into_response(self) -> Response {
         match &self {
-            AnalyticsError::Internal(cause) => tracing::error!(error = %Chain(cause.as_ref()), "analytics request failed"),
-            AnalyticsError::Unavailable(cause) => tracing::warn!(error = %Chain(cause.as_ref()), "warehouse unavailable"),
+            AnalyticsError::Internal(cause) => {
+                tracing::error!(error = %Chain(cause.as_ref()), "analytics request failed")
+            }
+            AnalyticsError::Unavailable(cause) => {
+                tracing::warn!(error = %Chain(cause.as_ref()), "warehouse unavailable")
+            }
             _ => {}
         }
         let message = self.to_string();

@@ -53,7 +53,10 @@ pub(crate) struct PipelineHealth {
 }
 
 /// `GET /api/v1/health/pipeline`.
-pub(crate) async fn pipeline(State(state): State<AnalyticsState>, params: Params) -> AnalyticsResult<Json<PipelineHealth>> {
+pub(crate) async fn pipeline(
+    State(state): State<AnalyticsState>,
+    params: Params,
+) -> AnalyticsResult<Json<PipelineHealth>> {
     params.only(&[])?;
     let client = state.client().await?;
     let (warehouse, gauges) = tokio::join!(load_warehouse(&client), state.daemon.gauges());

@@ -138,11 +138,14 @@ pub fn router(state: AnalyticsState) -> Router {
     let mut router = Router::new();
     for e in endpoints() {
         let handler = match e.access {
-            Access::Key => e.handler.route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_key)),
+            Access::Key => {
+                e.handler.route_layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_key))
+            }
             Access::Open => e.handler,
         };
         // The event stream runs for as long as the page is open: no request timeout on it.
-        let handler = if e.path == "/live/events" { handler } else { handler.layer(axum::middleware::from_fn(timeout)) };
+        let handler =
+            if e.path == "/live/events" { handler } else { handler.layer(axum::middleware::from_fn(timeout)) };
         router = router.route(e.path, handler);
     }
     router.fallback(not_found).method_not_allowed_fallback(method_not_allowed).with_state(state)

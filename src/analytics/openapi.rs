@@ -109,7 +109,10 @@ fn paths() -> Value {
 
 fn op(summary: &str, parameters: Vec<Value>) -> Value {
     let mut responses = Map::new();
-    responses.insert("200".into(), json!({ "description": "OK", "content": { "application/json": { "schema": { "type": "object" } } } }));
+    responses.insert(
+        "200".into(),
+        json!({ "description": "OK", "content": { "application/json": { "schema": { "type": "object" } } } }),
+    );
     for status in ["400", "401", "422", "500", "503"] {
         responses.insert(status.into(), error_response());
     }
@@ -133,7 +136,11 @@ fn date() -> Value {
 }
 
 fn from() -> Value {
-    param("from", json!({ "type": "string", "format": "date" }), &format!("first day, YYYY-MM-DD (a range covers at most {MAX_RANGE_DAYS} days)"))
+    param(
+        "from",
+        json!({ "type": "string", "format": "date" }),
+        &format!("first day, YYYY-MM-DD (a range covers at most {MAX_RANGE_DAYS} days)"),
+    )
 }
 
 fn to() -> Value {
@@ -141,5 +148,9 @@ fn to() -> Value {
 }
 
 fn limit(default: i64, min: i64, max: i64) -> Value {
-    param("limit", json!({ "type": "integer", "minimum": min, "maximum": max, "default": default }), "most rows returned")
+    param(
+        "limit",
+        json!({ "type": "integer", "minimum": min, "maximum": max, "default": default }),
+        "most rows returned",
+    )
 }

@@ -75,8 +75,12 @@ impl Params {
     pub(crate) fn only(&self, allowed: &[&str]) -> AnalyticsResult<()> {
         match self.0.keys().find(|k| !allowed.contains(&k.as_str())) {
             None => Ok(()),
-            Some(k) if allowed.is_empty() => Err(AnalyticsError::invalid(k, format!("unknown parameter {k}: none is accepted"))),
-            Some(k) => Err(AnalyticsError::invalid(k, format!("unknown parameter {k} (accepted: {})", allowed.join(", ")))),
+            Some(k) if allowed.is_empty() => {
+                Err(AnalyticsError::invalid(k, format!("unknown parameter {k}: none is accepted")))
+            }
+            Some(k) => {
+                Err(AnalyticsError::invalid(k, format!("unknown parameter {k} (accepted: {})", allowed.join(", "))))
+            }
         }
     }
 
@@ -109,7 +113,9 @@ impl Params {
             }
             (Some(d), None, None) => DateRange { from: d, to: d },
             (None, from, to) => {
-                let to = to.unwrap_or_else(|| from.map_or(today, |f| (f + Duration::days(default_days - 1)).min(today).max(f)));
+                let to = to.unwrap_or_else(|| {
+                    from.map_or(today, |f| (f + Duration::days(default_days - 1)).min(today).max(f))
+                });
                 DateRange { from: from.unwrap_or(to - Duration::days(default_days - 1)), to }
             }
         };
@@ -127,22 +133,26 @@ impl Params {
         let Some(v) = self.get(name) else { return Ok(default) };
         match v.parse::<i64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
-            _ => Err(AnalyticsError::invalid(name, format!("{name} must be an integer from {min} to {max}, got {v:?}"))),
+            _ => {
+                Err(AnalyticsError::invalid(name, format!("{name} must be an integer from {min} to {max}, got {v:?}")))
+            }
         }
     }
 
     /// One of `options`, the first when absent.
     pub(crate) fn choice(&self, name: &str, options: &[&'static str]) -> AnalyticsResult<&'static str> {
         let Some(v) = self.get(name) else { return Ok(options[0]) };
-        options
-            .iter()
-            .copied()
-            .find(|o| *o == v)
-            .ok_or_else(|| AnalyticsError::invalid(name, format!("{name} must be one of {}, got {v:?}", options.join(", "))))
+        options.iter().copied().find(|o| *o == v).ok_or_else(|| {
+            AnalyticsError::invalid(name, format!("{name} must be one of {}, got {v:?}", options.join(", ")))
+        })
     }
 
     /// An optional value among `options`.
-    pub(crate) fn optional_choice(&self, name: &str, options: &[&'static str]) -> AnalyticsResult<Option<&'static str>> {
+    pub(crate) fn optional_choice(
+        &self,
+        name: &str,
+        options: &[&'static str],
+    ) -> AnalyticsResult<Option<&'static str>> {
         self.get(name).map(|_| self.choice(name, options)).transpose()
     }
 }
@@ -176,8 +186,14 @@ mod tests {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         assert_eq!(params(&[]).range(today, 1).unwrap(), DateRange { from: today, to: today });
         assert_eq!(params(&[]).range(today, 30).unwrap(), DateRange { from: d("2026-02-09"), to: today });
-        assert_eq!(params(&[("date", "2026-01-05")]).range(today, 30).unwrap(), DateRange { from: d("2026-01-05"), to: d("2026-01-05") });
-        assert_eq!(params(&[("from", "2026-03-01")]).range(today, 30).unwrap(), DateRange { from: d("2026-03-01"), to: today });
+        assert_eq!(
+            params(&[("date", "2026-01-05")]).range(today, 30).unwrap(),
+            DateRange { from: d("2026-01-05"), to: d("2026-01-05") }
+        );
+        assert_eq!(
+            params(&[("from", "2026-03-01")]).range(today, 30).unwrap(),
+            DateRange { from: d("2026-03-01"), to: today }
+        );
         assert_eq!(field(params(&[("date", "2026-1-5x")]).range(today, 1)), "date");
         assert_eq!(field(params(&[("from", "2026-03-05"), ("to", "2026-03-01")]).range(today, 1)), "from");
         assert_eq!(field(params(&[("from", "2024-01-01"), ("to", "2026-01-01")]).range(today, 1)), "to");
@@ -187,7 +203,9 @@ mod tests {
 
     #[test]
     fn unknown_repeated_and_out_of_range_parameters_are_named() {
-        assert!(matches!(params(&[("limit", "5")]).only(&["from"]), Err(AnalyticsError::Invalid { field, .. }) if field == "limit"));
+        assert!(
+            matches!(params(&[("limit", "5")]).only(&["from"]), Err(AnalyticsError::Invalid { field, .. }) if field == "limit")
+        );
         let repeated = Params::from_pairs(vec![("a".into(), "1".into()), ("a".into(), "2".into())]);
         assert!(matches!(repeated, Err(AnalyticsError::Invalid { field, .. }) if field == "a"));
         assert_eq!(params(&[("limit", "7")]).int("limit", 10, 1, 100).unwrap(), 7);

@@ -6,9 +6,9 @@
 
 use axum::{extract::State, Json};
 use chrono::{NaiveDate, Utc};
-use tokio_postgres::Client;
 use rust_decimal::Decimal;
 use serde::Serialize;
+use tokio_postgres::Client;
 
 use super::{
     error::AnalyticsResult,
@@ -93,12 +93,12 @@ const SUMMARY_ITEMS: &str = "
     group by 1";
 
 /// The summary of `range` (queries only).
-pub(crate) async fn load_summary(
-    client: &Client, range: DateRange) -> AnalyticsResult<Summary> {
+pub(crate) async fn load_summary(client: &Client, range: DateRange) -> AnalyticsResult<Summary> {
     let prev = range.shifted(7);
     let ((a, b), (c, d)) = (range.keys(), prev.keys());
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&a, &b, &c, &d];
-    let (orders, items) = tokio::try_join!(client.query(SUMMARY_ORDERS, &params), client.query(SUMMARY_ITEMS, &params))?;
+    let (orders, items) =
+        tokio::try_join!(client.query(SUMMARY_ORDERS, &params), client.query(SUMMARY_ITEMS, &params))?;
     let mut status = StatusCounts::default();
     let (mut cur, mut old) = (period(range), period(prev));
     for row in &orders {
@@ -127,7 +127,13 @@ pub(crate) async fn load_summary(
     }
     let week_over_week =
         Change { revenue_pct: pct(cur.revenue, old.revenue), orders_pct: pct(cur.orders.into(), old.orders.into()) };
-    Ok(Summary { current: cur, orders_by_status: status, previous_week: old, week_over_week, revenue_rule: REVENUE_RULE })
+    Ok(Summary {
+        current: cur,
+        orders_by_status: status,
+        previous_week: old,
+        week_over_week,
+        revenue_rule: REVENUE_RULE,
+    })
 }
 
 fn period(r: DateRange) -> Period {
@@ -254,8 +260,7 @@ const HOURLY: &str = "
     group by 1";
 
 /// The dense 24 hours of `date`.
-pub(crate) async fn load_hourly(
-    client: &Client, date: NaiveDate) -> AnalyticsResult<Vec<Hour>> {
+pub(crate) async fn load_hourly(client: &Client, date: NaiveDate) -> AnalyticsResult<Vec<Hour>> {
     let rows = client.query(HOURLY, &[&super::params::date_key(date)]).await?;
     let mut hours: Vec<Hour> =
         (0..24).map(|hour| Hour { hour, orders: 0, revenue: Decimal::ZERO, all_orders: 0 }).collect();

@@ -49,7 +49,10 @@ pub(crate) struct Satisfaction {
 }
 
 /// `GET /api/v1/satisfaction?date=|from=&to=` (default: the last 30 days).
-pub(crate) async fn satisfaction(State(state): State<AnalyticsState>, params: Params) -> AnalyticsResult<Json<Satisfaction>> {
+pub(crate) async fn satisfaction(
+    State(state): State<AnalyticsState>,
+    params: Params,
+) -> AnalyticsResult<Json<Satisfaction>> {
     params.only(&["date", "from", "to"])?;
     let range = params.range(today(), 30)?;
     let client = state.client().await?;

@@ -115,7 +115,10 @@ pub(crate) struct PeakHours {
 
 /// `GET /api/v1/stores/peak-hours?from=&to=`: per store, the UTC hour with the most served
 /// orders (default: the last 28 days).
-pub(crate) async fn peak_hours(State(state): State<AnalyticsState>, params: Params) -> AnalyticsResult<Json<PeakHours>> {
+pub(crate) async fn peak_hours(
+    State(state): State<AnalyticsState>,
+    params: Params,
+) -> AnalyticsResult<Json<PeakHours>> {
     params.only(&["date", "from", "to"])?;
     let range = params.range(today(), 28)?;
     let client = state.client().await?;

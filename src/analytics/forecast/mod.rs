@@ -110,7 +110,10 @@ pub(crate) struct HourlyForecast {
 }
 
 /// `GET /api/v1/forecast/hourly?hours=24`: served orders of each of the next `hours` hours (from the next full hour).
-pub(crate) async fn hourly(State(state): State<AnalyticsState>, params: Params) -> AnalyticsResult<Json<HourlyForecast>> {
+pub(crate) async fn hourly(
+    State(state): State<AnalyticsState>,
+    params: Params,
+) -> AnalyticsResult<Json<HourlyForecast>> {
     params.only(&["hours"])?;
     let hours = params.int("hours", 24, 1, 48)? as usize;
     let client = state.client().await?;

@@ -44,7 +44,10 @@ async fn current(state: &AnalyticsState) -> AnalyticsResult<snapshot::Live> {
 }
 
 /// `GET /api/v1/live`.
-pub(crate) async fn snapshot(State(state): State<AnalyticsState>, params: Params) -> AnalyticsResult<Json<snapshot::Live>> {
+pub(crate) async fn snapshot(
+    State(state): State<AnalyticsState>,
+    params: Params,
+) -> AnalyticsResult<Json<snapshot::Live>> {
     params.only(&[])?;
     Ok(Json(current(&state).await?))
 }

@@ -83,7 +83,9 @@ pub(crate) async fn load(client: &Client, today: NaiveDate, backlog: Option<f64>
     let (key, month_ago) = (date_key(today), date_key(today - Duration::days(29)));
     let range = DateRange { from: today, to: today };
     let (s, top, hours, last) = tokio::try_join!(
-        async { client.query_one(SCALARS, &[&key, &month_ago]).await.map_err(crate::analytics::error::AnalyticsError::from) },
+        async {
+            client.query_one(SCALARS, &[&key, &month_ago]).await.map_err(crate::analytics::error::AnalyticsError::from)
+        },
         load_top_items(client, range, false, TOP_PRODUCTS),
         load_hourly(client, today),
         async { client.query(LAST, &[&LAST_ORDERS]).await.map_err(crate::analytics::error::AnalyticsError::from) },

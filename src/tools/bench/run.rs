@@ -4,6 +4,7 @@
 use std::{path::PathBuf, time::Duration};
 
 use super::{
+    analytics,
     api::{bench_api, ApiBenchOptions},
     capture, daemon, drain,
     env::{self, BenchEnv},
@@ -23,6 +24,8 @@ pub enum Scenario {
     Longtx,
     Api,
     Capture,
+    /// Not part of `all`: endpoint p99s of the analytics service on a year of sales.
+    Analytics,
 }
 
 /// Settings of `brewlytics bench`.
@@ -55,6 +58,12 @@ pub struct BenchOptions {
     /// Alternating on/off pgbench rounds of the capture scenario.
     #[arg(long, default_value_t = 2)]
     pub capture_rounds: usize,
+    /// Orders of the analytics scenario's year of sales (1 to 3 lines each).
+    #[arg(long, default_value_t = 500_000)]
+    pub analytics_orders: i64,
+    /// Requests per endpoint in the analytics scenario.
+    #[arg(long, default_value_t = 100)]
+    pub analytics_requests: usize,
     /// Where to write the JSON report.
     #[arg(long, default_value = "bench-results/latest.json")]
     pub json: PathBuf,
@@ -120,6 +129,10 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
     if wants(Scenario::Capture) {
         tracing::info!("bench: capture");
         scenarios.push(capture::run(&env, opts.capture_step, opts.capture_rounds).await?);
+    }
+    if opts.scenario == Scenario::Analytics {
+        tracing::info!(orders = opts.analytics_orders, "bench: analytics");
+        scenarios.push(analytics::run(&env, opts.analytics_orders, opts.analytics_requests).await?);
     }
     drop(env);
     drop(dir);
