@@ -91,16 +91,22 @@ impl Params {
     /// A `YYYY-MM-DD` day of the calendar.
     pub(crate) fn date(&self, name: &str) -> AnalyticsResult<Option<NaiveDate>> {
         let Some(v) = self.get(name) else { return Ok(None) };
-        let d = NaiveDate::parse_from_str(v, "%Y-%m-%d")
-            .map_err(|_| AnalyticsError::invalid(name, format!("{name} must be a date like 2026-01-31, got {v:?}")))?;
+        let bad = || AnalyticsError::invalid(name, format!("{name} must be a date like 2026-01-31, got {v:?}"));
+        if v.len() != 10 {
+            return Err(bad());
+        }
+        let d = NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| bad())?;
         in_calendar(name, d).map(Some)
     }
 
     /// A `YYYY-MM` month (its first day).
     pub(crate) fn month(&self, name: &str) -> AnalyticsResult<Option<NaiveDate>> {
         let Some(v) = self.get(name) else { return Ok(None) };
-        let d = NaiveDate::parse_from_str(&format!("{v}-01"), "%Y-%m-%d")
-            .map_err(|_| AnalyticsError::invalid(name, format!("{name} must be a month like 2026-01, got {v:?}")))?;
+        let bad = || AnalyticsError::invalid(name, format!("{name} must be a month like 2026-01, got {v:?}"));
+        if v.len() != 7 {
+            return Err(bad());
+        }
+        let d = NaiveDate::parse_from_str(&format!("{v}-01"), "%Y-%m-%d").map_err(|_| bad())?;
         in_calendar(name, d).map(Some)
     }
 
@@ -113,9 +119,7 @@ impl Params {
             }
             (Some(d), None, None) => DateRange { from: d, to: d },
             (None, from, to) => {
-                let to = to.unwrap_or_else(|| {
-                    from.map_or(today, |f| (f + Duration::days(default_days - 1)).min(today).max(f))
-                });
+                let to = to.unwrap_or_else(|| today.max(from.unwrap_or(today)));
                 DateRange { from: from.unwrap_or(to - Duration::days(default_days - 1)), to }
             }
         };

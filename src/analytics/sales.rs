@@ -82,15 +82,18 @@ pub(crate) async fn summary(State(state): State<AnalyticsState>, params: Params)
 }
 
 const SUMMARY_ORDERS: &str = "
-    select (date_key between $1 and $2) as current, status, count(*)::int8, coalesce(sum(total), 0)::numeric
+    select status, count(*) filter (where date_key between $1 and $2)::int8,
+           coalesce(sum(total) filter (where date_key between $1 and $2), 0)::numeric,
+           count(*) filter (where date_key between $3 and $4)::int8,
+           coalesce(sum(total) filter (where date_key between $3 and $4), 0)::numeric
     from fact_orders
     where (date_key between $1 and $2 or date_key between $3 and $4) and not is_deleted
-    group by 1, 2";
+    group by status";
 const SUMMARY_ITEMS: &str = "
-    select (date_key between $1 and $2) as current, coalesce(sum(quantity), 0)::int8
+    select coalesce(sum(quantity) filter (where date_key between $1 and $2), 0)::int8,
+           coalesce(sum(quantity) filter (where date_key between $3 and $4), 0)::int8
     from fact_sales
-    where (date_key between $1 and $2 or date_key between $3 and $4) and order_status = 'served' and not is_deleted
-    group by 1";
+    where (date_key between $1 and $2 or date_key between $3 and $4) and order_status = 'served' and not is_deleted";
 
 /// The summary of `range` (queries only).
 pub(crate) async fn load_summary(client: &Client, range: DateRange) -> AnalyticsResult<Summary> {
@@ -98,29 +101,22 @@ pub(crate) async fn load_summary(client: &Client, range: DateRange) -> Analytics
     let ((a, b), (c, d)) = (range.keys(), prev.keys());
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] = [&a, &b, &c, &d];
     let (orders, items) =
-        tokio::try_join!(client.query(SUMMARY_ORDERS, &params), client.query(SUMMARY_ITEMS, &params))?;
+        tokio::try_join!(client.query(SUMMARY_ORDERS, &params), client.query_one(SUMMARY_ITEMS, &params))?;
     let mut status = StatusCounts::default();
     let (mut cur, mut old) = (period(range), period(prev));
     for row in &orders {
-        let (current, name, n, total): (bool, String, i64, Decimal) = (row.get(0), row.get(1), row.get(2), row.get(3));
-        let p = if current { &mut cur } else { &mut old };
+        let (name, n): (String, i64) = (row.get(0), row.get(1));
         if name == "served" {
-            p.orders = n;
-            p.revenue = total;
+            (cur.orders, cur.revenue, old.orders, old.revenue) = (n, row.get(2), row.get(3), row.get(4));
         }
-        if current {
-            match name.as_str() {
-                "placed" => status.placed = n,
-                "served" => status.served = n,
-                "cancelled" => status.cancelled = n,
-                _ => status.refunded = n,
-            }
+        match name.as_str() {
+            "placed" => status.placed = n,
+            "served" => status.served = n,
+            "cancelled" => status.cancelled = n,
+            _ => status.refunded = n,
         }
     }
-    for row in &items {
-        let p = if row.get::<_, bool>(0) { &mut cur } else { &mut old };
-        p.items = row.get(1);
-    }
+    (cur.items, old.items) = (items.get(0), items.get(1));
     for p in [&mut cur, &mut old] {
         p.average_order_value = ratio(p.revenue, p.orders);
         p.items_per_order = ratio(Decimal::from(p.items), p.orders);

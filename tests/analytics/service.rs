@@ -59,7 +59,8 @@ async fn query_parameters_are_validated_and_named() {
         ("/api/v1/forecast/hourly?hours=-1", 422, Some("hours")),
         ("/api/v1/customers/segments?segment=vip", 422, Some("segment")),
         ("/api/v1/health/pipeline?x=1", 422, Some("x")),
-        ("/api/v1/sales/hourly?date=%ZZ", 400, None),
+        ("/api/v1/sales/hourly?date=2026-02-30", 422, Some("date")),
+        ("/api/v1/sales/hourly?date=2026-2-3", 422, Some("date")),
         ("/api/v1/nope", 404, None),
     ] {
         let (code, body) = svc.get(path).await;

@@ -87,9 +87,9 @@ mod tests {
     fn a_flat_week_is_repeated_and_noise_is_averaged() {
         let history: Vec<Decimal> = (0..28).map(|t| d([10, 20, 30, 40, 50, 60, 70][t % 7])).collect();
         assert_eq!(forecast(&history, 7, 28, 7).unwrap(), history[..7].to_vec());
-        // The same weekday at 8, 12, 8, 12 (no trend in the week totals) forecasts 10.
+        // The same weekday at 8, 12, 12, 8 (no trend in the week totals) forecasts 10.
         let mut noisy = vec![d(0); 28];
-        for (j, v) in [8, 12, 8, 12].into_iter().enumerate() {
+        for (j, v) in [8, 12, 12, 8].into_iter().enumerate() {
             noisy[j * 7] = d(v);
         }
         assert_eq!(forecast(&noisy, 7, 28, 1).unwrap(), vec![d(10)]);
