@@ -34,6 +34,9 @@ fn help_documents_every_setting() {
         "CDC_BATCH_BYTES",
         "CDC_RETENTION",
         "READER_DB_PASSWORD",
+        "ANALYTICS_ADDR",
+        "ANALYTICS_API_KEY",
+        "ANALYTICS_METRICS_URL",
     ] {
         assert!(help.contains(&format!("[env: {var}")), "--help lacks {var}");
     }
