@@ -13,7 +13,7 @@ header{background:#3b2a20;color:#fff;padding:.6em 1.2em;display:flex;justify-con
 header h1{font-size:1.3em;margin:0}main{padding:1em 1.2em}\
 .tiles{display:grid;grid-template-columns:repeat(auto-fit,minmax(11em,1fr));gap:.8em}\
 .tile,.card{background:#fff;border-radius:.5em;padding:.7em 1em;box-shadow:0 1px 3px #0002}\
-.tile b{display:block;font-size:1.7em;margin-top:.15em}.tile span{color:#666;font-size:.85em}\
+.tile b{display:block;font-size:1.7em;margin-top:.15em}.tile>span{color:#666;font-size:.85em}\
 .row{display:grid;grid-template-columns:repeat(auto-fit,minmax(26em,1fr));gap:.8em;margin-top:.8em}\
 h2{font-size:1em;margin:.2em 0 .5em}table{border-collapse:collapse;width:100%;font-size:.9em}\
 td,th{padding:.2em .4em;border-bottom:1px solid #eee;text-align:left}td.num,th.num{text-align:right}\
