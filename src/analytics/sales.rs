@@ -87,13 +87,13 @@ const SUMMARY_ORDERS: &str = "
            count(*) filter (where date_key between $3 and $4)::int8,
            coalesce(sum(total) filter (where date_key between $3 and $4), 0)::numeric
     from fact_orders
-    where (date_key between $1 and $2 or date_key between $3 and $4) and not is_deleted
+    where date_key between $3 and $2 and not is_deleted
     group by status";
 const SUMMARY_ITEMS: &str = "
     select coalesce(sum(quantity) filter (where date_key between $1 and $2), 0)::int8,
            coalesce(sum(quantity) filter (where date_key between $3 and $4), 0)::int8
     from fact_sales
-    where (date_key between $1 and $2 or date_key between $3 and $4) and order_status = 'served' and not is_deleted";
+    where date_key between $3 and $2 and order_status = 'served' and not is_deleted";
 
 /// The summary of `range` (queries only).
 pub(crate) async fn load_summary(client: &Client, range: DateRange) -> AnalyticsResult<Summary> {
@@ -163,6 +163,7 @@ pub(crate) struct TopItem {
     pub quantity: i64,
     #[serde(with = "rust_decimal::serde::arbitrary_precision")]
     pub revenue: Decimal,
+    /// Served orders with the product (one line per product and order).
     pub orders: i64,
 }
 
@@ -188,14 +189,16 @@ pub(crate) async fn top_items(State(state): State<AnalyticsState>, params: Param
     Ok(Json(TopItems { from: range.from, to: range.to, by, items, revenue_rule: ITEM_REVENUE_RULE }))
 }
 
+/// Lines of one product are merged per order by the order API, so an item's lines count its orders.
 const TOP_ITEMS: &str = "
-    select s.product_id, coalesce(p.name, 'Product #' || s.product_id), coalesce(p.category, 'unknown'),
-           sum(s.quantity)::int8 as quantity, sum(s.line_total)::numeric as revenue, count(distinct s.order_id)::int8
-    from fact_sales s
-    left join dim_product p on p.product_id = s.product_id and p.is_current
-    where s.date_key between $1 and $2 and s.order_status = 'served' and not s.is_deleted
-    group by s.product_id, p.name, p.category
-    order by case when $3 then sum(s.line_total) else sum(s.quantity) end desc, s.product_id
+    select t.product_id, coalesce(p.name, 'Product #' || t.product_id), coalesce(p.category, 'unknown'),
+           t.quantity, t.revenue, t.orders
+    from (select product_id, sum(quantity)::int8 as quantity, sum(line_total)::numeric as revenue, count(*)::int8 as orders
+          from fact_sales
+          where date_key between $1 and $2 and order_status = 'served' and not is_deleted
+          group by product_id) t
+    left join dim_product p on p.product_id = t.product_id and p.is_current
+    order by case when $3 then t.revenue else t.quantity end desc, t.product_id
     limit $4";
 
 /// The top `limit` products of `range`, by revenue or quantity.

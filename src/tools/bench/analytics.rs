@@ -2,7 +2,8 @@
 //!
 //! The warehouse is written **directly in SQL** (not through OLTP and the daemon: a year of
 //! history needs order times spread over 365 days, which the capture path cannot backdate): the
-//! dimensions of a small chain, `orders` orders over the last 365 days (UTC, weighted to the day),
+//! dimensions of a small chain, `orders` orders over the last 365 days (UTC, weighted to the day;
+//! ids and rows in time order, as the daemon loads them),
 //! 1 to 3 lines each (so ≥ 1M lines at the default 500k orders), 96% served / 3% cancelled / 1%
 //! refunded, a rating for 30% of served orders, then `analyze`. The service runs in-process as
 //! `analytics_reader`; each endpoint is requested `requests` times in a row over HTTP. The
@@ -47,7 +48,7 @@ const DIMS: &str = "
 const ORDERS: &str = "
     insert into fact_orders (order_id, customer_id, employee_id, store_id, date_key, time_key, store_key, customer_key,
                              employee_key, order_time, status, total, changed_at, src_id, loaded_at)
-    select g, c, e, 1 + (e - 1) % 4, to_char(t, 'YYYYMMDD')::int, (extract(hour from t) * 60 + extract(minute from t))::int,
+    select row_number() over (order by t), c, e, 1 + (e - 1) % 4, to_char(t, 'YYYYMMDD')::int, (extract(hour from t) * 60 + extract(minute from t))::int,
            s.store_key, dc.customer_key, de.employee_key, t,
            case when r < 0.96 then 'served' when r < 0.99 then 'cancelled' else 'refunded' end, 0, t, g,
            t + interval '40 milliseconds'
@@ -58,7 +59,8 @@ const ORDERS: &str = "
     join dim_customer dc on dc.customer_id = o.c
     join dim_employee de on de.employee_id = o.e
     join dim_store s on s.store_id = 1 + (o.e - 1) % 4
-    where o.t < now()";
+    where o.t < now()
+    order by t";
 
 const LINES: &str = "
     insert into fact_sales (order_item_id, order_id, product_id, date_key, time_key, store_key, customer_key, employee_key,
