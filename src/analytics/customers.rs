@@ -102,18 +102,25 @@ const SCORED: &str = "
                 else 'hibernating' end as segment
     from s";
 
-const SEGMENT_SQL: &str = "
-    select segment, count(*)::int8, sum(monetary)::numeric, round(avg(recency_days), 1), round(avg(frequency), 1)
-    from scored group by segment";
-
-const TOP_SQL: &str = "
-    select d.customer_id, coalesce(d.name, 'Unknown'), t.segment, t.recency_days, t.frequency, t.monetary, t.rfm
-    from scored t left join dim_customer d on d.customer_key = t.customer_key
-    where $2::text is null or t.segment = $2
-    order by t.monetary desc, t.customer_key limit $3";
-
-type Params1<'a> = [&'a (dyn tokio_postgres::types::ToSql + Sync); 1];
-type Params3<'a> = [&'a (dyn tokio_postgres::types::ToSql + Sync); 3];
+/// One pass over the scored customers: the segment rows (kind 0) and the top customers (kind 1, by rank).
+const RESULT_SQL: &str = "
+    , agg as (
+        select segment, count(*)::int8 as n, sum(monetary)::numeric as revenue,
+               round(avg(recency_days), 1) as recency, round(avg(frequency), 1) as frequency
+        from scored group by segment
+    ), top as (
+        select t.*, row_number() over (order by t.monetary desc, t.customer_key) as rank
+        from scored t where $2::text is null or t.segment = $2
+        order by t.monetary desc, t.customer_key limit $3
+    )
+    select 0 as kind, 0::int8 as rank, segment, n, revenue, recency, frequency,
+           null::int4, null::text, null::int4, null::int8, null::numeric, null::text
+    from agg
+    union all
+    select 1, t.rank, t.segment, null, null, null, null, d.customer_id, coalesce(d.name, 'Unknown'),
+           t.recency_days, t.frequency, t.monetary, t.rfm
+    from top t left join dim_customer d on d.customer_key = t.customer_key
+    order by kind, rank";
 
 /// Segments as of `today`, with the top `limit` customers of `segment` (all when none).
 pub(crate) async fn load_segments(
@@ -122,33 +129,34 @@ pub(crate) async fn load_segments(
     segment: Option<&str>,
     limit: i64,
 ) -> AnalyticsResult<Segments> {
-    let with = format!("with scored (customer_key, recency_days, frequency, monetary, rfm, segment) as ({SCORED})");
-    let (group_sql, top_sql) = (format!("{with} {SEGMENT_SQL}"), format!("{with} {TOP_SQL}"));
-    let (group_params, top_params): (Params1, Params3) = ([&today], [&today, &segment, &limit]);
-    let (groups, top) = tokio::try_join!(client.query(&group_sql, &group_params), client.query(&top_sql, &top_params))?;
+    let sql = format!(
+        "with scored (customer_key, recency_days, frequency, monetary, rfm, segment) as ({SCORED}) {RESULT_SQL}"
+    );
+    let rows = client.query(&sql, &[&today, &segment, &limit]).await?;
+    let (groups, top): (Vec<_>, Vec<_>) = rows.iter().partition(|r| r.get::<_, i32>(0) == 0);
     let segments: Vec<Segment> = SEGMENTS
         .iter()
         .map(|&name| {
-            let row = groups.iter().find(|r| r.get::<_, &str>(0) == name);
+            let row = groups.iter().find(|r| r.get::<_, &str>(2) == name);
             Segment {
                 segment: name,
-                customers: row.map_or(0, |r| r.get(1)),
-                revenue: row.map_or(Decimal::ZERO, |r| r.get(2)),
-                average_recency_days: row.map(|r| r.get(3)),
-                average_frequency: row.map(|r| r.get(4)),
+                customers: row.map_or(0, |r| r.get(3)),
+                revenue: row.map_or(Decimal::ZERO, |r| r.get(4)),
+                average_recency_days: row.map(|r| r.get(5)),
+                average_frequency: row.map(|r| r.get(6)),
             }
         })
         .collect();
     let top_customers = top
         .iter()
         .map(|r| ScoredCustomer {
-            customer_id: r.get(0),
-            name: r.get(1),
+            customer_id: r.get(7),
+            name: r.get(8),
             segment: r.get(2),
-            recency_days: r.get(3),
-            frequency: r.get(4),
-            monetary: r.get(5),
-            rfm: r.get(6),
+            recency_days: r.get(9),
+            frequency: r.get(10),
+            monetary: r.get(11),
+            rfm: r.get(12),
         })
         .collect();
     Ok(Segments {
