@@ -155,10 +155,13 @@ impl WorkDir {
     fn new(given: Option<PathBuf>) -> Self {
         match given {
             Some(path) => WorkDir { path, remove: false },
-            None => WorkDir {
-                path: std::env::temp_dir().join(format!("brewlytics-bench-{}", std::process::id())),
-                remove: true,
-            },
+            None => {
+                // Unique per run: two runs of one process (the tests) must not share a cluster.
+                static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+                let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let path = std::env::temp_dir().join(format!("brewlytics-bench-{}-{n}", std::process::id()));
+                WorkDir { path, remove: true }
+            }
         }
     }
 }
