@@ -42,6 +42,10 @@ pub(crate) const CDC_DEAD_LETTERS: &str = "cdc_dead_letters_total";
 pub(crate) const CDC_DEAD_LETTERS_PENDING: &str = "cdc_dead_letters_pending";
 /// 1 when this instance holds the apply lock, 0 on standby.
 pub(crate) const CDC_ACTIVE: &str = "cdc_active";
+/// 1 while a snapshot job (initial load or resync) runs.
+pub const CDC_SNAPSHOT_RUNNING: &str = "cdc_snapshot_running";
+/// Rows loaded by snapshot jobs, label `table` (the OLTP table).
+pub const CDC_SNAPSHOT_ROWS: &str = "cdc_snapshot_rows_total";
 /// Inferred dimension members created, label `dim`.
 pub(crate) const WAREHOUSE_INFERRED: &str = "warehouse_inferred_members_total";
 /// Type 2 versions opened, label `dim`.
@@ -142,6 +146,8 @@ fn describe() {
     describe_counter!(CDC_DEAD_LETTERS, "Changes written to cdc_dead_letter, by source table.");
     describe_gauge!(CDC_DEAD_LETTERS_PENDING, "Dead letters in cdc_dead_letter that have not been replayed.");
     describe_gauge!(CDC_ACTIVE, "1 when this daemon holds the apply lock (active), 0 when it waits (standby).");
+    describe_gauge!(CDC_SNAPSHOT_RUNNING, "1 while a snapshot job (initial load or resync) runs, else 0.");
+    describe_counter!(CDC_SNAPSHOT_ROWS, "Rows loaded from OLTP by snapshot jobs, by OLTP table.");
     describe_counter!(WAREHOUSE_INFERRED, "Inferred dimension members created for facts that arrived first, by dim.");
     describe_counter!(WAREHOUSE_SCD2_VERSIONS, "Type 2 dimension versions opened, by dim.");
     describe_counter!(HTTP_REQUESTS, "HTTP requests served by the order API, by method, matched route and status.");

@@ -8,6 +8,8 @@ mod cdc;
 mod cdc_faults;
 mod cdc_semantics;
 mod cli;
+mod original;
 mod readers;
 mod schema;
+mod snapshot;
 mod up;

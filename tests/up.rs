@@ -8,7 +8,7 @@ use std::{
 
 use brewlytics::tools::cluster::{free_port, ClusterState};
 
-use crate::support::{connect_url, scalar, wait_for};
+use crate::support::{connect_url, scalar, streamed_changes, wait_for};
 
 fn brewlytics(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_brewlytics"));
@@ -19,8 +19,26 @@ fn brewlytics(dir: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-fn start_up(dir: &Path, rate: &str, analytics_port: u16) -> Child {
-    brewlytics(dir, &["up", "--rate", rate])
+/// A running `brewlytics up`; a failing test still stops it (and so its PostgreSQL) on drop.
+struct Up(Option<Child>);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+            for _ in 0..100 {
+                if child.try_wait().ok().flatten().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+        }
+    }
+}
+
+fn start_up(dir: &Path, rate: &str, analytics_port: u16) -> Up {
+    let child = brewlytics(dir, &["up", "--rate", rate])
         .env("API_ADDR", format!("127.0.0.1:{}", free_port().unwrap()))
         .env("ANALYTICS_ADDR", format!("127.0.0.1:{analytics_port}"))
         .env("METRICS_ADDR", format!("127.0.0.1:{}", free_port().unwrap()))
@@ -28,11 +46,13 @@ fn start_up(dir: &Path, rate: &str, analytics_port: u16) -> Child {
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join(format!("up-{rate}.log"))).unwrap())
         .spawn()
-        .expect("spawn brewlytics up")
+        .expect("spawn brewlytics up");
+    Up(Some(child))
 }
 
 /// SIGINT, then the exit status within `deadline`.
-async fn interrupt(mut child: Child, deadline: Duration) -> std::process::ExitStatus {
+async fn interrupt(mut up: Up, deadline: Duration) -> std::process::ExitStatus {
+    let mut child = up.0.take().expect("a running up");
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     wait_for("up to exit after SIGINT", deadline, || {
         let status = child.try_wait().unwrap();
@@ -74,7 +94,7 @@ async fn up_runs_everything_stops_cleanly_and_keeps_its_data() {
             let out = brewlytics(&dir, &["status", "--json"]).output().unwrap();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            let changes: i64 = scalar(&oltp, "select count(*) from cdc_orders").await;
+            let changes = streamed_changes(&oltp, &olap).await;
             (status["active"].is_string() && status["applied_changes"] == changes).then_some(status)
         })
         .await;

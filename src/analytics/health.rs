@@ -15,7 +15,8 @@ use super::{daemon_metrics::DaemonGauges, error::AnalyticsResult, params::Params
 /// Rows loaded in this window are the freshness sample.
 pub(crate) const FRESHNESS_WINDOW: &str = "5 minutes";
 
-/// Freshness of the rows loaded recently.
+/// Freshness of the rows loaded recently (rows a snapshot job loaded have no capture time and
+/// are left out).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub(crate) struct Freshness {
     /// Order lines loaded in the last 5 minutes.
@@ -65,11 +66,11 @@ pub(crate) async fn pipeline(
 }
 
 const WAREHOUSE: &str = "
-    select (select count(*)::int8 from fact_sales where loaded_at > now() - $1::text::interval),
+    select (select count(*)::int8 from fact_sales where loaded_at > now() - $1::text::interval and changed_at > '-infinity'),
            (select (percentile_cont(0.5) within group (order by extract(epoch from loaded_at - changed_at)) * 1000)::float8
-            from fact_sales where loaded_at > now() - $1::text::interval),
+            from fact_sales where loaded_at > now() - $1::text::interval and changed_at > '-infinity'),
            (select (percentile_cont(0.99) within group (order by extract(epoch from loaded_at - changed_at)) * 1000)::float8
-            from fact_sales where loaded_at > now() - $1::text::interval),
+            from fact_sales where loaded_at > now() - $1::text::interval and changed_at > '-infinity'),
            (select max(loaded_at) from fact_sales),
            o.applied_changes, o.batch_seq, o.updated_at, extract(epoch from now() - o.updated_at)::float8,
            (select count(*)::int8 from cdc_dead_letter where replayed_at is null)

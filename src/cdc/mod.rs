@@ -14,17 +14,22 @@
 //!   exports gauges; [`retention`] prunes applied changes; [`status`] reports from the databases.
 
 mod apply;
+mod backfill;
 pub mod checkpoint;
+mod daemon;
 mod error;
 mod listen;
 mod lock;
 mod monitor;
 mod pipeline;
 pub mod retention;
-mod snapshot;
 mod source;
 pub mod status;
+mod window;
 
+pub use backfill::{
+    progress as snapshot_progress, request_resync, JobProgress, ResyncRequest, StarTable, TableProgress,
+};
 pub use checkpoint::Checkpoint;
 pub use error::CdcError;
 pub use pipeline::run;

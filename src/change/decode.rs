@@ -149,11 +149,6 @@ impl Change {
             Record::Feedback(_) => Table::Feedback,
         }
     }
-
-    /// Whether the change deleted its row.
-    pub(crate) fn is_delete(&self) -> bool {
-        self.op == Op::Delete
-    }
 }
 
 /// The image the op calls for.

@@ -47,6 +47,16 @@ enum Command {
     },
     /// Reconcile OLTP with the warehouse; exits 1 when they differ.
     Verify,
+    /// Rebuild warehouse tables from OLTP truth while the system runs (the active daemon does it).
+    Resync {
+        /// A warehouse table to rebuild (dim_store, dim_customer, dim_employee, dim_product,
+        /// fact_orders, fact_sales, fact_payments, fact_inventory); repeat it for several; all when none.
+        #[arg(long = "table", value_name = "NAME")]
+        tables: Vec<String>,
+        /// Queue the job and return at once instead of following it to its end.
+        #[arg(long)]
+        no_wait: bool,
+    },
     /// Inspect or replay the dead-letter table.
     Dlq {
         #[command(subcommand)]
@@ -60,7 +70,7 @@ enum Command {
     Seed,
     /// Send a realistic stream of orders to the API, then print the achieved rate and latencies.
     Load(load::LoadOptions),
-    /// Benchmark the pipeline on a private durable PostgreSQL (drain, freshness, longtx, api, capture).
+    /// Benchmark the pipeline on a private durable PostgreSQL (drain, freshness, longtx, api, capture, snapshot).
     Bench(bench::run::BenchOptions),
     /// Run everything (private PostgreSQL if none is configured, API, CDC daemon, generator).
     Up(up::UpOptions),
@@ -129,6 +139,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cdc => return commands::cdc(&config, shutdown_on_signals()).await,
         Command::Status { json } => commands::status(&config, json).await?,
         Command::Verify => return commands::verify(&config).await,
+        Command::Resync { tables, no_wait } => return commands::resync(&config, &tables, no_wait).await,
         Command::Dlq { action: DlqAction::List { all } } => commands::dlq_list(&config, all).await?,
         Command::Dlq { action: DlqAction::Replay { id } } => commands::dlq_replay(&config, id).await?,
         Command::Api => {

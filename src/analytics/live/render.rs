@@ -74,7 +74,7 @@ pub(crate) fn content(live: &Live) -> Markup {
                             td { "#" (o.order_id) }
                             td { (o.order_time.map(|t| t.format("%H:%M:%S").to_string()).unwrap_or_default()) }
                             td { (o.store) } td { (o.status) } td.num { (o.total) }
-                            td.num { (format!("{:.0} ms", o.freshness_ms)) }
+                            td.num { (o.freshness_ms.map_or_else(|| "snapshot".to_string(), |ms| format!("{ms:.0} ms"))) }
                         }
                     }
                 }

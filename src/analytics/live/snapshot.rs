@@ -25,8 +25,8 @@ pub(crate) struct LastOrder {
     pub status: String,
     #[serde(with = "rust_decimal::serde::arbitrary_precision")]
     pub total: Decimal,
-    /// Its last change's `loaded_at − changed_at`.
-    pub freshness_ms: f64,
+    /// Its last change's `loaded_at − changed_at` (none for a row a snapshot job loaded).
+    pub freshness_ms: Option<f64>,
 }
 
 /// `GET /api/v1/live` and the page's content.
@@ -70,11 +70,11 @@ const SCALARS: &str = "
     from (select count(*)::int8 as n,
                  (percentile_cont(0.5) within group (order by extract(epoch from loaded_at - changed_at)) * 1000)::float8 as p50,
                  (percentile_cont(0.99) within group (order by extract(epoch from loaded_at - changed_at)) * 1000)::float8 as p99
-          from fact_sales where loaded_at > now() - interval '1 minute') f";
+          from fact_sales where loaded_at > now() - interval '1 minute' and changed_at > '-infinity') f";
 
 const LAST: &str = "
     select o.order_id, o.order_time, coalesce(s.name, 'Unknown'), o.status, o.total,
-           (extract(epoch from o.loaded_at - o.changed_at) * 1000)::float8
+           case when o.changed_at > '-infinity' then (extract(epoch from o.loaded_at - o.changed_at) * 1000)::float8 end
     from fact_orders o left join dim_store s on s.store_key = o.store_key
     where not o.is_deleted order by o.order_id desc limit $1";
 

@@ -10,7 +10,7 @@ use super::{
     env::{self, BenchEnv},
     freshness::{self, Freshness, FreshnessOptions},
     report::{BenchReport, Figure, Goal, ScenarioResult},
-    BenchError,
+    snapshot, BenchError,
 };
 use crate::config::{parse_duration, Config};
 
@@ -24,6 +24,7 @@ pub enum Scenario {
     Longtx,
     Api,
     Capture,
+    Snapshot,
     /// Not part of `all`: endpoint p99s of the analytics service on a year of sales.
     Analytics,
 }
@@ -34,7 +35,7 @@ pub struct BenchOptions {
     /// Scenario to run.
     #[arg(value_enum, default_value = "all")]
     pub scenario: Scenario,
-    /// Orders in the drain backlog.
+    /// Orders in the drain backlog (and in the snapshot scenario's existing data).
     #[arg(long, default_value_t = 100_000)]
     pub scale: i64,
     /// Duration of the freshness and longtx load (e.g. 60s).
@@ -90,7 +91,7 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
     let env = BenchEnv::start(&dir.path.join("pg")).await?;
     let machine = env::machine(&env::connect(&env.dsn("postgres")).await?).await?;
     let daemon_bin = opts.daemon_bin.clone().unwrap_or_else(daemon::default_binary);
-    let settings = daemon::DaemonSettings { batch_rows: config.cdc_batch_rows };
+    let settings = daemon::DaemonSettings { batch_rows: config.cdc_batch_rows, initial_snapshot: false };
     let wants = |s: Scenario| opts.scenario == Scenario::All || opts.scenario == s;
     let mut scenarios = Vec::new();
     if wants(Scenario::Drain) {
@@ -125,6 +126,10 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
             ..ApiBenchOptions::default()
         };
         scenarios.push(api_result(&bench_api(&pair.config, &api_opts).await?));
+    }
+    if wants(Scenario::Snapshot) {
+        tracing::info!(scale = opts.scale, "bench: snapshot");
+        scenarios.push(snapshot::run(&env, opts.scale, &daemon_bin, settings, &log_dir).await?);
     }
     if wants(Scenario::Capture) {
         tracing::info!("bench: capture");

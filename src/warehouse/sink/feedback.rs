@@ -1,11 +1,12 @@
 //! The sink's `fact_feedback` statements (one rating per row), kept apart from the other facts:
-//! one bulk `unnest` upsert with the version guard, as `fact_payments`, that binds the order's
+//! one bulk `unnest` upsert with the version guard (a snapshot row's NULL `changed_at` stored as
+//! `-infinity`, see [`super::sql`]), as `fact_payments`, that binds the order's
 //! date, store, customer and employee keys from `fact_orders`; and the header refresh that copies
 //! them again when an order changes (or arrives after its rating). Deletes are soft (`is_deleted`).
 
 use tokio_postgres::{types::ToSql, Client, Statement, Transaction};
 
-use super::rows::FeedbackRow;
+use super::{col, sql::GUARD, versions, FeedbackRow};
 
 /// The prepared statements of `fact_feedback`.
 pub(super) struct FeedbackStatements {
@@ -14,10 +15,10 @@ pub(super) struct FeedbackStatements {
 }
 
 impl FeedbackStatements {
-    /// Prepare both statements on `client`; `guard` is the sink's version guard.
-    pub(super) async fn prepare(client: &Client, guard: &str) -> Result<Self, tokio_postgres::Error> {
+    /// Prepare both statements on `client`.
+    pub(super) async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
         Ok(FeedbackStatements {
-            upsert: client.prepare(&upsert_sql(guard)).await?,
+            upsert: client.prepare(&upsert_sql(GUARD)).await?,
             headers: client.prepare(HEADERS_SQL).await?,
         })
     }
@@ -27,23 +28,19 @@ impl FeedbackStatements {
         if r.is_empty() {
             return Ok(());
         }
-        let col = |f: fn(&FeedbackRow) -> i32| r.iter().map(f).collect::<Vec<i32>>();
+        let (del, at, src) = versions(r, |x| (x.is_deleted, x.version));
         let comments: Vec<Option<&str>> = r.iter().map(|x| x.comment.as_deref()).collect();
-        let rated_at: Vec<_> = r.iter().map(|x| x.rated_at).collect();
-        let deleted: Vec<bool> = r.iter().map(|x| x.is_deleted).collect();
-        let changed_at: Vec<_> = r.iter().map(|x| x.version.changed_at).collect();
-        let src_id: Vec<i64> = r.iter().map(|x| x.version.src_id).collect();
         let params: [&(dyn ToSql + Sync); 10] = [
-            &col(|x| x.feedback_id),
-            &col(|x| x.order_id),
-            &col(|x| x.rating),
+            &col(r, |x| x.feedback_id),
+            &col(r, |x| x.order_id),
+            &col(r, |x| x.rating),
             &comments,
-            &rated_at,
-            &col(|x| x.date_key),
-            &col(|x| x.time_key),
-            &deleted,
-            &changed_at,
-            &src_id,
+            &col(r, |x| x.rated_at),
+            &col(r, |x| x.date_key),
+            &col(r, |x| x.time_key),
+            &del,
+            &at,
+            &src,
         ];
         tx.execute(&self.upsert, &params).await.map(drop)
     }
@@ -63,7 +60,7 @@ fn upsert_sql(guard: &str) -> String {
         "insert into fact_feedback as t (feedback_id, order_id, rating, comment, rated_at, date_key, time_key,
                 is_deleted, changed_at, src_id, order_date_key, store_key, customer_key, employee_key, loaded_at)
          select s.feedback_id, s.order_id, s.rating, s.comment, s.rated_at, s.date_key, s.time_key, s.is_deleted,
-                s.changed_at, s.src_id, coalesce(o.date_key, 0), coalesce(o.store_key, 0),
+                coalesce(s.changed_at, '-infinity'), s.src_id, coalesce(o.date_key, 0), coalesce(o.store_key, 0),
                 coalesce(o.customer_key, 0), coalesce(o.employee_key, 0), clock_timestamp()
          from unnest($1::int4[], $2::int4[], $3::int4[], $4::text[], $5::timestamptz[], $6::int4[], $7::int4[],
                      $8::bool[], $9::timestamptz[], $10::int8[])
