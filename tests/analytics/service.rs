@@ -222,3 +222,35 @@ async fn an_order_and_its_rating_show_as_soon_as_they_are_applied() {
     stop.cancel();
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ratings_given_before_the_warehouse_existed_arrive_with_the_initial_snapshot() {
+    let t = TestDb::new().await;
+    let mut oltp = t.oltp().await;
+    seed::seed(&mut oltp).await.unwrap();
+    oltp.batch_execute(
+        "insert into orders (customer_id, employee_id, store_id, status, total)
+         select (select min(id) from customers), e.id, e.store_id, 'served', 4.00
+         from employees e where e.active order by e.id limit 1;
+         insert into feedback (order_id, rating, comment) select max(id), 5, 'before the warehouse' from orders;",
+    )
+    .await
+    .unwrap();
+    let daemon = InProcessDaemon::start(&t.config);
+    let olap = t.olap().await;
+    wait_for("the snapshot to load the rating", Duration::from_secs(30), || async {
+        (scalar::<i64>(&olap, "select count(*) from fact_feedback where not is_deleted").await == 1).then_some(())
+    })
+    .await;
+    let (rating, store_key): (i16, i32) = {
+        let r = olap
+            .query_one("select f.rating, f.store_key from fact_feedback f join fact_orders o using (order_id)", &[])
+            .await
+            .unwrap();
+        (r.get(0), r.get(1))
+    };
+    assert_eq!(rating, 5);
+    assert!(store_key > 0, "bound to its order's store");
+    daemon.stop().await;
+    crate::support::assert_verified(&t).await;
+}
