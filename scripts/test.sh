@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 # Debian packages: Prometheus + promtool (rule and scrape tests), psql/pgbench, PostgreSQL server,
 # headless Chromium and its WebDriver (the live page's browser test).
+# openssl (the TLS tests make their CA and server certificate with it).
 need=()
+command -v openssl >/dev/null || need+=(openssl)
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 command -v psql >/dev/null && command -v pgbench >/dev/null || need+=(postgresql-client)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)

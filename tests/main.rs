@@ -10,6 +10,8 @@ mod cdc_semantics;
 mod cli;
 mod original;
 mod readers;
+mod roles;
 mod schema;
 mod snapshot;
+mod tls;
 mod up;

@@ -178,8 +178,13 @@ async fn the_live_page_updates_by_itself_in_chromium_and_shows_the_warehouse() {
 
     // Orders flow (bounded: 40 s at most, stopped as soon as the page has been seen to move).
     let flow_stop = CancellationToken::new();
-    let options =
-        LoadOptions { rate: 15.0, duration: Duration::from_secs(40), api: Some(api_url.clone()), concurrency: 8 };
+    let options = LoadOptions {
+        rate: 15.0,
+        duration: Duration::from_secs(40),
+        api: Some(api_url.clone()),
+        concurrency: 8,
+        api_key: None,
+    };
     let flow = tokio::spawn({
         let stop = flow_stop.clone();
         async move { run_load(&options, stop).await.unwrap() }

@@ -28,7 +28,7 @@ async fn dbt_build(t: &TestDb) -> Vec<Value> {
         .env("OLAP_PORT", pg.get_ports()[0].to_string())
         .env("OLAP_DB", &t.config.olap_db)
         .env("DB_USER", "brewlytics_dbt")
-        .env("DB_PASSWORD", &t.config.dbt_db_password)
+        .env("DB_PASSWORD", t.config.dbt_db_password.expose())
         .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false");
     run_tool("dbt build", cmd, Duration::from_secs(300)).await;
     let results =
