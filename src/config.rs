@@ -103,6 +103,17 @@ pub struct Config {
     /// Address of the daemon's Prometheus endpoint (path /metrics).
     #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9898", global = true)]
     pub metrics_addr: SocketAddr,
+    /// Address of the analytics service (`brewlytics analytics`: read API, docs and live page).
+    #[arg(long, env = "ANALYTICS_ADDR", default_value = "127.0.0.1:8001", global = true)]
+    pub analytics_addr: SocketAddr,
+    /// API key of the analytics service; when set, its data endpoints and live page require it
+    /// (`Authorization: Bearer <key>` or `X-API-Key: <key>`). Unset = open.
+    #[arg(long, env = "ANALYTICS_API_KEY", hide_env_values = true, global = true)]
+    pub analytics_api_key: Option<String>,
+    /// URL of the CDC daemon's Prometheus metrics, read by the analytics service for the backlog and
+    /// reconciliation state [default: http://METRICS_ADDR/metrics].
+    #[arg(long, env = "ANALYTICS_METRICS_URL", global = true)]
+    pub analytics_metrics_url: Option<String>,
     /// Log format: text or json.
     #[arg(long, env = "LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: LogFormat,
@@ -261,6 +272,20 @@ impl Config {
                 reason: "is empty (unset it to leave writes open)".into(),
             });
         }
+        if self.analytics_api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+            return Err(ConfigError::Invalid {
+                setting: "ANALYTICS_API_KEY",
+                reason: "must not be empty when set".into(),
+            });
+        }
+        if let Some(url) = &self.analytics_metrics_url {
+            if reqwest::Url::parse(url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
+                return Err(ConfigError::Invalid {
+                    setting: "ANALYTICS_METRICS_URL",
+                    reason: format!("'{url}' is not an http(s) URL"),
+                });
+            }
+        }
         self.target(Db::Oltp)?;
         self.target(Db::Olap)?;
         Ok(())
@@ -372,6 +397,12 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// Where the analytics service reads the daemon's metrics: ANALYTICS_METRICS_URL, else
+    /// `http://METRICS_ADDR/metrics`.
+    pub fn analytics_metrics_url(&self) -> String {
+        self.analytics_metrics_url.clone().unwrap_or_else(|| format!("http://{}/metrics", self.metrics_addr))
     }
 
     /// The daemon's longest wait between polls.

@@ -18,9 +18,10 @@ pub(crate) const SETUP: &str = "
     insert into payments (id, order_id, amount, method) values (1, 1, 0.30, 'card');
     insert into inventory (id, product_id, store_id, on_hand) values (1, 1, 1, 10);
     insert into inventory_movements (id, product_id, store_id, order_id, quantity, reason) values (1, 1, 1, 1, -1, 'sale');
+    insert into feedback (id, order_id, rating, comment) values (1, 1, 4, 'nice');
     select setval(pg_get_serial_sequence(t, 'id'), 100)
     from unnest(array['stores', 'customers', 'products', 'employees', 'orders', 'order_items', 'payments',
-                      'inventory', 'inventory_movements']) as t;
+                      'inventory', 'inventory_movements', 'feedback']) as t;
 ";
 
 #[tokio::test(flavor = "multi_thread")]
@@ -39,11 +40,13 @@ async fn migrations_apply_to_empty_databases() {
     let name = format!("{}_empty", t.config.oltp_db);
     admin.batch_execute(&format!("create database \"{name}\"")).await.unwrap();
     let mut c = connect_url(&format!("{}/{name}", t.base)).await;
-    assert_eq!(db::migrate(&mut c, Db::Oltp).await.unwrap(), 3);
+    let files =
+        |dir: &str| std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR"))).unwrap().count();
+    assert_eq!(db::migrate(&mut c, Db::Oltp).await.unwrap(), files("oltp"));
     assert_eq!(db::migrate(&mut c, Db::Oltp).await.unwrap(), 0);
     let mut c = connect_url(&format!("{}/{name}", t.base)).await;
     c.batch_execute("drop schema public cascade; create schema public").await.unwrap();
-    assert_eq!(db::migrate(&mut c, Db::Olap).await.unwrap(), 3);
+    assert_eq!(db::migrate(&mut c, Db::Olap).await.unwrap(), files("olap"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -70,6 +73,7 @@ async fn every_table_captures_insert_update_delete() {
         ("payments", "method = 'cash'"),
         ("inventory", "on_hand = on_hand - 1"),
         ("inventory_movements", "reason = 'waste'"),
+        ("feedback", "rating = 5"),
     ];
     for (table, _) in tables {
         let n: i64 =

@@ -16,11 +16,12 @@ pub(crate) enum Table {
     Payments,
     Inventory,
     InventoryMovements,
+    Feedback,
 }
 
 impl Table {
     /// Every captured table.
-    pub(crate) const ALL: [Table; 9] = [
+    pub(crate) const ALL: [Table; 10] = [
         Table::Stores,
         Table::Customers,
         Table::Employees,
@@ -30,6 +31,7 @@ impl Table {
         Table::Payments,
         Table::Inventory,
         Table::InventoryMovements,
+        Table::Feedback,
     ];
 
     /// The table's name in OLTP (and in `cdc_orders.table_name`).
@@ -44,6 +46,7 @@ impl Table {
             Table::Payments => "payments",
             Table::Inventory => "inventory",
             Table::InventoryMovements => "inventory_movements",
+            Table::Feedback => "feedback",
         }
     }
 
@@ -106,6 +109,7 @@ pub(crate) enum Record {
     Payment(PaymentImage),
     Inventory(InventoryImage),
     Movement { before: Option<MovementImage>, after: Option<MovementImage> },
+    Feedback(FeedbackImage),
 }
 
 impl Change {
@@ -125,6 +129,7 @@ impl Change {
                 before: (row.op != Op::Insert).then(|| side(row, Side::Before)).transpose()?,
                 after: (row.op != Op::Delete).then(|| side(row, Side::After)).transpose()?,
             },
+            Table::Feedback => Record::Feedback(image(row)?),
         };
         Ok(Change { version: row.version(), op: row.op, record })
     }
@@ -141,6 +146,7 @@ impl Change {
             Record::Payment(_) => Table::Payments,
             Record::Inventory(_) => Table::Inventory,
             Record::Movement { .. } => Table::InventoryMovements,
+            Record::Feedback(_) => Table::Feedback,
         }
     }
 }

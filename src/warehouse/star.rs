@@ -13,11 +13,12 @@ pub enum StarTable {
     FactSales,
     FactPayments,
     FactInventory,
+    FactFeedback,
 }
 
 impl StarTable {
     /// Every target, in load order.
-    pub const ALL: [StarTable; 8] = [
+    pub const ALL: [StarTable; 9] = [
         StarTable::DimStore,
         StarTable::DimCustomer,
         StarTable::DimEmployee,
@@ -26,6 +27,7 @@ impl StarTable {
         StarTable::FactOrders,
         StarTable::FactSales,
         StarTable::FactPayments,
+        StarTable::FactFeedback,
     ];
 
     /// The warehouse table's name.
@@ -39,6 +41,7 @@ impl StarTable {
             StarTable::FactSales => "fact_sales",
             StarTable::FactPayments => "fact_payments",
             StarTable::FactInventory => "fact_inventory",
+            StarTable::FactFeedback => "fact_feedback",
         }
     }
 
@@ -64,10 +67,12 @@ impl StarTable {
                 "update dim_product set is_deleted = true
                  where product_key > 0 and is_current and not is_deleted and {not_loaded}"
             ),
-            StarTable::FactOrders | StarTable::FactSales | StarTable::FactPayments => format!(
+            StarTable::FactOrders | StarTable::FactSales | StarTable::FactPayments | StarTable::FactFeedback => {
+                format!(
                 "update {} set is_deleted = true, loaded_at = clock_timestamp() where not is_deleted and {not_loaded}",
                 self.name()
-            ),
+            )
+            }
             StarTable::FactInventory => "update fact_inventory set units_received = 0, units_sold = 0,
                         units_wasted = 0, units_adjusted = 0, net_units = 0, loaded_at = clock_timestamp()
                  where loaded_at < (select started_at from cdc_snapshot where job_id = $1)

@@ -59,6 +59,13 @@ fn checks() -> Vec<Check> {
                    group by grouping sets ((1), ())",
         },
         Check {
+            name: "feedback (count/rating sum by day of the rating)",
+            oltp: "select to_char(created_at at time zone 'UTC', 'YYYYMMDD'), count(*) || '/' || sum(rating)
+                   from feedback group by grouping sets ((1), ())",
+            olap: "select date_key, count(*) || '/' || sum(rating)
+                   from fact_feedback where not is_deleted group by grouping sets ((1), ())",
+        },
+        Check {
             name: "dimensions (live members)",
             oltp: "select 'stores', count(*)::text from stores union all select 'customers', count(*)::text from customers
                    union all select 'employees', count(*)::text from employees
