@@ -37,7 +37,7 @@ async fn every_scenario_runs_at_a_tiny_scale() {
     };
     let report = run(&Config::defaults(), &opts).await.expect("the benchmark runs");
     let names: Vec<_> = report.scenarios.iter().map(|s| s.scenario).collect();
-    assert_eq!(names, ["drain", "freshness", "longtx", "api", "snapshot", "capture"]);
+    assert_eq!(names, ["drain", "freshness", "small batch", "longtx", "api", "snapshot", "capture"]);
     for s in &report.scenarios {
         assert!(s.ratio.is_finite() && s.ratio > 0.0, "{}: ratio {}", s.scenario, s.ratio);
         assert!(s.baseline.value.is_finite() && s.baseline.value > 0.0, "{}: baseline {:?}", s.scenario, s.baseline);
@@ -47,19 +47,20 @@ async fn every_scenario_runs_at_a_tiny_scale() {
     assert!(figure(drain, "change rows/s") > 0.0 && figure(drain, "fact rows/s") > 0.0);
     assert!(figure(drain, "daemon peak RSS") > 0.0, "VmHWM of the daemon process is read");
     assert!(drain.goals.iter().filter(|g| g.goal.contains("verify")).all(|g| g.met), "{:?}", drain.goals);
-    for s in &report.scenarios[1..3] {
+    assert!(figure(&report.scenarios[2], "write per batch") > 0.0, "the daemon's phases were scraped");
+    for s in [&report.scenarios[1], &report.scenarios[3]] {
         let (p50, p95, p99) =
             (figure(s, "commit->applied p50"), figure(s, "commit->applied p95"), figure(s, "commit->applied p99"));
         assert!(0.0 < p50 && p50 <= p95 && p95 <= p99, "{}: {p50} {p95} {p99}", s.scenario);
         assert!(figure(s, "fact rows sampled") > 0.0);
     }
-    assert!(figure(&report.scenarios[3], "orders/s") >= 0.0);
-    let snapshot = &report.scenarios[4];
+    assert!(figure(&report.scenarios[4], "orders/s") >= 0.0);
+    let snapshot = &report.scenarios[5];
     assert!(figure(snapshot, "source rows/s") > 0.0 && figure(snapshot, "daemon peak RSS") > 0.0);
     assert!(snapshot.goals.iter().filter(|g| g.goal.contains("verify")).all(|g| g.met), "{:?}", snapshot.goals);
-    assert!(figure(&report.scenarios[5], "order tps") > 0.0);
+    assert!(figure(&report.scenarios[6], "order tps") > 0.0);
     let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(written["scenarios"].as_array().map(Vec::len), Some(6));
+    assert_eq!(written["scenarios"].as_array().map(Vec::len), Some(7));
 }
 
 /// The daemon's drain levers keep exactly-once: pages of 7 rows (so most windows span pages and

@@ -193,16 +193,6 @@ impl<T> PerDim<T> {
             Dim::Product => &self.product,
         }
     }
-
-    /// The value of `dim`, to change.
-    pub(crate) fn get_mut(&mut self, dim: Dim) -> &mut T {
-        match dim {
-            Dim::Store => &mut self.store,
-            Dim::Customer => &mut self.customer,
-            Dim::Employee => &mut self.employee,
-            Dim::Product => &mut self.product,
-        }
-    }
 }
 
 /// Natural keys referenced by facts that may have no dimension row yet.

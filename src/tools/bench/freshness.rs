@@ -58,6 +58,8 @@ pub(crate) struct Freshness {
     /// Orders placed one at a time before the load, same daemon.
     pub idle: Percentiles,
     pub achieved_orders_per_s: f64,
+    /// Mean time of one `select 1` round trip to the warehouse, same run (the small batch's baseline).
+    pub warehouse_round_trip_ms: f64,
     pub daemon_peak_rss_mib: f64,
     pub daemon_phases: Vec<daemon::PhaseTime>,
 }
@@ -88,10 +90,18 @@ pub(crate) async fn measure(env: &BenchEnv, opts: &FreshnessOptions, hold_open: 
     if let Some(tx) = held {
         tx.rollback().await?;
     }
+    let warehouse_round_trip_ms = round_trip_ms(&olap).await?;
     let daemon_peak_rss_mib = process.peak_rss_kib().unwrap_or(0) as f64 / 1024.0;
     let daemon_phases = process.phases().await.unwrap_or_default();
     process.stop().await?;
-    Ok(Freshness { loaded, idle, achieved_orders_per_s: achieved, daemon_peak_rss_mib, daemon_phases })
+    Ok(Freshness {
+        loaded,
+        idle,
+        achieved_orders_per_s: achieved,
+        warehouse_round_trip_ms,
+        daemon_peak_rss_mib,
+        daemon_phases,
+    })
 }
 
 /// Freshness of orders placed one at a time with nothing else running (one pgbench client at
@@ -106,6 +116,15 @@ async fn idle_baseline(
     pgbench_at(&pair.config, oltp, 1, IDLE_FOR, Some(IDLE_RATE)).await?;
     catch_up(oltp, olap, process).await?;
     percentiles(olap, from).await
+}
+
+/// The mean of 200 `select 1` round trips.
+async fn round_trip_ms(olap: &Client) -> Result<f64, BenchError> {
+    let started = Instant::now();
+    for _ in 0..200 {
+        olap.query_one("select 1", &[]).await?;
+    }
+    Ok(started.elapsed().as_secs_f64() * 1000.0 / 200.0)
 }
 
 async fn now(oltp: &Client) -> Result<DateTime<Utc>, BenchError> {

@@ -110,6 +110,7 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
         tracing::info!("bench: freshness");
         let f = freshness::measure(&env, &fresh_opts, false).await?;
         scenarios.push(freshness_result(&f, opts.rate));
+        scenarios.push(small_batch_result(&f));
         fresh = Some(f);
     }
     if let (true, Some(base)) = (wants(Scenario::Longtx), &fresh) {
@@ -203,6 +204,30 @@ fn freshness_result(f: &Freshness, rate: f64) -> ScenarioResult {
             Goal::new("rate achieved within 5%", f.achieved_orders_per_s >= 0.95 * rate),
         ],
         details: serde_json::to_value(f).unwrap_or_default(),
+    }
+}
+
+/// The per-batch fixed cost at the freshness load: the daemon's write and commit phases per batch
+/// (`cdc_batch_duration_seconds`), against one warehouse round trip in the same run.
+fn small_batch_result(f: &Freshness) -> ScenarioResult {
+    let per_batch = |phase: &str| {
+        f.daemon_phases.iter().find(|p| p.phase == phase).map_or(0.0, |p| p.seconds * 1000.0 / p.batches.max(1) as f64)
+    };
+    let batches = f.daemon_phases.iter().find(|p| p.phase == "write").map_or(0, |p| p.batches);
+    let (write, commit) = (per_batch("write"), per_batch("commit"));
+    ScenarioResult {
+        scenario: "small batch",
+        figures: vec![
+            Figure::new("write per batch (mean)", write, "ms"),
+            Figure::new("commit per batch (mean)", commit, "ms"),
+            Figure::new("batches", batches as f64, "batches"),
+            Figure::new("fact rows per batch", f.loaded.samples as f64 / batches.max(1) as f64, "rows"),
+        ],
+        baseline: Figure::new("one warehouse round trip", f.warehouse_round_trip_ms, "ms"),
+        ratio: write / f.warehouse_round_trip_ms.max(1e-6),
+        ratio_of: "write / round trip".into(),
+        goals: vec![Goal::new("write <= 5 ms per freshness-sized batch", batches > 0 && write <= 5.0)],
+        details: serde_json::json!({ "phases": f.daemon_phases }),
     }
 }
 

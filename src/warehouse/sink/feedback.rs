@@ -81,6 +81,6 @@ const HEADERS_SQL: &str = "
     update fact_feedback f set order_date_key = o.date_key, store_key = o.store_key,
            customer_key = o.customer_key, employee_key = o.employee_key
     from fact_orders o
-    where o.order_id = any($1::int4[]) and f.order_id = o.order_id
+    where o.order_id = any($1::int4[]) and f.order_id = any($1::int4[]) and f.order_id = o.order_id
       and (f.order_date_key, f.store_key, f.customer_key, f.employee_key)
           is distinct from (o.date_key, o.store_key, o.customer_key, o.employee_key)";

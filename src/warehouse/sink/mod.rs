@@ -26,7 +26,7 @@ pub(crate) struct Sink {
     stores: Statement,
     customers: Statement,
     employees: Statement,
-    inferred: PerDim<Statement>,
+    inferred: Statement,
     orders: Statement,
     order_headers: [Statement; 2],
     sales: Statement,
@@ -44,12 +44,7 @@ impl Sink {
             stores: p(sql::STORES.to_string()).await?,
             customers: p(sql::CUSTOMERS.to_string()).await?,
             employees: p(sql::EMPLOYEES.to_string()).await?,
-            inferred: PerDim {
-                store: p(sql::inferred(Dim::Store)).await?,
-                customer: p(sql::inferred(Dim::Customer)).await?,
-                employee: p(sql::inferred(Dim::Employee)).await?,
-                product: p(sql::inferred(Dim::Product)).await?,
-            },
+            inferred: p(sql::INFERRED.to_string()).await?,
             orders: p(sql::ORDERS.to_string()).await?,
             order_headers: [p(sql::header("fact_sales", true)).await?, p(sql::header("fact_payments", false)).await?],
             sales: p(sql::SALES.to_string()).await?,
@@ -70,12 +65,20 @@ impl Sink {
         self.write_dims(tx, batch).await?;
         stats.product_versions = product::apply_products(tx, &batch.products).await?;
         stats.inferred = self.write_inferred(tx, &batch.inferred).await?;
-        self.write_orders(tx, &batch.orders).await?;
-        self.write_sales(tx, &batch.sales).await?;
-        self.write_payments(tx, &batch.payments).await?;
-        self.write_inventory(tx, &self.inventory, &batch.inventory).await?;
-        self.write_inventory(tx, &self.inventory_days, &batch.inventory_days).await?;
-        self.feedback.write(tx, &batch.feedback).await?;
+        // The facts go out back to back (pipelined: one wait instead of one per statement) and run
+        // in the order they are sent: orders first, so lines, payments and ratings find theirs.
+        // (Boxed: six statement futures side by side would make every caller's future large.)
+        Box::pin(async {
+            tokio::try_join!(
+                self.write_orders(tx, &batch.orders),
+                self.write_sales(tx, &batch.sales),
+                self.write_payments(tx, &batch.payments),
+                self.write_inventory(tx, &self.inventory, &batch.inventory),
+                self.write_inventory(tx, &self.inventory_days, &batch.inventory_days),
+                self.feedback.write(tx, &batch.feedback),
+            )
+        })
+        .await?;
         Ok(stats)
     }
 
@@ -108,16 +111,15 @@ impl Sink {
         tx: &Transaction<'_>,
         k: &InferredKeys,
     ) -> Result<PerDim<u64>, tokio_postgres::Error> {
-        let mut created = PerDim::default();
-        for (dim, keys) in k.iter() {
-            if keys.is_empty() {
-                continue;
-            }
-            let ids: Vec<i32> = keys.iter().copied().collect();
-            let n = tx.execute(self.inferred.get(dim), &[&ids]).await?;
-            *created.get_mut(dim) = n;
+        if k.iter().all(|(_, keys)| keys.is_empty()) {
+            return Ok(PerDim::default());
         }
-        Ok(created)
+        let ids = |keys: &std::collections::BTreeSet<i32>| keys.iter().copied().collect::<Vec<i32>>();
+        let (stores, customers, employees, products) =
+            (ids(&k.store), ids(&k.customer), ids(&k.employee), ids(&k.product));
+        let row = tx.query_one(&self.inferred, &[&stores, &customers, &employees, &products]).await?;
+        let n = |i: usize| row.get::<_, i64>(i) as u64;
+        Ok(PerDim { store: n(0), customer: n(1), employee: n(2), product: n(3) })
     }
 
     async fn write_orders(&self, tx: &Transaction<'_>, r: &[OrderRow]) -> Result<(), tokio_postgres::Error> {
