@@ -42,6 +42,14 @@ pub(crate) const CDC_DEAD_LETTERS: &str = "cdc_dead_letters_total";
 pub(crate) const CDC_DEAD_LETTERS_PENDING: &str = "cdc_dead_letters_pending";
 /// 1 when this instance holds the apply lock, 0 on standby.
 pub(crate) const CDC_ACTIVE: &str = "cdc_active";
+/// Differences found by the last scheduled reconciliation (0 = the warehouse matches OLTP).
+pub(crate) const CDC_RECONCILE_DIFFERENCES: &str = "cdc_reconcile_differences";
+/// Unix time of the last completed scheduled reconciliation.
+pub(crate) const CDC_RECONCILE_LAST_RUN: &str = "cdc_reconcile_last_run_timestamp_seconds";
+/// How long the last completed scheduled reconciliation took.
+pub(crate) const CDC_RECONCILE_DURATION: &str = "cdc_reconcile_duration_seconds";
+/// Scheduled reconciliations by `outcome` (clean, differences, skipped, error).
+pub(crate) const CDC_RECONCILE_RUNS: &str = "cdc_reconcile_runs_total";
 /// Inferred dimension members created, label `dim`.
 pub(crate) const WAREHOUSE_INFERRED: &str = "warehouse_inferred_members_total";
 /// Type 2 versions opened, label `dim`.
@@ -142,6 +150,16 @@ fn describe() {
     describe_counter!(CDC_DEAD_LETTERS, "Changes written to cdc_dead_letter, by source table.");
     describe_gauge!(CDC_DEAD_LETTERS_PENDING, "Dead letters in cdc_dead_letter that have not been replayed.");
     describe_gauge!(CDC_ACTIVE, "1 when this daemon holds the apply lock (active), 0 when it waits (standby).");
+    describe_gauge!(
+        CDC_RECONCILE_DIFFERENCES,
+        "Keys (per day and totals) where the last scheduled reconciliation found OLTP and the warehouse different."
+    );
+    describe_gauge!(CDC_RECONCILE_LAST_RUN, Unit::Seconds, "Unix time of the last completed scheduled reconciliation.");
+    describe_gauge!(CDC_RECONCILE_DURATION, Unit::Seconds, "Duration of the last completed scheduled reconciliation.");
+    describe_counter!(
+        CDC_RECONCILE_RUNS,
+        "Scheduled reconciliations by outcome (clean, differences, skipped: no comparable moment, error)."
+    );
     describe_counter!(WAREHOUSE_INFERRED, "Inferred dimension members created for facts that arrived first, by dim.");
     describe_counter!(WAREHOUSE_SCD2_VERSIONS, "Type 2 dimension versions opened, by dim.");
     describe_counter!(HTTP_REQUESTS, "HTTP requests served by the order API, by method, matched route and status.");

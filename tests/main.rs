@@ -6,6 +6,7 @@ mod bench;
 mod cdc;
 mod cdc_faults;
 mod cdc_semantics;
+mod cdc_verify;
 mod cli;
 mod readers;
 mod schema;
