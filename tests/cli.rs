@@ -33,6 +33,7 @@ fn help_documents_every_setting() {
         "CDC_BATCH_ROWS",
         "CDC_BATCH_BYTES",
         "CDC_RETENTION",
+        "CDC_RECONCILE_EVERY",
         "READER_DB_PASSWORD",
     ] {
         assert!(help.contains(&format!("[env: {var}")), "--help lacks {var}");
