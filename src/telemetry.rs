@@ -92,11 +92,16 @@ impl std::fmt::Display for Chain<'_> {
     }
 }
 
-/// Install the tracing subscriber (RUST_LOG filter, default `info`).
+/// Install the tracing subscriber (RUST_LOG filter, default `info`). Colours only when stderr
+/// is a terminal: a log file or a pipe gets plain text.
 pub fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),

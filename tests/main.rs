@@ -8,6 +8,7 @@ mod cdc_faults;
 mod cdc_semantics;
 mod cdc_verify;
 mod cli;
+mod newcomer;
 mod readers;
 mod schema;
 mod up;

@@ -19,11 +19,15 @@ fn brewlytics(dir: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-fn start_up(dir: &Path, rate: &str) -> Child {
-    brewlytics(dir, &["up", "--rate", rate])
-        .env("API_ADDR", format!("127.0.0.1:{}", free_port().unwrap()))
+/// `up --rate <rate>`; `RUST_LOG` as given (`None`: the default level, info).
+fn start_up(dir: &Path, rate: &str, log_level: Option<&str>) -> Child {
+    let mut cmd = brewlytics(dir, &["up", "--rate", rate]);
+    match log_level {
+        Some(level) => cmd.env("RUST_LOG", level),
+        None => cmd.env_remove("RUST_LOG"),
+    };
+    cmd.env("API_ADDR", format!("127.0.0.1:{}", free_port().unwrap()))
         .env("METRICS_ADDR", format!("127.0.0.1:{}", free_port().unwrap()))
-        .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join(format!("up-{rate}.log"))).unwrap())
         .spawn()
@@ -57,14 +61,16 @@ async fn wait_for_facts(dir: &Path, at_least: i64) -> (String, String, i64) {
 async fn up_runs_everything_stops_cleanly_and_keeps_its_data() {
     // Kept on failure (the logs of both runs are in it), removed on success.
     let dir = tempfile::Builder::new().prefix("brewlytics-up-test-").tempdir().unwrap().keep();
-    let first = start_up(&dir, "25");
-    let (_, _, facts) = wait_for_facts(&dir, 10).await;
+    let first = start_up(&dir, "25", Some("warn"));
+    let (_, first_olap, facts) = wait_for_facts(&dir, 10).await;
     let status = interrupt(first, Duration::from_secs(15)).await;
     assert!(status.success(), "first up exited with {status}");
 
-    // A second run reuses the data, with the generator off.
-    let second = start_up(&dir, "0");
+    // A second run reuses the data and the port (a DSN copied from the first run still works),
+    // with the generator off, and logs no NOTICE of the idempotent setup, without colour codes.
+    let second = start_up(&dir, "0", None);
     let (oltp_url, olap_url, _) = wait_for_facts(&dir, facts).await;
+    assert_eq!(olap_url, first_olap, "the private cluster kept its port");
     let (oltp, olap) = (connect_url(&oltp_url).await, connect_url(&olap_url).await);
     // status finds the private database from the same directory, with no DSN.
     let status =
@@ -82,6 +88,11 @@ async fn up_runs_everything_stops_cleanly_and_keeps_its_data() {
     assert!(out.status.success(), "verify: {}", String::from_utf8_lossy(&out.stdout));
     let status = interrupt(second, Duration::from_secs(15)).await;
     assert!(status.success(), "second up exited with {status}");
+    let log = std::fs::read_to_string(dir.join("up-0.log")).unwrap();
+    for noise in ["NOTICE", "already exists", "already a member", "\x1b["] {
+        assert!(!log.contains(noise), "the second up logged {noise:?}:\n{log}");
+    }
+    assert!(log.contains("cdc daemon active"), "info logs are on: {log}");
     assert!(ClusterState::load(&dir.join(".brewlytics")).is_none(), "PostgreSQL stopped with up");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -16,6 +16,8 @@ pub(crate) mod names {
 /// Create (or update the passwords of) the four roles and grant their privileges in both databases.
 pub async fn apply_roles(oltp: &Client, olap: &Client, config: &Config) -> Result<(), DbError> {
     let sql = |step, source| DbError::Sql { step, source };
+    super::migrate::quiet(oltp).await?;
+    super::migrate::quiet(olap).await?;
     for (role, password) in [
         (names::API, &config.api_db_password),
         (names::CDC, &config.cdc_db_password),
