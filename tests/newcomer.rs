@@ -103,12 +103,12 @@ async fn the_readme_first_hour_works_as_written_on_a_fresh_clone() {
         .stderr(std::fs::File::create(clone.join("up.err")).unwrap())
         .spawn()
         .unwrap();
-    wait_for("`brewlytics up` to report its status", Duration::from_secs(60), || async {
+    wait_for("`brewlytics up` to report its status", Duration::from_secs(60), || {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
         if let Ok(Some(status)) = up.try_wait() {
             panic!("up exited with {status}:\n{text}\n{}", std::fs::read_to_string(clone.join("up.err")).unwrap());
         }
-        text.contains("orders/s").then_some(())
+        async move { text.contains("orders/s").then_some(()) }
     })
     .await;
     for command in WHILE_UP {
