@@ -15,7 +15,7 @@ use std::{
     time::Duration,
 };
 
-use brewlytics::tools::cluster::free_port;
+use brewlytics::tools::cluster::{free_port, ClusterState};
 
 use crate::support::wait_for;
 
@@ -111,10 +111,22 @@ async fn the_readme_first_hour_works_as_written_on_a_fresh_clone() {
         async move { text.contains("orders/s").then_some(()) }
     })
     .await;
+    // Let the generator's orders reach the warehouse first, so the commands have data to show.
+    wait_for("served order lines in the warehouse", Duration::from_secs(60), || async {
+        let state = ClusterState::load(&clone.join(".brewlytics"))?;
+        let (client, connection) =
+            tokio_postgres::connect(&state.dsn("coffee_olap"), tokio_postgres::NoTls).await.ok()?;
+        tokio::spawn(connection);
+        let sql = "select count(*) from fact_sales where order_status = 'served'";
+        (client.query_one(sql, &[]).await.ok()?.get::<_, i64>(0) >= 5).then_some(())
+    })
+    .await;
     for command in WHILE_UP {
         let out =
             run(command, shell(&clone, &format!("{ACTIVATE} && {command}"), api, metrics), Duration::from_secs(180))
                 .await;
+        let last = out.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or_default();
+        eprintln!("newcomer: `{}` ok: {last}", command.lines().next().unwrap_or_default());
         match command {
             "brewlytics verify" => assert!(out.contains("verify: clean"), "{out}"),
             "brewlytics dlq list" => assert!(out.contains("no pending dead letters"), "{out}"),
