@@ -8,6 +8,7 @@ mod errors;
 mod k6;
 mod load;
 mod orders;
+mod original;
 mod seed;
 
 use brewlytics::{api, tools::seed as seeder};
