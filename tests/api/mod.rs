@@ -9,6 +9,7 @@ mod k6;
 mod load;
 mod orders;
 mod original;
+mod schemathesis;
 mod seed;
 
 use brewlytics::{api, tools::seed as seeder};
