@@ -97,7 +97,7 @@ impl LoadReport {
     /// 2 %): the API, the database or this machine could not keep up (or orders failed).
     pub fn shortfall(&self) -> Option<f64> {
         let achieved = self.achieved_rate();
-        (self.target_rate > 0.0 && achieved < self.target_rate * SHORT_OF_TARGET).then(|| self.target_rate - achieved)
+        (self.target_rate > 0.0 && achieved < self.target_rate * SHORT_OF_TARGET).then_some(self.target_rate - achieved)
     }
 }
 
