@@ -72,6 +72,11 @@ pub struct Config {
     /// Most bytes of change images read in one batch.
     #[arg(long, env = "CDC_BATCH_BYTES", default_value_t = 8 << 20, global = true)]
     pub cdc_batch_bytes: i64,
+    /// What a warehouse whose checkpoint was never set starts with: `initial` loads the current
+    /// state of every business table from one OLTP snapshot, then streams from it; `never`
+    /// replays cdc_orders from its beginning instead.
+    #[arg(long, env = "CDC_SNAPSHOT", default_value = "initial", global = true)]
+    pub cdc_snapshot: SnapshotMode,
     /// Applied cdc_orders rows older than this are deleted (e.g. 1d, 12h, 30m, 0s = never).
     #[arg(long, env = "CDC_RETENTION", default_value = "1d", value_parser = parse_duration, global = true)]
     pub cdc_retention: Duration,
@@ -100,6 +105,13 @@ pub struct Config {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// How a new warehouse starts (`CDC_SNAPSHOT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SnapshotMode {
+    Initial,
+    Never,
 }
 
 /// Which database a setting is about.

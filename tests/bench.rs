@@ -64,6 +64,7 @@ async fn paged_prefetching_drain_without_fk_checks_is_exact() {
     use crate::support::{assert_verified, scalar, shop, wait_caught_up, InProcessDaemon, TestDb};
     let mut t = TestDb::new().await;
     t.config.cdc_batch_rows = 7;
+    t.config.cdc_snapshot = brewlytics::config::SnapshotMode::Never; // the backlog is streamed
     let oltp = t.oltp().await;
     oltp.batch_execute(shop::SHOP).await.unwrap();
     let mut c = t.oltp().await;

@@ -14,6 +14,7 @@ async fn shop_db() -> TestDb {
 async fn sales_bind_to_the_product_version_valid_at_order_time() {
     let t = shop_db().await;
     let daemon = InProcessDaemon::start(&t.config);
+    wait_caught_up(&t, Duration::from_secs(10)).await; // the shop is loaded; from here on, streamed
     let oltp = t.oltp().await;
     let before = shop::place_order(&oltp, 1, 1, &[(2, 1)]).await; // Latte at 3.80
     oltp.batch_execute("update products set price = 4.20 where id = 2").await.unwrap();
@@ -56,6 +57,9 @@ async fn sales_bind_to_the_product_version_valid_at_order_time() {
 async fn poison_changes_are_dead_lettered_and_the_rest_applied() {
     let t = shop_db().await;
     let oltp = t.oltp().await;
+    // Streamed, not snapshotted: the daemon has loaded the shop before the poison arrives.
+    let daemon = InProcessDaemon::start(&t.config);
+    wait_caught_up(&t, Duration::from_secs(10)).await;
     let first = shop::place_order(&oltp, 1, 1, &[(1, 1)]).await;
     oltp.batch_execute(
         r#"insert into cdc_orders (table_name, op, row_id, after) values
@@ -67,7 +71,6 @@ async fn poison_changes_are_dead_lettered_and_the_rest_applied() {
     .await
     .unwrap();
     let second = shop::place_order(&oltp, 2, 1, &[(2, 1)]).await;
-    let daemon = InProcessDaemon::start(&t.config);
     wait_caught_up(&t, Duration::from_secs(10)).await;
     daemon.stop().await;
     let olap = t.olap().await;

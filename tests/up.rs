@@ -8,7 +8,7 @@ use std::{
 
 use brewlytics::tools::cluster::{free_port, ClusterState};
 
-use crate::support::{connect_url, scalar, wait_for};
+use crate::support::{connect_url, scalar, streamed_changes, wait_for};
 
 fn brewlytics(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_brewlytics"));
@@ -19,23 +19,44 @@ fn brewlytics(dir: &Path, args: &[&str]) -> Command {
     cmd
 }
 
+/// A running `brewlytics up`; a failing test still stops it (and so its PostgreSQL) on drop.
+struct Up(Option<Child>);
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
+            for _ in 0..100 {
+                if child.try_wait().ok().flatten().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+        }
+    }
+}
+
 /// `up --rate <rate>`; `RUST_LOG` as given (`None`: the default level, info).
-fn start_up(dir: &Path, rate: &str, log_level: Option<&str>) -> Child {
+fn start_up(dir: &Path, rate: &str, log_level: Option<&str>) -> Up {
     let mut cmd = brewlytics(dir, &["up", "--rate", rate]);
     match log_level {
         Some(level) => cmd.env("RUST_LOG", level),
         None => cmd.env_remove("RUST_LOG"),
     };
-    cmd.env("API_ADDR", format!("127.0.0.1:{}", free_port().unwrap()))
+    let child = cmd
+        .env("API_ADDR", format!("127.0.0.1:{}", free_port().unwrap()))
         .env("METRICS_ADDR", format!("127.0.0.1:{}", free_port().unwrap()))
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join(format!("up-{rate}.log"))).unwrap())
         .spawn()
-        .expect("spawn brewlytics up")
+        .expect("spawn brewlytics up");
+    Up(Some(child))
 }
 
 /// SIGINT, then the exit status within `deadline`.
-async fn interrupt(mut child: Child, deadline: Duration) -> std::process::ExitStatus {
+async fn interrupt(mut up: Up, deadline: Duration) -> std::process::ExitStatus {
+    let mut child = up.0.take().expect("a running up");
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     wait_for("up to exit after SIGINT", deadline, || {
         let status = child.try_wait().unwrap();
@@ -78,7 +99,7 @@ async fn up_runs_everything_stops_cleanly_and_keeps_its_data() {
             let out = brewlytics(&dir, &["status", "--json"]).output().unwrap();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-            let changes: i64 = scalar(&oltp, "select count(*) from cdc_orders").await;
+            let changes = streamed_changes(&oltp, &olap).await;
             (status["active"].is_string() && status["applied_changes"] == changes).then_some(status)
         })
         .await;

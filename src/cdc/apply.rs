@@ -38,6 +38,16 @@ impl Applier {
         Ok(Applier { client, sink })
     }
 
+    /// The warehouse connection.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The connection and the sink, for a snapshot job's own transactions.
+    pub(crate) fn parts(&mut self) -> (&mut Client, &Sink) {
+        (&mut self.client, &self.sink)
+    }
+
     /// Apply `rows` and move the checkpoint from `prev` to `next`, atomically.
     pub(crate) async fn apply(
         &mut self,

@@ -9,7 +9,7 @@ use tokio_postgres::{Client, Transaction};
 
 use super::{
     error::{CdcError, ErrorKind},
-    snapshot::{Snapshot, Window},
+    window::{Snapshot, Window},
 };
 use crate::change::Position;
 
@@ -27,12 +27,26 @@ pub struct Checkpoint {
     pub(crate) after: Option<Position>,
     pub(crate) batch_seq: i64,
     pub(crate) applied_changes: i64,
+    /// No window was ever applied: the warehouse has not started (`window_start` is NULL).
+    pub(crate) never_set: bool,
 }
 
 impl Checkpoint {
     /// The open window, if any.
     pub(crate) fn open_window(&self) -> Option<Window> {
         self.window_end.clone().map(|cur| Window { prev: self.window_start.clone(), cur })
+    }
+
+    /// The checkpoint that starts streaming at `snapshot` (a snapshot job loaded everything it sees).
+    pub(crate) fn at(&self, snapshot: &Snapshot) -> Self {
+        Checkpoint {
+            window_start: snapshot.clone(),
+            window_end: None,
+            after: None,
+            batch_seq: self.batch_seq + 1,
+            applied_changes: self.applied_changes,
+            never_set: false,
+        }
     }
 
     /// The checkpoint after applying `applied` changes of `window`, up to `last` or to its end.
@@ -48,6 +62,7 @@ impl Checkpoint {
             after,
             batch_seq: self.batch_seq + 1,
             applied_changes: self.applied_changes + applied,
+            never_set: false,
         }
     }
 }
@@ -67,8 +82,10 @@ pub async fn load(client: &Client) -> Result<Checkpoint, CdcError> {
     };
     let after_txid: Option<i64> = row.get(2);
     let after_id: Option<i64> = row.get(3);
+    let window_start = parse(row.get(0))?;
     Ok(Checkpoint {
-        window_start: parse(row.get(0))?.unwrap_or_else(Snapshot::origin),
+        never_set: window_start.is_none(),
+        window_start: window_start.unwrap_or_else(Snapshot::origin),
         window_end: parse(row.get(1))?,
         after: after_txid.zip(after_id).map(|(txid, id)| Position { txid, id }),
         batch_seq: row.get(4),

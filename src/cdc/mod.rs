@@ -16,7 +16,9 @@
 //!   `reconciler` runs it on a schedule (`CDC_RECONCILE_EVERY`) and exports the result.
 
 mod apply;
+mod backfill;
 pub mod checkpoint;
+mod daemon;
 mod error;
 mod listen;
 mod lock;
@@ -25,10 +27,13 @@ mod pipeline;
 pub mod reconcile;
 mod reconciler;
 pub mod retention;
-mod snapshot;
 mod source;
 pub mod status;
+mod window;
 
+pub use backfill::{
+    progress as snapshot_progress, request_resync, JobProgress, ResyncRequest, StarTable, TableProgress,
+};
 pub use checkpoint::Checkpoint;
 pub use error::CdcError;
 pub use pipeline::run;

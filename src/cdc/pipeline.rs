@@ -9,16 +9,14 @@ use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    apply::Applier,
-    checkpoint::{self, Checkpoint},
+    checkpoint::Checkpoint,
+    daemon::Daemon,
     error::{CdcError, ErrorKind},
     listen::Listener,
     lock, monitor, reconciler, retention,
-    snapshot::Window,
-    source::{Page, Source},
+    source::Source,
 };
 use crate::{
-    change::ChangeRow,
     config::{Config, Db},
     db,
     telemetry::{self, Chain},
@@ -97,13 +95,14 @@ async fn run_connected(
     let pruner = connect(config, Db::Oltp).await?;
     let mut listener = Listener::start(&config.target(Db::Oltp).map_err(|e| CdcError::internal("config", e))?).await?;
     let mut daemon = Daemon::new(config, olap, source, checkpoint_tx).await?;
-    tracing::info!(applied_changes = daemon.checkpoint.applied_changes, "cdc daemon active");
+    tracing::info!(applied_changes = daemon.checkpoint().applied_changes, "cdc daemon active");
     let mut last_retention = Instant::now() - RETENTION_EVERY;
     loop {
+        daemon.run_jobs(async || connect(config, Db::Oltp).await).await?;
         daemon.drain(shutdown).await?;
         backoff.reset();
         if last_retention.elapsed() >= RETENTION_EVERY {
-            retention::prune(&pruner, &daemon.checkpoint, config.cdc_retention).await?;
+            retention::prune(&pruner, daemon.checkpoint(), config.cdc_retention).await?;
             last_retention = Instant::now();
         }
         tokio::select! {
@@ -122,97 +121,4 @@ async fn connect(config: &Config, which: Db) -> Result<Client, CdcError> {
         kind: ErrorKind::Connection,
         source: Box::new(e),
     })
-}
-
-/// What one step did.
-enum Step {
-    Applied,
-    Idle,
-}
-
-struct Daemon<'a> {
-    applier: Applier,
-    source: Source,
-    checkpoint: Checkpoint,
-    checkpoint_tx: &'a watch::Sender<Option<Checkpoint>>,
-    max_rows: i64,
-    max_bytes: i64,
-    /// The next page of the open window, read while the previous batch was being applied.
-    prefetched: Option<Page>,
-}
-
-impl<'a> Daemon<'a> {
-    async fn new(
-        config: &Config,
-        olap: Client,
-        source: Source,
-        checkpoint_tx: &'a watch::Sender<Option<Checkpoint>>,
-    ) -> Result<Self, CdcError> {
-        let checkpoint = checkpoint::load(&olap).await?;
-        let applier = Applier::new(olap).await?;
-        checkpoint_tx.send_replace(Some(checkpoint.clone()));
-        Ok(Daemon {
-            applier,
-            source,
-            checkpoint,
-            checkpoint_tx,
-            max_rows: config.cdc_batch_rows,
-            max_bytes: config.cdc_batch_bytes,
-            prefetched: None,
-        })
-    }
-
-    /// Apply batches until nothing is left, stopping early (between batches) on shutdown.
-    async fn drain(&mut self, shutdown: &CancellationToken) -> Result<(), CdcError> {
-        while !shutdown.is_cancelled() {
-            if let Step::Idle = self.step().await? {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    async fn step(&mut self) -> Result<Step, CdcError> {
-        let started = Instant::now();
-        let (window, resuming) = match self.checkpoint.open_window() {
-            Some(w) => (w, true),
-            None => {
-                let cur = self.source.snapshot().await?;
-                let w = Window { prev: self.checkpoint.window_start.clone(), cur };
-                if w.is_empty() {
-                    return Ok(Step::Idle);
-                }
-                (w, false)
-            }
-        };
-        // A prefetched page is always of the open window at the current checkpoint (see below).
-        let page = match self.prefetched.take() {
-            Some(page) if resuming => page,
-            _ => self.source.read_page(&window, self.checkpoint.after, self.max_rows, self.max_bytes).await?,
-        };
-        if page.rows.is_empty() && !resuming {
-            // Nothing committed in between: keep the old start, nothing to write.
-            return Ok(Step::Idle);
-        }
-        telemetry::observe_phase("read", started.elapsed());
-        let last = page.rows.last().map(ChangeRow::position);
-        let next = self.checkpoint.advanced(&window, last, page.complete, page.rows.len() as i64);
-        // While the batch commits, read the page after it when the window is still open: the
-        // changes of a window are committed and immutable, so that page is exactly what the next
-        // step would read. It is kept only if the batch commits.
-        let Daemon { applier, source, checkpoint, max_rows, max_bytes, .. } = self;
-        let prefetch = async {
-            let Some(w) = next.open_window() else { return Ok(None) };
-            let started = Instant::now();
-            let page = source.read_page(&w, next.after, *max_rows, *max_bytes).await?;
-            telemetry::observe_phase("prefetch", started.elapsed());
-            Ok::<_, CdcError>(Some(page))
-        };
-        let (applied, prefetched) = tokio::join!(applier.apply(&page.rows, checkpoint, &next), prefetch);
-        applied?;
-        self.prefetched = prefetched?;
-        self.checkpoint = next;
-        self.checkpoint_tx.send_replace(Some(self.checkpoint.clone()));
-        Ok(Step::Applied)
-    }
 }

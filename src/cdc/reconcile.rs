@@ -11,14 +11,16 @@
 //!    only prunes changes visible in a checkpoint, and those older than `CDC_RETENTION`).
 //!
 //! Writers never have to stop and the daemon need not run: a stopped daemon is compared at its
-//! last checkpoint. It cannot compare *now* when the checkpoint stays inside an open window past
-//! the deadline, or when more than `max_pending` changes wait (the undo would be too costly).
+//! last checkpoint. It cannot compare *now* while a snapshot job (initial load, resync) is open or
+//! the checkpoint stays inside an open window past the deadline, or when more than `max_pending`
+//! changes wait (the undo would be too costly). Rows loaded by a snapshot job hold the state of
+//! its snapshot, which the checkpoint then starts from, so they compare like streamed ones.
 
 use std::time::{Duration, Instant};
 
 use tokio_postgres::{Client, IsolationLevel};
 
-use super::{checkpoint::SOURCE, error::CdcError, snapshot::Snapshot};
+use super::{checkpoint::SOURCE, error::CdcError, window::Snapshot};
 use crate::warehouse::verify::{self, Scope, VerifyReport};
 
 /// How long to wait between attempts when the moment is not right.
@@ -45,6 +47,8 @@ impl Default for ReconcileOptions {
 pub enum NotNow {
     /// The checkpoint stayed inside a partly applied window.
     OpenWindow,
+    /// A snapshot job (initial load or resync) is loading tables.
+    SnapshotJob,
     /// More changes wait than the comparison may undo.
     Behind { pending: i64 },
 }
@@ -55,6 +59,7 @@ impl std::fmt::Display for NotNow {
             NotNow::OpenWindow => {
                 f.write_str("the daemon is in the middle of a large window (a backlog being applied)")
             }
+            NotNow::SnapshotJob => f.write_str("a snapshot job (initial load or resync) is loading tables"),
             NotNow::Behind { pending } => write!(f, "the daemon is behind by more than {pending} changes"),
         }
     }
@@ -94,9 +99,17 @@ async fn attempt(
     let db = |step| move |e| CdcError::db(step, e);
     let tx = repeatable_read(olap).await.map_err(db("reading the warehouse side"))?;
     let row = tx
-        .query_one("select window_start, window_end is not null from cdc_offset where source = $1", &[&SOURCE])
+        .query_one(
+            "select window_start, window_end is not null,
+                    exists (select from cdc_snapshot where state <> 'done')
+             from cdc_offset where source = $1",
+            &[&SOURCE],
+        )
         .await
         .map_err(db("reading the checkpoint"))?;
+    if row.get::<_, bool>(2) {
+        return Ok(Err(NotNow::SnapshotJob));
+    }
     if row.get::<_, bool>(1) {
         return Ok(Err(NotNow::OpenWindow));
     }

@@ -11,7 +11,7 @@ use tokio_postgres::{types::ToSql, Client, Statement};
 
 use super::{
     error::CdcError,
-    snapshot::{Snapshot, Window},
+    window::{Snapshot, Window},
 };
 use crate::change::{ChangeRow, Op, Position};
 

@@ -3,7 +3,13 @@
 use serde::Serialize;
 use tokio_postgres::Client;
 
-use super::{checkpoint, error::CdcError, lock::LOCK_KEY, monitor};
+use super::{
+    backfill::{self, JobProgress},
+    checkpoint,
+    error::CdcError,
+    lock::LOCK_KEY,
+    monitor,
+};
 use crate::dead_letter;
 
 /// The daemon's state as `status --json` prints it.
@@ -19,6 +25,8 @@ pub struct Status {
     pub active: Option<String>,
     pub window_start: String,
     pub checkpoint_updated_at: String,
+    /// The open snapshot job (initial load or resync), or else the last one.
+    pub snapshot: Option<JobProgress>,
 }
 
 /// Gather the status.
@@ -47,5 +55,6 @@ pub async fn status(oltp: &Client, olap: &Client) -> Result<Status, CdcError> {
         active: row.get(0),
         window_start: cp.window_start.to_string(),
         checkpoint_updated_at: row.get::<_, Option<String>>(1).unwrap_or_default(),
+        snapshot: backfill::progress(olap).await?,
     })
 }

@@ -143,11 +143,6 @@ impl Change {
             Record::Movement { .. } => Table::InventoryMovements,
         }
     }
-
-    /// Whether the change deleted its row.
-    pub(crate) fn is_delete(&self) -> bool {
-        self.op == Op::Delete
-    }
 }
 
 /// The image the op calls for.

@@ -8,7 +8,9 @@ mod image;
 use chrono::{DateTime, Utc};
 
 pub(crate) use decode::{Change, DecodeError, Record, Table};
-pub(crate) use image::{MovementImage, ProductImage};
+pub(crate) use image::{
+    CustomerImage, EmployeeImage, MovementImage, OrderImage, OrderItemImage, PaymentImage, ProductImage, StoreImage,
+};
 
 /// A captured change as stored in `cdc_orders`, its images still JSON text.
 #[derive(Debug, Clone, PartialEq)]

@@ -72,6 +72,15 @@ pub(crate) async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
     println!("oldest open txn:  {:.1} s", s.oldest_open_transaction_seconds);
     println!("dead letters:     {}", s.dead_letters);
     println!("checkpoint:       {} (updated {})", s.window_start, s.checkpoint_updated_at);
+    if let Some(p) = &s.snapshot {
+        match p.state.as_str() {
+            "done" => {
+                let at = p.finished_at.map(|t| t.to_rfc3339()).unwrap_or_default();
+                println!("snapshot:         #{} ({}) done at {at}", p.job_id, p.kind)
+            }
+            _ => println!("snapshot:         {}", progress_line(p)),
+        }
+    }
     Ok(())
 }
 
@@ -123,6 +132,73 @@ async fn try_verify(config: &Config, wait: Duration) -> anyhow::Result<ExitCode>
         );
     }
     Ok(ExitCode::from(1))
+}
+
+/// `brewlytics resync [--table NAME…] [--no-wait]`: queue a resync for the active daemon and
+/// follow it to its end. Exit 2 for an unknown table.
+pub(crate) async fn resync(config: &Config, tables: &[String], no_wait: bool) -> anyhow::Result<ExitCode> {
+    let mut targets = Vec::new();
+    for name in tables {
+        let Some(t) = cdc::StarTable::from_name(name) else {
+            let known: Vec<&str> = cdc::StarTable::ALL.iter().map(|t| t.name()).collect();
+            eprintln!("error: --table {name} is not a warehouse table (one of: {})", known.join(", "));
+            return Ok(ExitCode::from(2));
+        };
+        targets.push(t);
+    }
+    let (oltp, olap) = (db::connect(config, Db::Oltp).await?, db::connect(config, Db::Olap).await?);
+    let job = match cdc::request_resync(&olap, &targets).await? {
+        cdc::ResyncRequest::Queued { job_id } => job_id,
+        cdc::ResyncRequest::Busy { job_id, kind } => {
+            println!("a {kind} snapshot job (#{job_id}) is open already: it runs first; try again when it is done");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let status = cdc::status::status(&oltp, &olap).await?;
+    if status.active.is_none() {
+        println!("resync #{job} queued; no daemon is active: it runs when `brewlytics cdc` (or `up`) starts");
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("resync #{job} queued; the active daemon streams up to its snapshot, then loads it");
+    if no_wait {
+        return Ok(ExitCode::SUCCESS);
+    }
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some(p) = cdc::snapshot_progress(&olap).await? else { continue };
+        if p.job_id != job {
+            continue;
+        }
+        if p.state == "done" {
+            let secs = p.finished_at.zip(p.started_at).map_or(0.0, |(f, s)| (f - s).num_milliseconds() as f64 / 1e3);
+            println!("resync #{job} done in {secs:.1} s");
+            return Ok(ExitCode::SUCCESS);
+        }
+        println!("{}", progress_line(&p));
+    }
+}
+
+/// One line of a snapshot job's progress: its current table, rows done of total, rate, ETA.
+pub(crate) fn progress_line(p: &cdc::JobProgress) -> String {
+    let current = p.tables.iter().find(|t| !t.done && t.rows_done > 0).or_else(|| p.tables.iter().find(|t| !t.done));
+    match current {
+        None if p.state == "requested" => format!("snapshot #{} ({}) waiting to start", p.job_id, p.kind),
+        None => format!("snapshot #{} ({}) finishing", p.job_id, p.kind),
+        Some(t) => {
+            let eta = t.eta_seconds.map_or_else(|| "-".into(), |s| format!("{s:.0} s"));
+            let tables_done = p.tables.iter().filter(|t| t.done).count();
+            format!(
+                "snapshot #{} ({}): {} {}/{} rows, {:.0} rows/s, ETA {eta} ({tables_done}/{} tables done)",
+                p.job_id,
+                p.kind,
+                t.table,
+                t.rows_done,
+                t.rows_total,
+                t.rows_per_second,
+                p.tables.len()
+            )
+        }
+    }
 }
 
 /// `brewlytics dlq list [--all]`.

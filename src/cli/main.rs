@@ -53,6 +53,16 @@ enum Command {
         #[arg(long, default_value = "10s", value_parser = brewlytics::config::parse_duration)]
         wait: Duration,
     },
+    /// Rebuild warehouse tables from OLTP truth while the system runs (the active daemon does it).
+    Resync {
+        /// A warehouse table to rebuild (dim_store, dim_customer, dim_employee, dim_product,
+        /// fact_orders, fact_sales, fact_payments, fact_inventory); repeat it for several; all when none.
+        #[arg(long = "table", value_name = "NAME")]
+        tables: Vec<String>,
+        /// Queue the job and return at once instead of following it to its end.
+        #[arg(long)]
+        no_wait: bool,
+    },
     /// Inspect or replay the dead-letter table.
     Dlq {
         #[command(subcommand)]
@@ -133,6 +143,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cdc => return commands::cdc(&config, shutdown_on_signals()).await,
         Command::Status { json } => commands::status(&config, json).await?,
         Command::Verify { wait } => return Ok(commands::verify(&config, wait).await),
+        Command::Resync { tables, no_wait } => return commands::resync(&config, &tables, no_wait).await,
         Command::Dlq { action: DlqAction::List { all } } => commands::dlq_list(&config, all).await?,
         Command::Dlq { action: DlqAction::Replay { id } } => commands::dlq_replay(&config, id).await?,
         Command::Api => {

@@ -174,11 +174,14 @@ async fn status_lines(config: &Config, shutdown: &CancellationToken) {
 
 async fn status_line(oltp: &Client, olap: &Client, last: &mut Option<(Instant, i64, i64)>) -> anyhow::Result<String> {
     let status = cdc::status::status(oltp, olap).await?;
+    if let Some(p) = status.snapshot.as_ref().filter(|p| p.state != "done") {
+        return Ok(crate::commands::progress_line(p));
+    }
     let orders: i64 = oltp.query_one("select coalesce(max(id), 0)::int8 from orders", &[]).await?.get(0);
     let p99: Option<f64> = olap
         .query_one(
             "select (percentile_cont(0.99) within group (order by extract(epoch from loaded_at - changed_at)))::float8
-             from fact_sales where loaded_at > now() - interval '10 seconds'",
+             from fact_sales where loaded_at > now() - interval '10 seconds' and src_id > 0",
             &[],
         )
         .await?

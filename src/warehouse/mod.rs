@@ -7,8 +7,11 @@
 mod product;
 mod rows;
 mod sink;
+mod star;
 mod transform;
 pub mod verify;
 
+pub(crate) use rows::{date_key, InventoryDelta};
 pub(crate) use sink::{Sink, WriteStats};
-pub(crate) use transform::{transform, Rejected, TransformError, WarehouseBatch};
+pub use star::StarTable;
+pub(crate) use transform::{transform, transform_snapshot, Rejected, TransformError, WarehouseBatch};

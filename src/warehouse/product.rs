@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use tokio_postgres::Transaction;
 
-use super::rows::{ProductChange, Version};
+use super::rows::{ProductChange, RowVersion};
+use crate::change::Version;
 
 /// The current version of a product in the warehouse.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,10 +37,14 @@ pub(super) enum ProductAction {
     Skip,
 }
 
-/// Decide what `change` does given the current version.
-pub(super) fn product_action(current: Option<&CurrentProduct>, change: &ProductChange) -> ProductAction {
+/// Decide what a captured change (of version `version`) does given the current version.
+pub(super) fn product_action(
+    current: Option<&CurrentProduct>,
+    change: &ProductChange,
+    version: Version,
+) -> ProductAction {
     let Some(cur) = current else { return ProductAction::Insert };
-    if cur.version.is_some_and(|v| v >= change.version) {
+    if cur.version.is_some_and(|v| v >= version) {
         return ProductAction::Skip;
     }
     if cur.is_inferred {
@@ -49,7 +54,7 @@ pub(super) fn product_action(current: Option<&CurrentProduct>, change: &ProductC
     let type2_changed = cur.name.as_deref() != Some(p.name.as_str())
         || cur.category.as_deref() != Some(p.category.as_str())
         || cur.price != Some(p.price);
-    let starts_after_current = cur.valid_from.is_none_or(|from| change.version.changed_at > from);
+    let starts_after_current = cur.valid_from.is_none_or(|from| version.changed_at > from);
     if type2_changed && starts_after_current {
         ProductAction::NewVersion
     } else {
@@ -58,16 +63,25 @@ pub(super) fn product_action(current: Option<&CurrentProduct>, change: &ProductC
 }
 
 /// Apply product changes in version order. Returns how many type 2 versions were opened.
+///
+/// Rows loaded by a snapshot carry no history: each becomes the current version of its product,
+/// inserted (valid from -infinity) or written over the current version in place, in one statement.
 pub(super) async fn apply_products(
     tx: &Transaction<'_>,
     changes: &[ProductChange],
 ) -> Result<u64, tokio_postgres::Error> {
+    let (snapshot, captured): (Vec<&ProductChange>, Vec<&ProductChange>) =
+        changes.iter().partition(|c| matches!(c.version, RowVersion::Snapshot { .. }));
+    if !snapshot.is_empty() {
+        write_snapshot(tx, &snapshot).await?;
+    }
     let mut opened = 0;
-    for change in changes {
+    for change in captured {
+        let RowVersion::Change(version) = change.version else { continue };
         let current = load_current(tx, change.image.id).await?;
-        let action = product_action(current.as_ref(), change);
+        let action = product_action(current.as_ref(), change, version);
         let p = &change.image;
-        let v = change.version;
+        let v = version;
         let attrs: [&(dyn tokio_postgres::types::ToSql + Sync); 8] =
             [&p.id, &p.name, &p.category, &p.price, &p.active, &change.is_deleted, &v.changed_at, &v.src_id];
         match action {
@@ -108,6 +122,29 @@ pub(super) async fn apply_products(
     Ok(opened)
 }
 
+/// Upsert snapshot rows as the current versions (the partial unique index on current versions
+/// is the conflict target).
+async fn write_snapshot(tx: &Transaction<'_>, rows: &[&ProductChange]) -> Result<(), tokio_postgres::Error> {
+    let ids: Vec<i32> = rows.iter().map(|r| r.image.id).collect();
+    let names: Vec<&str> = rows.iter().map(|r| r.image.name.as_str()).collect();
+    let categories: Vec<&str> = rows.iter().map(|r| r.image.category.as_str()).collect();
+    let prices: Vec<rust_decimal::Decimal> = rows.iter().map(|r| r.image.price).collect();
+    let active: Vec<bool> = rows.iter().map(|r| r.image.active).collect();
+    let src: Vec<i64> = rows.iter().map(|r| r.version.columns().1).collect();
+    tx.execute(
+        "insert into dim_product as t (product_id, name, category, price, active, changed_at, src_id)
+         select s.id, s.name, s.category, s.price, s.active, '-infinity', s.src
+         from unnest($1::int4[], $2::text[], $3::text[], $4::numeric[], $5::bool[], $6::int8[])
+              as s(id, name, category, price, active, src)
+         on conflict (product_id) where is_current do update set name = excluded.name,
+           category = excluded.category, price = excluded.price, active = excluded.active,
+           is_deleted = false, is_inferred = false, changed_at = excluded.changed_at, src_id = excluded.src_id",
+        &[&ids, &names, &categories, &prices, &active, &src],
+    )
+    .await
+    .map(drop)
+}
+
 async fn load_current(tx: &Transaction<'_>, product_id: i32) -> Result<Option<CurrentProduct>, tokio_postgres::Error> {
     let row = tx
         .query_opt(
@@ -144,8 +181,17 @@ mod tests {
                 active,
             },
             is_deleted: false,
-            version: Version { changed_at: Utc.timestamp_opt(at_secs, 0).unwrap(), src_id: at_secs },
+            version: RowVersion::Change(version(at_secs)),
         }
+    }
+
+    fn version(at_secs: i64) -> Version {
+        Version { changed_at: Utc.timestamp_opt(at_secs, 0).unwrap(), src_id: at_secs }
+    }
+
+    fn action(cur: Option<&CurrentProduct>, change: &ProductChange) -> ProductAction {
+        let RowVersion::Change(v) = change.version else { panic!("a captured change") };
+        product_action(cur, change, v)
     }
 
     fn current(price: &str, at_secs: i64, inferred: bool) -> CurrentProduct {
@@ -156,26 +202,25 @@ mod tests {
             price: Some(price.parse().unwrap()),
             valid_from: None,
             is_inferred: inferred,
-            version: (!inferred)
-                .then(|| Version { changed_at: Utc.timestamp_opt(at_secs, 0).unwrap(), src_id: at_secs }),
+            version: (!inferred).then(|| version(at_secs)),
         }
     }
 
     #[test]
     fn price_change_opens_a_version_active_flag_does_not() {
         let cur = current("3.50", 100, false);
-        assert_eq!(product_action(Some(&cur), &change("3.80", 200, true)), ProductAction::NewVersion);
-        assert_eq!(product_action(Some(&cur), &change("3.50", 200, false)), ProductAction::Update);
+        assert_eq!(action(Some(&cur), &change("3.80", 200, true)), ProductAction::NewVersion);
+        assert_eq!(action(Some(&cur), &change("3.50", 200, false)), ProductAction::Update);
         // 3.5 and 3.50 are the same price.
-        assert_eq!(product_action(Some(&cur), &change("3.5", 200, true)), ProductAction::Update);
+        assert_eq!(action(Some(&cur), &change("3.5", 200, true)), ProductAction::Update);
     }
 
     #[test]
     fn replays_are_skipped_and_placeholders_filled() {
         let cur = current("3.50", 100, false);
-        assert_eq!(product_action(Some(&cur), &change("9.99", 100, true)), ProductAction::Skip);
-        assert_eq!(product_action(Some(&cur), &change("9.99", 50, true)), ProductAction::Skip);
-        assert_eq!(product_action(Some(&current("0.01", 0, true)), &change("3.80", 200, true)), ProductAction::Fill);
-        assert_eq!(product_action(None, &change("3.80", 200, true)), ProductAction::Insert);
+        assert_eq!(action(Some(&cur), &change("9.99", 100, true)), ProductAction::Skip);
+        assert_eq!(action(Some(&cur), &change("9.99", 50, true)), ProductAction::Skip);
+        assert_eq!(action(Some(&current("0.01", 0, true)), &change("3.80", 200, true)), ProductAction::Fill);
+        assert_eq!(action(None, &change("3.80", 200, true)), ProductAction::Insert);
     }
 }

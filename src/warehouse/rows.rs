@@ -6,11 +6,31 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Datelike, Timelike, Utc};
 use rust_decimal::Decimal;
 
-pub(super) use crate::change::Version;
 use crate::{
-    change::ProductImage,
+    change::{ProductImage, Version},
     shop::{OrderStatus, PaymentMethod},
 };
+
+/// The source a warehouse row was written from, which decides whether a later write may replace it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum RowVersion {
+    /// Loaded by snapshot job `job` (the initial load or a resync). It is older than every captured
+    /// change, and it replaces whatever the warehouse holds: while a job runs it owns the tables.
+    Snapshot { job: i64 },
+    /// Written from a captured change: replaces only rows of an older version.
+    Change(Version),
+}
+
+impl RowVersion {
+    /// `(changed_at, src_id)` as the sink writes them: a snapshot row is stored as
+    /// `('-infinity', -job)` (a `NULL` here becomes `-infinity` in SQL).
+    pub(crate) fn columns(self) -> (Option<DateTime<Utc>>, i64) {
+        match self {
+            RowVersion::Snapshot { job } => (None, -job),
+            RowVersion::Change(v) => (Some(v.changed_at), v.src_id),
+        }
+    }
+}
 
 /// A type 1 dimension row of stores.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,7 +39,7 @@ pub(crate) struct StoreRow {
     pub name: String,
     pub city: String,
     pub is_deleted: bool,
-    pub version: Version,
+    pub version: RowVersion,
 }
 
 /// A type 1 dimension row of customers.
@@ -29,7 +49,7 @@ pub(crate) struct CustomerRow {
     pub name: String,
     pub email: String,
     pub is_deleted: bool,
-    pub version: Version,
+    pub version: RowVersion,
 }
 
 /// A type 1 dimension row of employees.
@@ -41,7 +61,7 @@ pub(crate) struct EmployeeRow {
     pub role: String,
     pub active: bool,
     pub is_deleted: bool,
-    pub version: Version,
+    pub version: RowVersion,
 }
 
 /// One change of a product, applied in order (type 2 needs every version).
@@ -49,7 +69,7 @@ pub(crate) struct EmployeeRow {
 pub(crate) struct ProductChange {
     pub image: ProductImage,
     pub is_deleted: bool,
-    pub version: Version,
+    pub version: RowVersion,
 }
 
 /// One order (accumulating snapshot).
@@ -65,7 +85,7 @@ pub(crate) struct OrderRow {
     pub date_key: i32,
     pub time_key: i32,
     pub is_deleted: bool,
-    pub version: Version,
+    pub version: RowVersion,
 }
 
 /// One order line.
@@ -78,7 +98,7 @@ pub(crate) struct SaleRow {
     pub unit_price: Decimal,
     pub line_total: Decimal,
     pub is_deleted: bool,
-    pub version: Version,
+    pub version: RowVersion,
 }
 
 /// One payment (refunds are negative).
@@ -92,10 +112,11 @@ pub(crate) struct PaymentRow {
     pub date_key: i32,
     pub time_key: i32,
     pub is_deleted: bool,
-    pub version: Version,
+    pub version: RowVersion,
 }
 
-/// What a batch adds into one `fact_inventory` row (product x store x day).
+/// What a batch adds into one `fact_inventory` row (product x store x day); from a snapshot, the
+/// whole day's figures instead (see `WarehouseBatch::inventory_days`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct InventoryDelta {
     pub date_key: i32,
@@ -174,7 +195,7 @@ impl<T> PerDim<T> {
 pub(super) type InferredKeys = PerDim<BTreeSet<i32>>;
 
 /// `yyyymmdd` of a UTC instant, or 0 (the unknown date) outside the calendar.
-pub(super) fn date_key(t: DateTime<Utc>) -> i32 {
+pub(crate) fn date_key(t: DateTime<Utc>) -> i32 {
     let d = t.date_naive();
     if (2015..=2045).contains(&d.year()) {
         d.year() * 10_000 + d.month() as i32 * 100 + d.day() as i32

@@ -56,7 +56,7 @@ fn several_changes_of_a_row_collapse_to_the_last() {
     ]);
     assert_eq!(b.orders.len(), 1);
     assert!(b.orders[0].is_deleted, "the delete is the latest change");
-    assert_eq!(b.orders[0].version.src_id, 4);
+    assert_eq!(b.orders[0].version.columns().1, 4);
     assert_eq!(b.applied.values().sum::<u64>(), 3);
 }
 

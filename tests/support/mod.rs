@@ -195,12 +195,31 @@ impl InProcessDaemon {
     }
 }
 
-/// Wait until the warehouse has applied everything committed in OLTP so far, then return.
+/// The changes the daemon streams (and counts in `applied_changes`): every change of `cdc_orders`
+/// its initial snapshot did not load, i.e. not visible in that job's origin (all of them when
+/// the warehouse never had an initial snapshot).
+pub(crate) async fn streamed_changes(oltp: &Client, olap: &Client) -> i64 {
+    let origin = olap
+        .query_opt("select origin from cdc_snapshot where kind = 'initial' and state = 'done'", &[])
+        .await
+        .expect("read the initial snapshot job")
+        .map(|r| r.get::<_, String>(0));
+    let sql = "select count(*) from cdc_orders
+               where $1::text is null or not pg_visible_in_snapshot(txid, $1::text::pg_snapshot)";
+    oltp.query_one(sql, &[&origin]).await.expect("count streamed changes").get(0)
+}
+
+/// Wait until the warehouse has applied everything committed in OLTP so far (any snapshot job
+/// finished first), then return.
 pub(crate) async fn wait_caught_up(t: &TestDb, deadline: Duration) {
     let oltp = t.oltp().await;
     let olap = t.olap().await;
-    let target: i64 = scalar(&oltp, "select count(*) from cdc_orders").await;
     wait_for("the daemon to apply every change", deadline, || async {
+        let open: i64 = scalar(&olap, "select count(*) from cdc_snapshot where state <> 'done'").await;
+        if open > 0 {
+            return None;
+        }
+        let target = streamed_changes(&oltp, &olap).await;
         let applied: i64 = scalar(&olap, "select applied_changes from cdc_offset").await;
         (applied >= target).then_some(())
     })

@@ -23,6 +23,9 @@ pub(crate) struct DaemonProcess {
 #[derive(Debug, Clone, Copy, Serialize)]
 pub(crate) struct DaemonSettings {
     pub batch_rows: i64,
+    /// Whether a new warehouse starts with a snapshot (the `snapshot` scenario) or replays the
+    /// change backlog (`drain`, `freshness`: they measure streaming).
+    pub initial_snapshot: bool,
 }
 
 /// Time spent in one phase of the daemon's batches (`cdc_batch_duration_seconds{phase}`).
@@ -44,6 +47,7 @@ impl DaemonProcess {
             .env("OLAP_DATABASE_URL", &pair.olap_dsn)
             .env("METRICS_ADDR", format!("127.0.0.1:{port}"))
             .env("CDC_BATCH_ROWS", settings.batch_rows.to_string())
+            .env("CDC_SNAPSHOT", if settings.initial_snapshot { "initial" } else { "never" })
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

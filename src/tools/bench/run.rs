@@ -81,7 +81,7 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
     let env = BenchEnv::start(&dir.path.join("pg")).await?;
     let machine = env::machine(&env::connect(&env.dsn("postgres")).await?).await?;
     let daemon_bin = opts.daemon_bin.clone().unwrap_or_else(daemon::default_binary);
-    let settings = daemon::DaemonSettings { batch_rows: config.cdc_batch_rows };
+    let settings = daemon::DaemonSettings { batch_rows: config.cdc_batch_rows, initial_snapshot: false };
     let wants = |s: Scenario| opts.scenario == Scenario::All || opts.scenario == s;
     let mut scenarios = Vec::new();
     if wants(Scenario::Drain) {

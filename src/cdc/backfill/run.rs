@@ -1,0 +1,197 @@
+//! Running a job: its first step (dimensions and stock, atomically with the job's origin), its
+//! chunks (the order tables), and its end (what it did not load is retired).
+
+use std::time::Instant;
+
+use tokio_postgres::Client;
+
+use super::{
+    is_first_step, job,
+    job::{Job, JobKind},
+    progress_key,
+    read::{Chunk, SnapshotReader},
+    source, Source,
+};
+use crate::{
+    cdc::{
+        checkpoint::{self, Checkpoint},
+        error::CdcError,
+    },
+    telemetry,
+    warehouse::{transform_snapshot, Sink, WarehouseBatch},
+};
+
+/// The warehouse side a job writes through: the daemon's connection and sink.
+pub(in crate::cdc) struct Writer<'a> {
+    pub client: &'a mut Client,
+    pub sink: &'a Sink,
+    pub checkpoint: &'a mut Checkpoint,
+    pub chunk_rows: i64,
+}
+
+/// Run `job` to its end, reading through `reader`. For a resync the caller has streamed up to
+/// exactly `reader.snapshot` first (when the job has no origin yet).
+pub(in crate::cdc) async fn run(job: Job, reader: &SnapshotReader, w: &mut Writer<'_>) -> Result<(), CdcError> {
+    let started = Instant::now();
+    let job = match job.origin {
+        Some(_) => job,
+        None => first_step(job, reader, w).await?,
+    };
+    for &table in job.targets.iter().filter(|t| !is_first_step(**t)) {
+        if let Some(source) = source(table) {
+            load_chunks(&job, source, reader, w).await?;
+        }
+    }
+    finish(&job, w).await?;
+    metrics::gauge!(telemetry::CDC_SNAPSHOT_RUNNING).set(0.0);
+    tracing::info!(job = job.id, seconds = started.elapsed().as_secs_f64(), "snapshot job done");
+    Ok(())
+}
+
+/// Load the first-step tables, record the origin and every table's row count, in one transaction.
+async fn first_step(mut job: Job, reader: &SnapshotReader, w: &mut Writer<'_>) -> Result<Job, CdcError> {
+    let origin = reader.snapshot.clone();
+    let mut totals = Vec::new();
+    for &table in &job.targets {
+        let total = match source(table) {
+            Some(source) => reader.count(source).await?,
+            None => reader.count_stock().await?,
+        };
+        totals.push((progress_key(table), total));
+    }
+    tracing::info!(job = job.id, origin = %origin, tables = job.targets.len(), "snapshot job starting");
+    metrics::gauge!(telemetry::CDC_SNAPSHOT_RUNNING).set(1.0);
+    let tx = w.client.transaction().await.map_err(|e| CdcError::db("beginning the first snapshot step", e))?;
+    job::start(&tx, &job, &origin, &totals).await?;
+    for &table in job.targets.iter().filter(|t| is_first_step(**t)) {
+        let started = Instant::now();
+        let rows = match source(table) {
+            Some(source) => load_whole(&tx, w.sink, &job, source, reader, w.chunk_rows).await?,
+            None => load_stock(&tx, w.sink, reader).await?,
+        };
+        let key = progress_key(table);
+        job::advance(&tx, &job, key, 0, 0, rows, true).await?;
+        log_table(&job, key, rows, started);
+    }
+    if job.kind == JobKind::Resync {
+        // The caller streamed exactly up to the origin: the checkpoint is that snapshot now.
+        let next = w.checkpoint.at(&origin);
+        checkpoint::save(&tx, w.checkpoint, &next).await?;
+        *w.checkpoint = next;
+    }
+    tx.commit().await.map_err(|e| CdcError::db("committing the first snapshot step", e))?;
+    job.origin = Some(origin);
+    Ok(job)
+}
+
+/// Every row of `source`, chunk by chunk, inside `tx`. Returns the rows written.
+async fn load_whole(
+    tx: &tokio_postgres::Transaction<'_>,
+    sink: &Sink,
+    job: &Job,
+    source: Source,
+    reader: &SnapshotReader,
+    chunk_rows: i64,
+) -> Result<i64, CdcError> {
+    let (mut after, mut rows) = (0, 0);
+    loop {
+        let chunk = reader.chunk(source, after, chunk_rows).await?;
+        let n = chunk.records.len() as i64;
+        if n == 0 {
+            return Ok(rows);
+        }
+        after = chunk.last_id;
+        rows += n;
+        let batch = snapshot_batch(job, source, chunk)?;
+        sink.write(tx, &batch).await.map_err(|e| CdcError::db("writing snapshot rows", e))?;
+        if n < chunk_rows {
+            return Ok(rows);
+        }
+    }
+}
+
+/// Stock: whole-day movement figures and the stock levels, inside `tx`. Returns the movements' rows.
+async fn load_stock(
+    tx: &tokio_postgres::Transaction<'_>,
+    sink: &Sink,
+    reader: &SnapshotReader,
+) -> Result<i64, CdcError> {
+    let (days, levels) = reader.inventory().await?;
+    let rows = reader.count_stock().await?;
+    let batch = WarehouseBatch { inventory_days: days, inventory: levels, ..WarehouseBatch::default() };
+    sink.write(tx, &batch).await.map_err(|e| CdcError::db("writing snapshot stock", e))?;
+    Ok(rows)
+}
+
+/// The chunks of `source` after the job's position, each committed with its progress; the next
+/// chunk is read while one is written.
+async fn load_chunks(job: &Job, source: Source, reader: &SnapshotReader, w: &mut Writer<'_>) -> Result<(), CdcError> {
+    let key = source.table();
+    let (mut after, done) = job::position(w.client, job, key).await?;
+    if done {
+        return Ok(());
+    }
+    let started = Instant::now();
+    let mut written = 0;
+    let mut chunk = reader.chunk(source, after, w.chunk_rows).await?;
+    loop {
+        let n = chunk.records.len() as i64;
+        let last = if n == 0 { after } else { chunk.last_id };
+        let complete = n < w.chunk_rows;
+        let batch = snapshot_batch(job, source, std::mem::take(&mut chunk))?;
+        let write = async {
+            let tx = w.client.transaction().await.map_err(|e| CdcError::db("beginning a snapshot chunk", e))?;
+            w.sink.write(&tx, &batch).await.map_err(|e| CdcError::db("writing a snapshot chunk", e))?;
+            job::advance(&tx, job, key, after, last, n, complete).await?;
+            tx.commit().await.map_err(|e| CdcError::db("committing a snapshot chunk", e))
+        };
+        let next = async {
+            if complete {
+                return Ok(Chunk::default());
+            }
+            reader.chunk(source, last, w.chunk_rows).await
+        };
+        let (wrote, next) = tokio::join!(write, next);
+        wrote?;
+        written += n;
+        metrics::counter!(telemetry::CDC_SNAPSHOT_ROWS, "table" => key).increment(n as u64);
+        if complete {
+            break;
+        }
+        (after, chunk) = (last, next?);
+    }
+    log_table(job, key, written, started);
+    Ok(())
+}
+
+fn snapshot_batch(job: &Job, source: Source, chunk: Chunk) -> Result<WarehouseBatch, CdcError> {
+    transform_snapshot(job.id, chunk.records).map_err(|v| {
+        tracing::error!(table = source.table(), error = %v, "a snapshot row breaks a rule of the model");
+        CdcError::internal("mapping snapshot rows", v)
+    })
+}
+
+/// Retire what the job did not load, close it, and (initial) start streaming at its origin.
+async fn finish(job: &Job, w: &mut Writer<'_>) -> Result<(), CdcError> {
+    let tx = w.client.transaction().await.map_err(|e| CdcError::db("beginning the end of a snapshot job", e))?;
+    for &table in &job.targets {
+        let retired = table.retire_unloaded(&tx, job.id).await.map_err(|e| CdcError::db("retiring rows", e))?;
+        if retired > 0 {
+            tracing::info!(job = job.id, table = table.name(), rows = retired, "rows not in OLTP retired");
+        }
+    }
+    job::finish(&tx, job).await?;
+    if job.kind == JobKind::Initial {
+        let origin = job.origin.as_ref().expect("a finished job has its origin");
+        let next = w.checkpoint.at(origin);
+        checkpoint::save(&tx, w.checkpoint, &next).await?;
+        *w.checkpoint = next;
+    }
+    tx.commit().await.map_err(|e| CdcError::db("committing the end of a snapshot job", e))
+}
+
+fn log_table(job: &Job, table: &str, rows: i64, started: Instant) {
+    let seconds = started.elapsed().as_secs_f64();
+    let rate = rows as f64 / seconds.max(1e-6);
+    tracing::info!(job = job.id, table, rows, seconds, rows_per_second = rate.round(), "snapshot table loaded");
+}

@@ -1,0 +1,79 @@
+//! The tables of the star schema, by name, and what a snapshot job does to rows it did not load.
+
+use tokio_postgres::GenericClient;
+
+/// A warehouse table (the targets of a snapshot job).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StarTable {
+    DimStore,
+    DimCustomer,
+    DimEmployee,
+    DimProduct,
+    FactOrders,
+    FactSales,
+    FactPayments,
+    FactInventory,
+}
+
+impl StarTable {
+    /// Every target, in load order.
+    pub const ALL: [StarTable; 8] = [
+        StarTable::DimStore,
+        StarTable::DimCustomer,
+        StarTable::DimEmployee,
+        StarTable::DimProduct,
+        StarTable::FactInventory,
+        StarTable::FactOrders,
+        StarTable::FactSales,
+        StarTable::FactPayments,
+    ];
+
+    /// The warehouse table's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            StarTable::DimStore => "dim_store",
+            StarTable::DimCustomer => "dim_customer",
+            StarTable::DimEmployee => "dim_employee",
+            StarTable::DimProduct => "dim_product",
+            StarTable::FactOrders => "fact_orders",
+            StarTable::FactSales => "fact_sales",
+            StarTable::FactPayments => "fact_payments",
+            StarTable::FactInventory => "fact_inventory",
+        }
+    }
+
+    /// The target of a warehouse table name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        StarTable::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+impl StarTable {
+    /// After snapshot job `job` loaded this table, mark what it did not load as gone: rows are
+    /// soft-deleted (`fact_inventory` days lose their movement figures, keeping the stock level).
+    /// Streaming waits while a job runs, so every row written since the job started is its own.
+    pub(crate) async fn retire_unloaded(self, tx: &impl GenericClient, job: i64) -> Result<u64, tokio_postgres::Error> {
+        let not_loaded = "(changed_at, src_id) is distinct from ('-infinity'::timestamptz, -$1::int8)";
+        let sql = match self {
+            StarTable::DimStore | StarTable::DimCustomer | StarTable::DimEmployee => {
+                let table = self.name();
+                let key = table.replace("dim_", "") + "_key";
+                format!("update {table} set is_deleted = true where {key} > 0 and not is_deleted and {not_loaded}")
+            }
+            StarTable::DimProduct => format!(
+                "update dim_product set is_deleted = true
+                 where product_key > 0 and is_current and not is_deleted and {not_loaded}"
+            ),
+            StarTable::FactOrders | StarTable::FactSales | StarTable::FactPayments => format!(
+                "update {} set is_deleted = true, loaded_at = clock_timestamp() where not is_deleted and {not_loaded}",
+                self.name()
+            ),
+            StarTable::FactInventory => "update fact_inventory set units_received = 0, units_sold = 0,
+                        units_wasted = 0, units_adjusted = 0, net_units = 0, loaded_at = clock_timestamp()
+                 where loaded_at < (select started_at from cdc_snapshot where job_id = $1)
+                   and (units_received, units_sold, units_wasted, units_adjusted, net_units) <> (0, 0, 0, 0, 0)"
+                .to_string(),
+        };
+        tx.execute(&sql, &[&job]).await
+    }
+}
