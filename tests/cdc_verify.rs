@@ -129,6 +129,9 @@ async fn verify_is_exact_under_load_and_names_a_tampered_fact_row() {
 async fn a_dead_lettered_change_is_a_named_difference_and_an_open_window_is_exit_3() {
     let t = shop_db().await;
     let oltp = t.oltp().await;
+    // The shop is loaded by the initial snapshot; the order after it streams through cdc_orders.
+    let daemon = InProcessDaemon::start(&t.config);
+    wait_caught_up(&t, Duration::from_secs(20)).await;
     let order = shop::place_order(&oltp, 1, 1, &[(1, 2)]).await;
     // Valid in OLTP, too large for the warehouse's numeric(12,2) line total: dead-lettered.
     oltp.execute(
@@ -137,7 +140,6 @@ async fn a_dead_lettered_change_is_a_named_difference_and_an_open_window_is_exit
     )
     .await
     .unwrap();
-    let daemon = InProcessDaemon::start(&t.config);
     wait_caught_up(&t, Duration::from_secs(20)).await;
     daemon.stop().await;
     let olap = t.olap().await;
