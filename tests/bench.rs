@@ -35,7 +35,7 @@ async fn every_scenario_runs_at_a_tiny_scale() {
     };
     let report = run(&Config::defaults(), &opts).await.expect("the benchmark runs");
     let names: Vec<_> = report.scenarios.iter().map(|s| s.scenario).collect();
-    assert_eq!(names, ["drain", "freshness", "longtx", "api", "capture"]);
+    assert_eq!(names, ["drain", "freshness", "longtx", "api", "snapshot", "capture"]);
     for s in &report.scenarios {
         assert!(s.ratio.is_finite() && s.ratio > 0.0, "{}: ratio {}", s.scenario, s.ratio);
         assert!(s.baseline.value.is_finite() && s.baseline.value > 0.0, "{}: baseline {:?}", s.scenario, s.baseline);
@@ -52,9 +52,12 @@ async fn every_scenario_runs_at_a_tiny_scale() {
         assert!(figure(s, "fact rows sampled") > 0.0);
     }
     assert!(figure(&report.scenarios[3], "orders/s") >= 0.0);
-    assert!(figure(&report.scenarios[4], "order tps") > 0.0);
+    let snapshot = &report.scenarios[4];
+    assert!(figure(snapshot, "source rows/s") > 0.0 && figure(snapshot, "daemon peak RSS") > 0.0);
+    assert!(snapshot.goals.iter().filter(|g| g.goal.contains("verify")).all(|g| g.met), "{:?}", snapshot.goals);
+    assert!(figure(&report.scenarios[5], "order tps") > 0.0);
     let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(written["scenarios"].as_array().map(Vec::len), Some(5));
+    assert_eq!(written["scenarios"].as_array().map(Vec::len), Some(6));
 }
 
 /// The daemon's drain levers keep exactly-once: pages of 7 rows (so most windows span pages and

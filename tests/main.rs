@@ -9,6 +9,8 @@ mod cdc_semantics;
 mod cdc_verify;
 mod cli;
 mod newcomer;
+mod original;
 mod readers;
 mod schema;
+mod snapshot;
 mod up;

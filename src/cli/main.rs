@@ -74,7 +74,7 @@ enum Command {
     Seed,
     /// Send a realistic stream of orders to the API, then print the achieved rate and latencies.
     Load(load::LoadOptions),
-    /// Benchmark the pipeline on a private durable PostgreSQL (drain, freshness, longtx, api, capture).
+    /// Benchmark the pipeline on a private durable PostgreSQL (drain, freshness, longtx, api, capture, snapshot).
     Bench(bench::run::BenchOptions),
     /// Run everything (private PostgreSQL if none is configured, API, CDC daemon, generator).
     Up(up::UpOptions),

@@ -2,7 +2,7 @@
 
 use tokio_postgres::Client;
 
-use super::{Db, DbError};
+use super::{adopt, Db, DbError};
 
 mod oltp_migrations {
     refinery::embed_migrations!("migrations/oltp");
@@ -12,8 +12,15 @@ mod olap_migrations {
 }
 
 /// Apply the pending migrations of one database; a second run is a no-op. Returns how many ran.
+/// A database of the original Brewlytics is adopted first; one that is neither empty, ours nor
+/// the original's is refused, untouched, with every difference named.
 pub async fn migrate(client: &mut Client, db: Db) -> Result<usize, DbError> {
     quiet(client).await?;
+    match adopt::inspect(client, db).await? {
+        adopt::Found::Empty | adopt::Found::Ours => {}
+        adopt::Found::Original => adopt::adopt(client, db).await?,
+        adopt::Found::Other(differences) => return Err(DbError::Foreign { db: db.label(), differences }),
+    }
     let runner = match db {
         Db::Oltp => oltp_migrations::migrations::runner(),
         Db::Olap => olap_migrations::migrations::runner(),
@@ -43,4 +50,11 @@ fn error(db: Db, e: refinery::Error) -> DbError {
         },
         _ => DbError::Migrate { db: db.label(), source: e },
     }
+}
+
+/// Our OLTP migration `version`, as embedded.
+pub(super) fn oltp_migration(version: i32) -> Result<refinery::Migration, DbError> {
+    let runner = oltp_migrations::migrations::runner();
+    let found = runner.get_migrations().iter().find(|m| m.version() == version).cloned();
+    found.ok_or(DbError::MissingMigration { version })
 }

@@ -2,6 +2,7 @@
 //! the embedded migrations of both databases ([`migrate`]), the database roles
 //! ([`apply_roles`]), and the one classification of PostgreSQL errors ([`classify`]).
 
+mod adopt;
 mod classify;
 mod connect;
 mod migrate;
@@ -35,6 +36,14 @@ pub enum DbError {
          migration instead"
     )]
     Divergent { db: &'static str, version: i32, name: String, applied: u64, local: u64 },
+    #[error(
+        "the {db} database is neither empty, ours, nor the original Brewlytics'; nothing was changed. \
+         What differs from the original's schema:\n  {}",
+        differences.join("\n  ")
+    )]
+    Foreign { db: &'static str, differences: Vec<String> },
+    #[error("migration V{version} is not embedded in this binary")]
+    MissingMigration { version: i32 },
     #[error("migrating the {db} database failed")]
     Migrate {
         db: &'static str,

@@ -68,6 +68,8 @@ fn olap_grants() -> String {
          create schema if not exists marts authorization {DBT};
          grant usage on schema marts to {READER};
          alter default privileges for role {DBT} in schema marts grant select on tables to {READER};
-         grant select on all tables in schema marts to {READER};"
+         grant select on all tables in schema marts to {READER};
+         grant usage on schema brewlytics_v1 to {READER};
+         grant select on all tables in schema brewlytics_v1 to {READER};"
     )
 }

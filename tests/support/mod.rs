@@ -105,6 +105,17 @@ impl TestDb {
         TestDb { config, oltp_url, olap_url, base: server.base.clone() }
     }
 
+    /// A pair of new, empty databases (no migration applied), for tests of what `migrate` finds.
+    pub(crate) async fn empty() -> Self {
+        let t = TestDb::new().await;
+        let admin = connect_url(&format!("{}/postgres", t.base)).await;
+        for name in [&t.config.oltp_db, &t.config.olap_db] {
+            admin.batch_execute(&format!("drop database \"{name}\"")).await.unwrap();
+            admin.batch_execute(&format!("create database \"{name}\"")).await.unwrap();
+        }
+        t
+    }
+
     pub(crate) async fn oltp(&self) -> Client {
         connect_url(&self.oltp_url).await
     }

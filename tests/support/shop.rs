@@ -85,3 +85,58 @@ pub(crate) async fn try_random_order<C: GenericClient>(c: &C) -> Result<i32, tok
     };
     try_place_order(c, customer, store, &lines).await
 }
+
+/// `orders` orders of four lines each, with their payments (a refund for cancelled ones), sale
+/// movements and totals, written with capture bypassed (`session_replication_role = replica`): a
+/// history that `cdc_orders` does not hold, as a database restored from a backup or older than
+/// the capture has. Order times go back one minute per order.
+pub(crate) const HISTORY: &str = "
+    set session_replication_role = replica;
+    create temp table h as
+        select g, 1 + g % 20 as customer_id, 1 + g % 2 as store_id,
+               (array['served', 'served', 'served', 'placed', 'cancelled'])[1 + g % 5] as status,
+               now() - make_interval(mins => g::int) as order_time
+        from generate_series(1, $ORDERS) g;
+    insert into orders (customer_id, employee_id, store_id, status, order_time, total)
+        select customer_id, case when store_id = 1 then 1 else 3 end, store_id, status, order_time, 0 from h order by g;
+    insert into order_items (order_id, product_id, quantity, price)
+        select o.id, p.id, 1 + (o.id + k) % 3, p.price
+        from orders o cross join generate_series(0, 3) k join products p on p.id = 1 + (o.id + k) % 6
+        where not exists (select from order_items i where i.order_id = o.id);
+    update orders o set total = s.total
+        from (select order_id, sum(quantity * price) as total from order_items group by order_id) s
+        where s.order_id = o.id and o.total = 0;
+    insert into payments (order_id, amount, method, paid_at)
+        select id, total, 'card', order_time from orders o
+        where not exists (select from payments p where p.order_id = o.id);
+    insert into payments (order_id, amount, method, paid_at)
+        select id, -total, 'card', order_time from orders where status = 'cancelled';
+    insert into inventory_movements (product_id, store_id, order_id, quantity, reason, moved_at)
+        select i.product_id, o.store_id, o.id, -i.quantity, 'sale', o.order_time
+        from order_items i join orders o on o.id = i.order_id;
+    drop table h;
+    set session_replication_role = origin;
+";
+
+/// [`HISTORY`] for `orders` orders.
+pub(crate) async fn write_history<C: GenericClient>(c: &C, orders: i64) {
+    c.batch_execute(&HISTORY.replace("$ORDERS", &orders.to_string())).await.expect("write the history");
+}
+
+/// Totals counted independently on both sides: order lines (count, quantity, amount), orders
+/// (count, total) and payments (count, amount), as text; live rows only in the warehouse.
+pub(crate) async fn independent_totals(
+    oltp: &tokio_postgres::Client,
+    olap: &tokio_postgres::Client,
+) -> (String, String) {
+    let truth =
+        "select (select count(*) || '/' || coalesce(sum(quantity), 0) || '/' || coalesce(sum(quantity * price), 0)
+                         from order_items)
+                 || ' ' || (select count(*) || '/' || coalesce(sum(total), 0) from orders)
+                 || ' ' || (select count(*) || '/' || coalesce(sum(amount), 0) from payments)";
+    let seen = "select (select count(*) || '/' || coalesce(sum(quantity), 0) || '/' || coalesce(sum(line_total), 0)
+                        from fact_sales where not is_deleted)
+                || ' ' || (select count(*) || '/' || coalesce(sum(total), 0) from fact_orders where not is_deleted)
+                || ' ' || (select count(*) || '/' || coalesce(sum(amount), 0) from fact_payments where not is_deleted)";
+    (oltp.query_one(truth, &[]).await.unwrap().get(0), olap.query_one(seen, &[]).await.unwrap().get(0))
+}

@@ -1,4 +1,4 @@
-//! Bulk order generation in SQL, for the drain scenario: orders with the same shape as
+//! Bulk order generation in SQL, for the drain and snapshot scenarios: orders with the same shape as
 //! `POST /orders/new` writes (an order, 1 to 3 distinct lines, a payment, one `sale` movement per
 //! line and one on-hand upsert per line), through the real capture triggers, much faster than
 //! placing them one by one.
@@ -65,9 +65,21 @@ pub(crate) struct BulkReport {
     pub(crate) elapsed: Duration,
 }
 
+/// Whether generated orders go through the capture triggers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Capture {
+    /// As the API writes them: every row lands in `cdc_orders` (a backlog to drain).
+    On,
+    /// Bypassed (`session_replication_role = replica`, superuser): existing data the change
+    /// log does not hold, as a restored or pre-capture database has (a snapshot to load).
+    Bypassed,
+}
+
 /// Write `orders` orders in chunks of [`CHUNK_ORDERS`], each chunk committed on its own.
-pub(crate) async fn generate(client: &mut Client, orders: i64) -> Result<BulkReport, BenchError> {
+pub(crate) async fn generate(client: &mut Client, orders: i64, capture: Capture) -> Result<BulkReport, BenchError> {
     let started = Instant::now();
+    let role = if capture == Capture::On { "origin" } else { "replica" };
+    client.batch_execute(&format!("set session_replication_role = {role}")).await?;
     let mut left = orders;
     while left > 0 {
         let n = left.min(CHUNK_ORDERS);
@@ -82,5 +94,6 @@ pub(crate) async fn generate(client: &mut Client, orders: i64) -> Result<BulkRep
         tx.commit().await?;
         left -= n;
     }
+    client.batch_execute("set session_replication_role = origin").await?;
     Ok(BulkReport { elapsed: started.elapsed() })
 }

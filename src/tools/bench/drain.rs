@@ -70,7 +70,7 @@ pub(super) async fn run(
 ) -> Result<ScenarioResult, BenchError> {
     let pair = env.fresh_pair("drain").await?;
     let mut oltp = pair.oltp().await?;
-    let generated = bulk::generate(&mut oltp, scale).await?;
+    let generated = bulk::generate(&mut oltp, scale, bulk::Capture::On).await?;
     let changes: i64 = oltp.query_one("select count(*) from cdc_orders", &[]).await?.get(0);
     tracing::info!(orders = scale, changes, seconds = generated.elapsed.as_secs_f64(), "backlog written");
 

@@ -14,6 +14,7 @@ mod env;
 mod freshness;
 pub mod report;
 pub mod run;
+mod snapshot;
 
 /// Why a benchmark could not run.
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,7 @@ use super::{
     env::{self, BenchEnv},
     freshness::{self, Freshness, FreshnessOptions},
     report::{BenchReport, Figure, Goal, ScenarioResult},
-    BenchError,
+    snapshot, BenchError,
 };
 use crate::config::{parse_duration, Config};
 
@@ -23,6 +23,7 @@ pub enum Scenario {
     Longtx,
     Api,
     Capture,
+    Snapshot,
 }
 
 /// Settings of `brewlytics bench`.
@@ -31,7 +32,7 @@ pub struct BenchOptions {
     /// Scenario to run.
     #[arg(value_enum, default_value = "all")]
     pub scenario: Scenario,
-    /// Orders in the drain backlog.
+    /// Orders in the drain backlog (and in the snapshot scenario's existing data).
     #[arg(long, default_value_t = 100_000)]
     pub scale: i64,
     /// Duration of the freshness and longtx load (e.g. 60s).
@@ -116,6 +117,10 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
             ..ApiBenchOptions::default()
         };
         scenarios.push(api_result(&bench_api(&pair.config, &api_opts).await?));
+    }
+    if wants(Scenario::Snapshot) {
+        tracing::info!(scale = opts.scale, "bench: snapshot");
+        scenarios.push(snapshot::run(&env, opts.scale, &daemon_bin, settings, &log_dir).await?);
     }
     if wants(Scenario::Capture) {
         tracing::info!("bench: capture");

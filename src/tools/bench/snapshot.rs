@@ -1,0 +1,154 @@
+//! The snapshot scenario: an OLTP database holding `scale` orders that `cdc_orders` never saw
+//! (capture bypassed, as in a restored or pre-capture database), a new warehouse, and the real
+//! daemon's initial snapshot of it. Baseline, same run: COPY of the same source tables out of
+//! OLTP piped into COPY into empty copies of them (with their keys), table by table.
+
+use std::{
+    path::Path,
+    pin::pin,
+    time::{Duration, Instant},
+};
+
+use futures_util::{SinkExt, TryStreamExt};
+use serde::Serialize;
+
+use super::{
+    bulk,
+    daemon::{DaemonProcess, DaemonSettings},
+    env::{BenchEnv, DbPair},
+    report::{Figure, Goal, ScenarioResult},
+    BenchError,
+};
+
+/// The OLTP tables a snapshot reads.
+const SOURCES: [&str; 9] = [
+    "stores",
+    "customers",
+    "employees",
+    "products",
+    "inventory",
+    "inventory_movements",
+    "orders",
+    "order_items",
+    "payments",
+];
+
+/// One snapshot run's figures.
+#[derive(Debug, Clone, Serialize)]
+struct SnapshotRun {
+    seconds: f64,
+    source_rows: i64,
+    rows_per_s: f64,
+    peak_rss_mib: f64,
+    verify_clean: bool,
+}
+
+/// Run the snapshot scenario at `scale` orders.
+pub(super) async fn run(
+    env: &BenchEnv,
+    scale: i64,
+    daemon_bin: &Path,
+    settings: DaemonSettings,
+    log_dir: &Path,
+) -> Result<ScenarioResult, BenchError> {
+    let pair = env.fresh_pair("snapshot").await?;
+    let mut oltp = pair.oltp().await?;
+    let generated = bulk::generate(&mut oltp, scale, bulk::Capture::Bypassed).await?;
+    let lines: i64 = oltp.query_one("select count(*) from order_items", &[]).await?.get(0);
+    tracing::info!(orders = scale, lines, seconds = generated.elapsed.as_secs_f64(), "existing data written");
+    oltp.batch_execute("vacuum analyze").await?;
+    oltp.batch_execute("checkpoint").await?;
+    let (limit_rows, limit) = copy_limit(&pair).await?;
+    let limit_rate = limit_rows as f64 / limit.as_secs_f64();
+    let settings = DaemonSettings { initial_snapshot: true, ..settings };
+    let run = snapshot_once(&pair, daemon_bin, &settings, &log_dir.join("daemon-snapshot.log")).await?;
+    let ratio = run.rows_per_s / limit_rate;
+    Ok(ScenarioResult {
+        scenario: "snapshot",
+        figures: vec![
+            Figure::new("orders in OLTP", scale as f64, "orders"),
+            Figure::new("order lines", lines as f64, "rows"),
+            Figure::new("source rows read", run.source_rows as f64, "rows"),
+            Figure::new("snapshot time", run.seconds, "s"),
+            Figure::new("source rows/s", run.rows_per_s, "rows/s"),
+            Figure::new("daemon peak RSS (VmHWM)", run.peak_rss_mib, "MiB"),
+        ],
+        baseline: Figure::new("COPY out | COPY in of the same tables", limit_rate, "rows/s"),
+        ratio,
+        ratio_of: "source rows/s / COPY rows/s".into(),
+        goals: vec![
+            Goal::new("ratio >= 0.5", ratio >= 0.5),
+            Goal::new("peak RSS <= 64 MiB", run.peak_rss_mib <= 64.0),
+            Goal::new("verify clean after the snapshot", run.verify_clean),
+        ],
+        details: serde_json::json!({
+            "generate_seconds": generated.elapsed.as_secs_f64(),
+            "limit_rows": limit_rows,
+            "limit_seconds": limit.as_secs_f64(),
+            "run": run,
+        }),
+    })
+}
+
+/// Start the daemon on the new warehouse, wait for its initial snapshot job to finish, stop it.
+async fn snapshot_once(
+    pair: &DbPair,
+    daemon_bin: &Path,
+    settings: &DaemonSettings,
+    log: &Path,
+) -> Result<SnapshotRun, BenchError> {
+    let (oltp, olap) = (pair.oltp().await?, pair.olap().await?);
+    let started = Instant::now();
+    let mut process = DaemonProcess::start(daemon_bin, pair, settings, log)?;
+    let deadline = Duration::from_secs(1800);
+    loop {
+        let done = olap
+            .query_opt("select 1 from cdc_snapshot where kind = 'initial' and state = 'done'", &[])
+            .await?
+            .is_some();
+        if done {
+            break;
+        }
+        process.check_alive()?;
+        if started.elapsed() > deadline {
+            return Err(BenchError::Timeout { what: "the initial snapshot", seconds: deadline.as_secs() });
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let peak_rss_mib = process.peak_rss_kib().unwrap_or(0) as f64 / 1024.0;
+    process.stop().await?;
+    let source_rows: i64 = olap
+        .query_one(
+            "select (coalesce(sum(rows_total), 0))::int8 from cdc_snapshot_table
+             where job_id = (select max(job_id) from cdc_snapshot)",
+            &[],
+        )
+        .await?
+        .get(0);
+    let verify_clean = crate::warehouse::verify::verify(&oltp, &olap).await?.is_clean();
+    Ok(SnapshotRun { seconds, source_rows, rows_per_s: source_rows as f64 / seconds, peak_rss_mib, verify_clean })
+}
+
+/// Rows and time of piping every source table out of OLTP and into an empty copy of it (with its
+/// primary key and indexes) in the warehouse's cluster, binary format.
+async fn copy_limit(pair: &DbPair) -> Result<(i64, Duration), BenchError> {
+    let (source, target) = (pair.oltp().await?, pair.oltp().await?);
+    let (mut rows, mut spent) = (0, Duration::ZERO);
+    for table in SOURCES {
+        let copy = format!("bench_copy_{table}");
+        target
+            .batch_execute(&format!("drop table if exists {copy}; create table {copy} (like {table} including all)"))
+            .await?;
+        let started = Instant::now();
+        let mut out = pin!(source.copy_out(&format!("copy {table} to stdout (format binary)")).await?);
+        let mut sink = pin!(target.copy_in(&format!("copy {copy} from stdin (format binary)")).await?);
+        while let Some(chunk) = out.try_next().await? {
+            sink.feed(chunk).await?;
+        }
+        rows += sink.as_mut().finish().await? as i64;
+        spent += started.elapsed();
+        target.batch_execute(&format!("drop table {copy}")).await?;
+    }
+    Ok((rows, spent))
+}
