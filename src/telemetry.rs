@@ -52,8 +52,10 @@ pub(crate) const CDC_RECONCILE_DURATION: &str = "cdc_reconcile_duration_seconds"
 pub(crate) const CDC_RECONCILE_RUNS: &str = "cdc_reconcile_runs_total";
 /// 1 while a snapshot job (initial load or resync) runs.
 pub const CDC_SNAPSHOT_RUNNING: &str = "cdc_snapshot_running";
-/// Rows loaded by snapshot jobs, label `table` (the OLTP table).
-pub const CDC_SNAPSHOT_ROWS: &str = "cdc_snapshot_rows_total";
+/// Rows the open snapshot job has loaded (committed), label `table` (the OLTP table).
+pub const CDC_SNAPSHOT_ROWS_DONE: &str = "cdc_snapshot_rows_done";
+/// Rows the open snapshot job reads in all (counted in its snapshot), label `table`.
+pub const CDC_SNAPSHOT_ROWS_ESTIMATED: &str = "cdc_snapshot_rows_estimated";
 /// Inferred dimension members created, label `dim`.
 pub(crate) const WAREHOUSE_INFERRED: &str = "warehouse_inferred_members_total";
 /// Type 2 versions opened, label `dim`.
@@ -170,7 +172,8 @@ fn describe() {
         "Scheduled reconciliations by outcome (clean, differences, skipped: no comparable moment, error)."
     );
     describe_gauge!(CDC_SNAPSHOT_RUNNING, "1 while a snapshot job (initial load or resync) runs, else 0.");
-    describe_counter!(CDC_SNAPSHOT_ROWS, "Rows loaded from OLTP by snapshot jobs, by OLTP table.");
+    describe_gauge!(CDC_SNAPSHOT_ROWS_DONE, "Rows the open snapshot job has loaded and committed, by OLTP table.");
+    describe_gauge!(CDC_SNAPSHOT_ROWS_ESTIMATED, "Rows the open snapshot job reads in all, by OLTP table.");
     describe_counter!(WAREHOUSE_INFERRED, "Inferred dimension members created for facts that arrived first, by dim.");
     describe_counter!(WAREHOUSE_SCD2_VERSIONS, "Type 2 dimension versions opened, by dim.");
     describe_counter!(HTTP_REQUESTS, "HTTP requests served by the order API, by method, matched route and status.");

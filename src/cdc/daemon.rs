@@ -9,16 +9,18 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     apply::Applier,
-    backfill::{self, Job, JobKind, SnapshotReader},
+    backfill::{self, Job, JobKind, Lane, SnapshotReader},
     checkpoint::{self, Checkpoint},
     error::CdcError,
+    pipeline::connect,
     source::{Page, Source},
     window::{Snapshot, Window},
 };
 use crate::{
     change::ChangeRow,
-    config::{Config, SnapshotMode},
+    config::{Config, Db, SnapshotMode},
     telemetry,
+    warehouse::Sink,
 };
 
 /// What one step did.
@@ -86,10 +88,7 @@ impl<'a> Daemon<'a> {
 
     /// Run the open snapshot job, or open the initial one when the warehouse never started
     /// (`CDC_SNAPSHOT=initial`). Streaming waits meanwhile. `oltp` gives the job's reader.
-    pub(super) async fn run_jobs(
-        &mut self,
-        oltp: impl AsyncFnOnce() -> Result<Client, CdcError>,
-    ) -> Result<(), CdcError> {
+    pub(super) async fn run_jobs(&mut self, config: &Config) -> Result<(), CdcError> {
         let olap = self.applier.client();
         let job = match backfill::open_job(olap).await? {
             Some(job) => job,
@@ -98,10 +97,14 @@ impl<'a> Daemon<'a> {
             }
             None => return Ok(()),
         };
-        self.run_job(job, SnapshotReader::open(oltp().await?).await?).await
+        let reader = SnapshotReader::open(connect(config, Db::Oltp).await?).await?;
+        let olap = connect(config, Db::Olap).await?;
+        let sink = Sink::prepare(&olap).await.map_err(|e| CdcError::db("preparing the sink", e))?;
+        let lane = Lane { reader: reader.join(connect(config, Db::Oltp).await?).await?, client: olap, sink };
+        self.run_job(job, reader, lane).await
     }
 
-    async fn run_job(&mut self, job: Job, reader: SnapshotReader) -> Result<(), CdcError> {
+    async fn run_job(&mut self, job: Job, reader: SnapshotReader, lane: Lane) -> Result<(), CdcError> {
         if job.origin.is_none() && job.kind == JobKind::Resync && !self.checkpoint.never_set {
             tracing::info!(job = job.id, "resync: streaming up to its snapshot first");
             self.catch_up_to(&reader.snapshot).await?;
@@ -109,7 +112,7 @@ impl<'a> Daemon<'a> {
         let chunk_rows = self.max_rows;
         let (client, sink) = self.applier.parts();
         let mut writer = backfill::Writer { client, sink, checkpoint: &mut self.checkpoint, chunk_rows };
-        backfill::run(job, &reader, &mut writer).await?;
+        backfill::run(job, &reader, &mut writer, Some(lane)).await?;
         reader.close().await;
         self.checkpoint_tx.send_replace(Some(self.checkpoint.clone()));
         Ok(())

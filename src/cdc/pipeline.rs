@@ -98,7 +98,7 @@ async fn run_connected(
     tracing::info!(applied_changes = daemon.checkpoint().applied_changes, "cdc daemon active");
     let mut last_retention = Instant::now() - RETENTION_EVERY;
     loop {
-        daemon.run_jobs(async || connect(config, Db::Oltp).await).await?;
+        daemon.run_jobs(config).await?;
         daemon.drain(shutdown).await?;
         backoff.reset();
         if last_retention.elapsed() >= RETENTION_EVERY {
@@ -113,7 +113,8 @@ async fn run_connected(
     }
 }
 
-async fn connect(config: &Config, which: Db) -> Result<Client, CdcError> {
+/// One connection of the daemon's, named after this instance (`application_name`).
+pub(super) async fn connect(config: &Config, which: Db) -> Result<Client, CdcError> {
     let mut target = config.target(which).map_err(|e| CdcError::internal("config", e))?;
     target.pg.application_name(format!("brewlytics-cdc {}", lock::instance_name()));
     db::connect_target(&target, which).await.map_err(|e| CdcError {

@@ -140,7 +140,8 @@ pub(super) async fn advance(
     let n = tx
         .execute(
             "update cdc_snapshot_table set last_id = $4, rows_done = rows_done + $5, done = $6,
-                    started_at = coalesce(started_at, now()), finished_at = case when $6 then now() end
+                    started_at = coalesce(started_at, clock_timestamp()),
+                    finished_at = case when $6 then clock_timestamp() end
              where job_id = $1 and source = $2 and last_id = $3",
             &[&job.id, &source, &prev, &last_id, &rows, &done],
         )
@@ -167,6 +168,18 @@ pub(super) async fn position(olap: &Client, job: &Job, source: &str) -> Result<(
         .await
         .map_err(db("loading snapshot progress"))?;
     Ok(row.map_or((0, false), |r| (r.get(0), r.get(1))))
+}
+
+/// `source`'s rows done and in all.
+pub(super) async fn counts(olap: &Client, job: &Job, source: &str) -> Result<(i64, i64), CdcError> {
+    let row = olap
+        .query_opt(
+            "select rows_done, rows_total from cdc_snapshot_table where job_id = $1 and source = $2",
+            &[&job.id, &source],
+        )
+        .await
+        .map_err(db("loading snapshot progress"))?;
+    Ok(row.map_or((0, 0), |r| (r.get(0), r.get(1))))
 }
 
 /// Close `job`.

@@ -26,7 +26,7 @@ pub use crate::warehouse::StarTable;
 pub(super) use job::{create_initial, open_job, Job, JobKind};
 pub use job::{progress, request_resync, JobProgress, ResyncRequest, TableProgress};
 pub(in crate::cdc) use read::SnapshotReader;
-pub(super) use run::{run, Writer};
+pub(super) use run::{run, Lane, Writer};
 
 /// The OLTP table a job reads row by row for `table` (`fact_inventory` reads stock as days).
 fn source(table: StarTable) -> Option<Source> {

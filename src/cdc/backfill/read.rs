@@ -36,6 +36,8 @@ pub(in crate::cdc) struct SnapshotReader {
     client: Client,
     /// The snapshot every read sees.
     pub snapshot: Snapshot,
+    /// Its id for `SET TRANSACTION SNAPSHOT` (valid while this transaction is open).
+    exported: String,
 }
 
 impl SnapshotReader {
@@ -43,9 +45,21 @@ impl SnapshotReader {
     pub(in crate::cdc) async fn open(client: Client) -> Result<Self, CdcError> {
         let err = |e| CdcError::db("opening the snapshot transaction", e);
         client.batch_execute("begin isolation level repeatable read read only").await.map_err(err)?;
-        let row = client.query_one("select pg_current_snapshot()::text", &[]).await.map_err(err)?;
+        let row = client.query_one("select pg_current_snapshot()::text, pg_export_snapshot()", &[]).await;
+        let row = row.map_err(err)?;
         let snapshot = row.get::<_, String>(0).parse().map_err(|e| CdcError::internal("parsing a snapshot", e))?;
-        Ok(SnapshotReader { client, snapshot })
+        Ok(SnapshotReader { client, snapshot, exported: row.get(1) })
+    }
+
+    /// A second reader on `client` that sees exactly what `self` sees (`SET TRANSACTION SNAPSHOT`).
+    pub(in crate::cdc) async fn join(&self, client: Client) -> Result<Self, CdcError> {
+        let err = |e| CdcError::db("joining the snapshot transaction", e);
+        let sql = format!(
+            "begin isolation level repeatable read read only; set transaction snapshot '{}'",
+            self.exported.replace('\'', "")
+        );
+        client.batch_execute(&sql).await.map_err(err)?;
+        Ok(SnapshotReader { client, snapshot: self.snapshot.clone(), exported: self.exported.clone() })
     }
 
     /// Rows of `source` in the snapshot (exact, for progress).

@@ -29,17 +29,44 @@ pub(in crate::cdc) struct Writer<'a> {
     pub chunk_rows: i64,
 }
 
-/// Run `job` to its end, reading through `reader`. For a resync the caller has streamed up to
-/// exactly `reader.snapshot` first (when the job has no origin yet).
-pub(in crate::cdc) async fn run(job: Job, reader: &SnapshotReader, w: &mut Writer<'_>) -> Result<(), CdcError> {
+/// A second reader on the job's snapshot and a second warehouse connection: order lines and
+/// payments load side by side once the orders are in (both only look their orders up).
+pub(in crate::cdc) struct Lane {
+    pub reader: SnapshotReader,
+    pub client: Client,
+    pub sink: Sink,
+}
+
+/// Run `job` to its end, reading through `reader` (and `lane`, when there is one). For a resync
+/// the caller has streamed up to exactly `reader.snapshot` first (when the job has no origin yet).
+pub(in crate::cdc) async fn run(
+    job: Job,
+    reader: &SnapshotReader,
+    w: &mut Writer<'_>,
+    lane: Option<Lane>,
+) -> Result<(), CdcError> {
     let started = Instant::now();
     let job = match job.origin {
         Some(_) => job,
         None => first_step(job, reader, w).await?,
     };
-    for &table in job.targets.iter().filter(|t| !is_first_step(**t)) {
-        if let Some(source) = source(table) {
-            load_chunks(&job, source, reader, w).await?;
+    let mut chunked: Vec<Source> =
+        job.targets.iter().filter(|t| !is_first_step(**t)).filter_map(|t| source(*t)).collect();
+    if let Some(i) = chunked.iter().position(|s| *s == Source::Orders) {
+        let orders = chunked.remove(i);
+        load_chunks(&job, orders, reader, w.client, w.sink, w.chunk_rows).await?;
+    }
+    match (lane, chunked.as_slice()) {
+        (Some(mut lane), [first, second]) => {
+            let main = load_chunks(&job, *first, reader, w.client, w.sink, w.chunk_rows);
+            let side = load_chunks(&job, *second, &lane.reader, &mut lane.client, &lane.sink, w.chunk_rows);
+            tokio::try_join!(main, side)?;
+            lane.reader.close().await;
+        }
+        _ => {
+            for &source in &chunked {
+                load_chunks(&job, source, reader, w.client, w.sink, w.chunk_rows).await?;
+            }
         }
     }
     finish(&job, w).await?;
@@ -58,6 +85,8 @@ async fn first_step(mut job: Job, reader: &SnapshotReader, w: &mut Writer<'_>) -
             None => reader.count_stock().await?,
         };
         totals.push((progress_key(table), total));
+        metrics::gauge!(telemetry::CDC_SNAPSHOT_ROWS_ESTIMATED, "table" => progress_key(table)).set(total as f64);
+        metrics::gauge!(telemetry::CDC_SNAPSHOT_ROWS_DONE, "table" => progress_key(table)).set(0.0);
     }
     tracing::info!(job = job.id, origin = %origin, tables = job.targets.len(), "snapshot job starting");
     metrics::gauge!(telemetry::CDC_SNAPSHOT_RUNNING).set(1.0);
@@ -71,6 +100,7 @@ async fn first_step(mut job: Job, reader: &SnapshotReader, w: &mut Writer<'_>) -
         };
         let key = progress_key(table);
         job::advance(&tx, &job, key, 0, 0, rows, true).await?;
+        metrics::gauge!(telemetry::CDC_SNAPSHOT_ROWS_DONE, "table" => key).set(rows as f64);
         log_table(&job, key, rows, started);
     }
     if job.kind == JobKind::Resync {
@@ -125,23 +155,33 @@ async fn load_stock(
 
 /// The chunks of `source` after the job's position, each committed with its progress; the next
 /// chunk is read while one is written.
-async fn load_chunks(job: &Job, source: Source, reader: &SnapshotReader, w: &mut Writer<'_>) -> Result<(), CdcError> {
+async fn load_chunks(
+    job: &Job,
+    source: Source,
+    reader: &SnapshotReader,
+    client: &mut Client,
+    sink: &Sink,
+    chunk_rows: i64,
+) -> Result<(), CdcError> {
     let key = source.table();
-    let (mut after, done) = job::position(w.client, job, key).await?;
+    let (mut after, done) = job::position(client, job, key).await?;
     if done {
         return Ok(());
     }
+    let (rows_done, rows_total) = job::counts(client, job, key).await?;
+    metrics::gauge!(telemetry::CDC_SNAPSHOT_ROWS_DONE, "table" => key).set(rows_done as f64);
+    metrics::gauge!(telemetry::CDC_SNAPSHOT_ROWS_ESTIMATED, "table" => key).set(rows_total as f64);
     let started = Instant::now();
     let mut written = 0;
-    let mut chunk = reader.chunk(source, after, w.chunk_rows).await?;
+    let mut chunk = reader.chunk(source, after, chunk_rows).await?;
     loop {
         let n = chunk.records.len() as i64;
         let last = if n == 0 { after } else { chunk.last_id };
-        let complete = n < w.chunk_rows;
+        let complete = n < chunk_rows;
         let batch = snapshot_batch(job, source, std::mem::take(&mut chunk))?;
         let write = async {
-            let tx = w.client.transaction().await.map_err(|e| CdcError::db("beginning a snapshot chunk", e))?;
-            w.sink.write(&tx, &batch).await.map_err(|e| CdcError::db("writing a snapshot chunk", e))?;
+            let tx = client.transaction().await.map_err(|e| CdcError::db("beginning a snapshot chunk", e))?;
+            sink.write(&tx, &batch).await.map_err(|e| CdcError::db("writing a snapshot chunk", e))?;
             job::advance(&tx, job, key, after, last, n, complete).await?;
             tx.commit().await.map_err(|e| CdcError::db("committing a snapshot chunk", e))
         };
@@ -149,12 +189,12 @@ async fn load_chunks(job: &Job, source: Source, reader: &SnapshotReader, w: &mut
             if complete {
                 return Ok(Chunk::default());
             }
-            reader.chunk(source, last, w.chunk_rows).await
+            reader.chunk(source, last, chunk_rows).await
         };
         let (wrote, next) = tokio::join!(write, next);
         wrote?;
         written += n;
-        metrics::counter!(telemetry::CDC_SNAPSHOT_ROWS, "table" => key).increment(n as u64);
+        metrics::gauge!(telemetry::CDC_SNAPSHOT_ROWS_DONE, "table" => key).increment(n as f64);
         if complete {
             break;
         }
