@@ -3,6 +3,10 @@ import http from 'k6/http';
 
 export const API = (__ENV.API_URL || 'http://127.0.0.1:8000').replace(/\/$/, '');
 
+// The API key of an API started with API_KEY: from __ENV.API_KEY, or the file named by
+// __ENV.API_KEY_FILE (compose secret); none = writes are sent without it.
+const KEY = __ENV.API_KEY || (__ENV.API_KEY_FILE ? open(__ENV.API_KEY_FILE).replace(/\r?\n$/, '') : '');
+
 export function pick(list) {
   return list[Math.floor(Math.random() * list.length)];
 }
@@ -10,7 +14,7 @@ export function pick(list) {
 // POST JSON, tagged with a route name so metrics group by route rather than by URL.
 export function postJson(path, body, name) {
   return http.post(`${API}${path}`, body === null ? null : JSON.stringify(body), {
-    headers: { 'Content-Type': 'application/json' },
+    headers: KEY ? { 'Content-Type': 'application/json', Authorization: `Bearer ${KEY}` } : { 'Content-Type': 'application/json' },
     tags: { name: name || `POST ${path}` },
   });
 }

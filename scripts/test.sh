@@ -4,8 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests need beyond the README's: Prometheus + promtool, pgbench.
+# Debian packages the tests need beyond the README's: Prometheus + promtool (rule and scrape
+# tests), pgbench, openssl (the TLS tests make their CA and server certificate with it).
 need=()
+command -v openssl >/dev/null || need+=(openssl)
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 command -v pgbench >/dev/null || need+=(postgresql-client)
 if ((${#need[@]})); then

@@ -4,10 +4,22 @@
 //! or by parts (`DB_USER`, `DB_PASSWORD`, `OLTP_HOST`, `OLTP_PORT`, `OLTP_DB`, …); a DSN wins.
 //! When neither a DSN nor a host is given and `brewlytics up` has a private PostgreSQL running
 //! in `.brewlytics/`, that cluster is used, so `status` and `verify` work next to `up`.
+//!
+//! Secrets (passwords, DSNs, the API key) are [`Secret`]s, which print as `***`, and each can
+//! also be read from a file (`…_FILE`, [`Config::read_secret_files`]). TLS follows libpq:
+//! `sslmode` and `sslrootcert` in a DSN, else `PGSSLMODE`/`PGSSLROOTCERT` ([`tls`]).
 
-use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+mod secret;
+mod target;
+pub mod tls;
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Args;
+
+pub use secret::Secret;
+pub use target::DbTarget;
+pub use tls::{RootCert, SslMode, TlsSettings};
 
 /// Why a setting was rejected; the message always names the setting.
 #[derive(Debug, thiserror::Error)]
@@ -16,6 +28,13 @@ pub enum ConfigError {
     BadDsn { setting: &'static str, reason: String },
     #[error("{setting} is invalid: {reason}")]
     Invalid { setting: &'static str, reason: String },
+    #[error("{setting} cannot be read from {path}")]
+    SecretFile {
+        setting: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Every setting of every subcommand. `brewlytics --help` lists them with their env names.
@@ -25,8 +44,18 @@ pub struct Config {
     #[arg(long, env = "DB_USER", default_value = "brew", global = true)]
     pub db_user: String,
     /// Database password for both databases (dev default; set your own).
-    #[arg(long, env = "DB_PASSWORD", default_value = "brew", hide_default_value = true, global = true)]
-    pub db_password: String,
+    #[arg(
+        long,
+        env = "DB_PASSWORD",
+        default_value = "brew",
+        hide_default_value = true,
+        hide_env_values = true,
+        global = true
+    )]
+    pub db_password: Secret,
+    /// File holding DB_PASSWORD (Docker/Kubernetes secret); wins over DB_PASSWORD.
+    #[arg(long, env = "DB_PASSWORD_FILE", global = true)]
+    pub db_password_file: Option<PathBuf>,
     /// OLTP database name.
     #[arg(long, env = "OLTP_DB", default_value = "coffee_oltp", global = true)]
     pub oltp_db: String,
@@ -45,12 +74,26 @@ pub struct Config {
     /// OLAP port.
     #[arg(long, env = "OLAP_PORT", default_value_t = 5432, global = true)]
     pub olap_port: u16,
-    /// Full OLTP DSN (postgres://user:pass@host:port/db or key=value); wins over the parts.
-    #[arg(long, env = "OLTP_DATABASE_URL", global = true)]
-    pub oltp_database_url: Option<String>,
+    /// Full OLTP DSN (postgres://user:pass@host:port/db?sslmode=… or key=value); wins over the parts.
+    #[arg(long, env = "OLTP_DATABASE_URL", hide_env_values = true, global = true)]
+    pub oltp_database_url: Option<Secret>,
+    /// File holding OLTP_DATABASE_URL; wins over OLTP_DATABASE_URL.
+    #[arg(long, env = "OLTP_DATABASE_URL_FILE", global = true)]
+    pub oltp_database_url_file: Option<PathBuf>,
     /// Full OLAP DSN; wins over the parts.
-    #[arg(long, env = "OLAP_DATABASE_URL", global = true)]
-    pub olap_database_url: Option<String>,
+    #[arg(long, env = "OLAP_DATABASE_URL", hide_env_values = true, global = true)]
+    pub olap_database_url: Option<Secret>,
+    /// File holding OLAP_DATABASE_URL; wins over OLAP_DATABASE_URL.
+    #[arg(long, env = "OLAP_DATABASE_URL_FILE", global = true)]
+    pub olap_database_url_file: Option<PathBuf>,
+    /// TLS to both databases (libpq's sslmode): disable, prefer, require, verify-ca or verify-full
+    /// [default: prefer]. An sslmode in a DSN wins.
+    #[arg(long, env = "PGSSLMODE", value_enum, global = true)]
+    pub sslmode: Option<SslMode>,
+    /// Root certificate(s) the server certificate must chain to (PEM file, or `system` for the
+    /// operating system's store; verify-* without it also use the system store). An sslrootcert in a DSN wins.
+    #[arg(long, env = "PGSSLROOTCERT", global = true)]
+    pub sslrootcert: Option<String>,
     /// Directory of the private PostgreSQL that `brewlytics up` starts when no database is set.
     #[arg(long, env = "BREWLYTICS_HOME", default_value = ".brewlytics", global = true)]
     pub home: PathBuf,
@@ -84,20 +127,78 @@ pub struct Config {
     #[arg(long, env = "CDC_RECONCILE_EVERY", default_value = "5m", value_parser = parse_duration, global = true)]
     pub cdc_reconcile_every: Duration,
     /// Password of the `brewlytics_api` role (writes OLTP business tables).
-    #[arg(long, env = "API_DB_PASSWORD", default_value = "brew_api", hide_default_value = true, global = true)]
-    pub api_db_password: String,
+    #[arg(
+        long,
+        env = "API_DB_PASSWORD",
+        default_value = "brew_api",
+        hide_default_value = true,
+        hide_env_values = true,
+        global = true
+    )]
+    pub api_db_password: Secret,
+    /// File holding API_DB_PASSWORD; wins over API_DB_PASSWORD.
+    #[arg(long, env = "API_DB_PASSWORD_FILE", global = true)]
+    pub api_db_password_file: Option<PathBuf>,
     /// Password of the `brewlytics_cdc` role (reads OLTP, writes OLAP).
-    #[arg(long, env = "CDC_DB_PASSWORD", default_value = "brew_cdc", hide_default_value = true, global = true)]
-    pub cdc_db_password: String,
+    #[arg(
+        long,
+        env = "CDC_DB_PASSWORD",
+        default_value = "brew_cdc",
+        hide_default_value = true,
+        hide_env_values = true,
+        global = true
+    )]
+    pub cdc_db_password: Secret,
+    /// File holding CDC_DB_PASSWORD; wins over CDC_DB_PASSWORD.
+    #[arg(long, env = "CDC_DB_PASSWORD_FILE", global = true)]
+    pub cdc_db_password_file: Option<PathBuf>,
     /// Password of the read-only `analytics_reader` role (Metabase, Grafana).
-    #[arg(long, env = "READER_DB_PASSWORD", default_value = "brew_reader", hide_default_value = true, global = true)]
-    pub reader_db_password: String,
+    #[arg(
+        long,
+        env = "READER_DB_PASSWORD",
+        default_value = "brew_reader",
+        hide_default_value = true,
+        hide_env_values = true,
+        global = true
+    )]
+    pub reader_db_password: Secret,
+    /// File holding READER_DB_PASSWORD; wins over READER_DB_PASSWORD.
+    #[arg(long, env = "READER_DB_PASSWORD_FILE", global = true)]
+    pub reader_db_password_file: Option<PathBuf>,
     /// Password of the `brewlytics_dbt` role (reads the star, owns schema marts).
-    #[arg(long, env = "DBT_DB_PASSWORD", default_value = "brew_dbt", hide_default_value = true, global = true)]
-    pub dbt_db_password: String,
+    #[arg(
+        long,
+        env = "DBT_DB_PASSWORD",
+        default_value = "brew_dbt",
+        hide_default_value = true,
+        hide_env_values = true,
+        global = true
+    )]
+    pub dbt_db_password: Secret,
+    /// File holding DBT_DB_PASSWORD; wins over DBT_DB_PASSWORD.
+    #[arg(long, env = "DBT_DB_PASSWORD_FILE", global = true)]
+    pub dbt_db_password_file: Option<PathBuf>,
+    /// Key the order API requires on every write (`Authorization: Bearer …` or `X-API-Key`);
+    /// unset = writes are open (local load tests). `brewlytics load` sends it.
+    #[arg(long, env = "API_KEY", hide_env_values = true, global = true)]
+    pub api_key: Option<Secret>,
+    /// File holding API_KEY; wins over API_KEY.
+    #[arg(long, env = "API_KEY_FILE", global = true)]
+    pub api_key_file: Option<PathBuf>,
     /// Both DSNs point at the private PostgreSQL of `brewlytics up` (for error messages).
     #[arg(skip)]
     pub private_cluster: bool,
+    /// Connect as this role instead of the configured user ([`Config::connect_as`]).
+    #[arg(skip)]
+    login: Option<Login>,
+}
+
+/// A role to connect as, its password, and the setting the password came from.
+#[derive(Debug, Clone)]
+struct Login {
+    user: &'static str,
+    password: Secret,
+    setting: &'static str,
 }
 
 /// How log lines are written.
@@ -119,37 +220,6 @@ pub enum SnapshotMode {
 pub enum Db {
     Oltp,
     Olap,
-}
-
-/// A resolved connection: the parsed config and the setting it came from, for error messages.
-#[derive(Clone)]
-pub struct DbTarget {
-    pub pg: tokio_postgres::Config,
-    pub source: &'static str,
-}
-
-impl fmt::Debug for DbTarget {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.redacted(), self.source)
-    }
-}
-
-impl DbTarget {
-    /// `host:port/dbname as user`, never the password.
-    pub fn redacted(&self) -> String {
-        let host = self.pg.get_hosts().first().map(|h| match h {
-            tokio_postgres::config::Host::Tcp(s) => s.clone(),
-            tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
-        });
-        let port = self.pg.get_ports().first().copied().unwrap_or(5432);
-        format!(
-            "{}:{}/{} as {}",
-            host.unwrap_or_else(|| "localhost".into()),
-            port,
-            self.pg.get_dbname().unwrap_or("?"),
-            self.pg.get_user().unwrap_or("?")
-        )
-    }
 }
 
 impl Config {
@@ -176,6 +246,12 @@ impl Config {
         positive("CDC_BATCH_ROWS", self.cdc_batch_rows)?;
         positive("CDC_BATCH_BYTES", self.cdc_batch_bytes)?;
         positive("CDC_POLL_INTERVAL_MS", self.cdc_poll_interval_ms as i64)?;
+        if self.api_key.as_ref().is_some_and(|k| k.expose().trim().is_empty()) {
+            return Err(ConfigError::Invalid {
+                setting: "API_KEY",
+                reason: "is empty (unset it to leave writes open)".into(),
+            });
+        }
         self.target(Db::Oltp)?;
         self.target(Db::Olap)?;
         Ok(())
@@ -192,8 +268,8 @@ impl Config {
     /// Point both databases at the private PostgreSQL of `brewlytics up`; `dsn` gives the DSN of
     /// a database name.
     pub fn with_private_cluster(mut self, dsn: impl Fn(&str) -> String) -> Self {
-        self.oltp_database_url = Some(dsn(&self.oltp_db));
-        self.olap_database_url = Some(dsn(&self.olap_db));
+        self.oltp_database_url = Some(dsn(&self.oltp_db).into());
+        self.olap_database_url = Some(dsn(&self.olap_db).into());
         self.private_cluster = true;
         self
     }
@@ -218,27 +294,75 @@ impl Config {
                 &self.olap_db,
             ),
         };
-        if let Some(url) = url {
-            let pg = tokio_postgres::Config::from_str(url)
-                .map_err(|e| ConfigError::BadDsn { setting: url_name, reason: e.to_string() })?;
-            if pg.get_hosts().is_empty() {
-                return Err(ConfigError::BadDsn { setting: url_name, reason: "no host given".into() });
+        let mut target = match url {
+            Some(url) => {
+                let source = if self.private_cluster { "the private PostgreSQL in BREWLYTICS_HOME" } else { url_name };
+                DbTarget::parse(url.expose(), url_name, source, self.tls_settings())?
             }
-            let source = if self.private_cluster { "the private PostgreSQL in BREWLYTICS_HOME" } else { url_name };
-            return Ok(DbTarget { pg, source });
+            None => {
+                let tls = self.tls_settings();
+                let mut pg = tokio_postgres::Config::new();
+                pg.host(host.as_deref().unwrap_or("localhost"))
+                    .port(port)
+                    .dbname(name)
+                    .user(&self.db_user)
+                    .password(self.db_password.expose())
+                    .application_name("brewlytics")
+                    .connect_timeout(Duration::from_secs(5))
+                    .ssl_mode(tls::postgres_mode(tls.mode));
+                let source =
+                    if host.is_some() { host_name } else { "DB_USER/DB_PASSWORD and default host localhost:5432" };
+                DbTarget { pg, source, tls, password_setting: None }
+            }
+        };
+        if let Some(login) = &self.login {
+            target.pg.user(login.user).password(login.password.expose());
+            target.password_setting = Some(login.setting);
         }
-        let mut pg = tokio_postgres::Config::new();
-        pg.host(host.as_deref().unwrap_or("localhost"))
-            .port(port)
-            .dbname(name)
-            .user(&self.db_user)
-            .password(&self.db_password)
-            .application_name("brewlytics")
-            .connect_timeout(Duration::from_secs(5));
-        Ok(DbTarget {
-            pg,
-            source: if host.is_some() { host_name } else { "DB_USER/DB_PASSWORD and default host localhost:5432" },
-        })
+        Ok(target)
+    }
+
+    /// The TLS settings of PGSSLMODE/PGSSLROOTCERT (flags or environment), `prefer` by default.
+    fn tls_settings(&self) -> TlsSettings {
+        TlsSettings {
+            mode: self.sslmode.unwrap_or(SslMode::Prefer),
+            mode_setting: if self.sslmode.is_some() { "PGSSLMODE" } else { "default" },
+            root_cert: self.sslrootcert.as_deref().map(RootCert::parse),
+            root_setting: "PGSSLROOTCERT",
+        }
+    }
+
+    /// Connect to both databases as `user` with `password` (named by `setting`, e.g.
+    /// `CDC_DB_PASSWORD`) instead of the configured user: how `up` runs each component as its role.
+    pub fn connect_as(mut self, user: &'static str, password: Secret, setting: &'static str) -> Self {
+        self.login = Some(Login { user, password, setting });
+        self
+    }
+
+    /// Replace each secret by the content of its `…_FILE` setting, when that is set.
+    pub fn read_secret_files(&mut self) -> Result<(), ConfigError> {
+        let read = |file: &Option<PathBuf>, setting| file.as_deref().map(|p| Secret::from_file(setting, p)).transpose();
+        for (file, setting, value) in [
+            (&self.db_password_file, "DB_PASSWORD_FILE", &mut self.db_password),
+            (&self.api_db_password_file, "API_DB_PASSWORD_FILE", &mut self.api_db_password),
+            (&self.cdc_db_password_file, "CDC_DB_PASSWORD_FILE", &mut self.cdc_db_password),
+            (&self.reader_db_password_file, "READER_DB_PASSWORD_FILE", &mut self.reader_db_password),
+            (&self.dbt_db_password_file, "DBT_DB_PASSWORD_FILE", &mut self.dbt_db_password),
+        ] {
+            if let Some(secret) = read(file, setting)? {
+                *value = secret;
+            }
+        }
+        for (file, setting, value) in [
+            (&self.oltp_database_url_file, "OLTP_DATABASE_URL_FILE", &mut self.oltp_database_url),
+            (&self.olap_database_url_file, "OLAP_DATABASE_URL_FILE", &mut self.olap_database_url),
+            (&self.api_key_file, "API_KEY_FILE", &mut self.api_key),
+        ] {
+            if let Some(secret) = read(file, setting)? {
+                *value = Some(secret);
+            }
+        }
+        Ok(())
     }
 
     /// The fallback poll interval of the daemon.
@@ -265,32 +389,4 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse() {
-        assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86_400));
-        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
-        assert!(parse_duration("1w").is_err());
-    }
-
-    #[test]
-    fn bad_dsn_names_the_setting() {
-        let mut c = Config::defaults();
-        c.olap_database_url = Some("postgres://u@h:notaport/db".into());
-        let err = c.target(Db::Olap).unwrap_err().to_string();
-        assert!(err.starts_with("OLAP_DATABASE_URL"), "{err}");
-    }
-
-    #[test]
-    fn dsn_wins_over_parts() {
-        let mut c = Config::defaults();
-        c.oltp_host = Some("elsewhere".into());
-        c.oltp_database_url = Some("postgres://a:b@dsnhost:6000/x".into());
-        let t = c.target(Db::Oltp).unwrap();
-        assert_eq!(t.source, "OLTP_DATABASE_URL");
-        assert_eq!(t.redacted(), "dsnhost:6000/x as a");
-    }
-}
+mod tests;

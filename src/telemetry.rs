@@ -98,12 +98,18 @@ impl std::fmt::Display for Chain<'_> {
     }
 }
 
-/// Install the tracing subscriber (RUST_LOG filter, default `info`). Colours only when stderr
-/// is a terminal: a log file or a pipe gets plain text.
+/// Install the tracing subscriber (RUST_LOG filter, default `info`). tokio-postgres logs every
+/// statement with its parameters (row values, role verifiers) at debug: it stays at `info`
+/// unless RUST_LOG names it. Colours only when stderr is a terminal: a log file or a pipe gets
+/// plain text.
 pub fn init_tracing(format: LogFormat) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let spec = std::env::var("RUST_LOG").ok().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "info".into());
+    let mut filter = EnvFilter::try_new(&spec).unwrap_or_else(|_| EnvFilter::new("info"));
+    if !spec.contains("tokio_postgres") {
+        filter = filter.add_directive("tokio_postgres=info".parse().expect("a valid directive"));
+    }
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

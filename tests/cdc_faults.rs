@@ -119,7 +119,8 @@ async fn the_warehouse_restarting_mid_load_is_survived() {
     // The warehouse gets a cluster of its own, so it can be crashed without hurting other tests.
     let dir = std::env::temp_dir().join(format!("brewlytics-olap-restart-{}", std::process::id()));
     let cluster = tokio::task::spawn_blocking(move || {
-        PrivateCluster::start(ClusterOptions { dir, durable: false, remove_on_drop: true }).unwrap()
+        PrivateCluster::start(ClusterOptions { dir, durable: false, remove_on_drop: true, ..Default::default() })
+            .unwrap()
     })
     .await
     .unwrap();
@@ -127,8 +128,10 @@ async fn the_warehouse_restarting_mid_load_is_survived() {
     let olap_url = cluster.state.dsn("coffee_olap");
     let mut olap = connect_url(&olap_url).await;
     brewlytics::db::migrate(&mut olap, brewlytics::db::Db::Olap).await.unwrap();
+    // The daemon's role on the warehouse's own server.
+    brewlytics::db::apply_roles(&t.oltp().await, &olap, &t.config).await.unwrap();
     let mut config = t.config.clone();
-    config.olap_database_url = Some(olap_url.clone());
+    config.olap_database_url = Some(olap_url.clone().into());
     let daemon = InProcessDaemon::start(&config);
     let writers = Writers::start(&t.oltp_url, 4, 0);
     wait_for("some batches applied", Duration::from_secs(20), || async {

@@ -35,8 +35,40 @@ fn help_documents_every_setting() {
         "CDC_RETENTION",
         "CDC_RECONCILE_EVERY",
         "READER_DB_PASSWORD",
+        "API_DB_PASSWORD",
+        "CDC_DB_PASSWORD",
+        "DBT_DB_PASSWORD",
+        "PGSSLMODE",
+        "PGSSLROOTCERT",
+        "API_KEY",
+        "API_KEY_FILE",
+        "DB_PASSWORD_FILE",
+        "API_DB_PASSWORD_FILE",
+        "CDC_DB_PASSWORD_FILE",
+        "READER_DB_PASSWORD_FILE",
+        "DBT_DB_PASSWORD_FILE",
+        "OLTP_DATABASE_URL_FILE",
+        "OLAP_DATABASE_URL_FILE",
     ] {
         assert!(help.contains(&format!("[env: {var}")), "--help lacks {var}");
+    }
+}
+
+/// Secrets set in the environment are not shown by --help (clap shows other settings' values).
+#[test]
+fn help_hides_the_values_of_secrets() {
+    let secrets = [
+        ("DB_PASSWORD", "s3cret-db"),
+        ("API_DB_PASSWORD", "s3cret-api"),
+        ("OLTP_DATABASE_URL", "postgres://u:s3cret-dsn@h/db"),
+        ("API_KEY", "s3cret-key"),
+        ("METABASE_PASSWORD", "s3cret-mb"),
+    ];
+    for args in [&["--help"][..], &["metabase", "setup", "--help"]] {
+        let out = brewlytics(args, &secrets);
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("[env: DB_PASSWORD]"), "{help}");
+        assert!(!help.contains("s3cret"), "{args:?} shows a secret:\n{help}");
     }
 }
 

@@ -11,6 +11,8 @@ mod cli;
 mod newcomer;
 mod original;
 mod readers;
+mod roles;
 mod schema;
 mod snapshot;
+mod tls;
 mod up;

@@ -70,9 +70,8 @@ async fn wait_for_facts(dir: &Path, at_least: i64) -> (String, String, i64) {
     wait_for("orders in the warehouse", Duration::from_secs(90), || async {
         let state = ClusterState::load(&dir.join(".brewlytics"))?;
         let (oltp, olap) = (state.dsn("coffee_oltp"), state.dsn("coffee_olap"));
-        let c = tokio_postgres::connect(&olap, tokio_postgres::NoTls).await.ok()?;
-        tokio::spawn(c.1);
-        let n: i64 = c.0.query_one("select count(*) from fact_sales", &[]).await.ok()?.get(0);
+        let c = brewlytics::db::connect_dsn(&olap).await.ok()?;
+        let n: i64 = c.query_one("select count(*) from fact_sales", &[]).await.ok()?.get(0);
         (n >= at_least).then_some((oltp, olap, n))
     })
     .await
@@ -84,6 +83,13 @@ async fn up_runs_everything_stops_cleanly_and_keeps_its_data() {
     let dir = tempfile::Builder::new().prefix("brewlytics-up-test-").tempdir().unwrap().keep();
     let first = start_up(&dir, "25", Some("warn"));
     let (_, first_olap, facts) = wait_for_facts(&dir, 10).await;
+    // Least privilege: status shows the API and the daemon connected as their roles.
+    let out = brewlytics(&dir, &["status", "--json"]).output().unwrap();
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status["roles"]["api"], serde_json::json!(["brewlytics_api"]), "{status}");
+    assert_eq!(status["roles"]["cdc"], serde_json::json!(["brewlytics_cdc"]), "{status}");
+    let text = String::from_utf8(brewlytics(&dir, &["status"]).output().unwrap().stdout).unwrap();
+    assert!(text.contains("runs as:          api as brewlytics_api; cdc as brewlytics_cdc"), "{text}");
     let status = interrupt(first, Duration::from_secs(15)).await;
     assert!(status.success(), "first up exited with {status}");
 

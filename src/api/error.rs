@@ -26,6 +26,9 @@ pub(crate) enum ApiError {
     /// 409: the request conflicts with the current state (duplicate email, status transition).
     #[error("{message}")]
     Conflict { message: String, field: Option<String> },
+    /// 401: a write without the API key, or with a wrong one.
+    #[error("{message}")]
+    Unauthorized { message: &'static str, field: &'static str },
     /// 413: the body is larger than the limit.
     #[error("request body is larger than {limit} bytes")]
     TooLarge { limit: usize },
@@ -69,6 +72,7 @@ impl ApiError {
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::TimedOut(_) | ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -81,6 +85,7 @@ impl ApiError {
             ApiError::Malformed { field, .. } | ApiError::Invalid { field, .. } | ApiError::Conflict { field, .. } => {
                 field.as_deref()
             }
+            ApiError::Unauthorized { field, .. } => Some(field),
             _ => None,
         }
     }
@@ -102,7 +107,13 @@ impl IntoResponse for ApiError {
             _ => {}
         }
         let message = self.to_string();
-        (self.status(), Json(ErrorBody { error: &message, field: self.field() })).into_response()
+        let mut response = (self.status(), Json(ErrorBody { error: &message, field: self.field() })).into_response();
+        if let ApiError::Unauthorized { .. } = self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }
 

@@ -13,7 +13,11 @@
 //! * Money is `numeric` in the database and `Decimal` here, and goes out as an exact JSON number
 //!   (`"price": 3.50`); requests accept a JSON number or a numeric string.
 //! * Each write is one transaction (most are one statement): a failed request writes nothing.
+//! * With `API_KEY` set, every write needs it ([`auth`]: 401 without it); reads stay open.
+//! * The pool connects as the configured user (`up`: `brewlytics_api`) with `application_name`
+//!   `brewlytics-api`, so `status` can show the role the API runs as.
 
+mod auth;
 mod catalog;
 mod customers;
 mod employees;
@@ -47,7 +51,7 @@ use tokio::net::TcpListener;
 pub(crate) use error::{ApiError, ApiResult};
 
 use crate::{
-    config::Config,
+    config::{Config, Secret},
     db::{self, Db, DbError},
     shop::Catalog,
 };
@@ -63,11 +67,12 @@ const POOL_WAIT: Duration = Duration::from_secs(5);
 /// How long `POST /orders/random` reuses a loaded catalogue.
 const CATALOG_TTL: Duration = Duration::from_secs(5);
 
-/// What every handler can reach: the OLTP pool and a short-lived catalogue cache.
+/// What every handler can reach: the OLTP pool, a short-lived catalogue cache, the API key.
 #[derive(Clone)]
 pub struct AppState {
     pool: Pool,
     catalog: Arc<Mutex<Option<CachedCatalog>>>,
+    api_key: Option<Arc<Secret>>,
 }
 
 /// A catalogue and when it was loaded.
@@ -76,7 +81,13 @@ type CachedCatalog = (Instant, Arc<Catalog>);
 impl AppState {
     /// State over an OLTP connection pool (see [`db::pool`]).
     pub fn new(pool: Pool) -> Self {
-        AppState { pool, catalog: Arc::default() }
+        AppState { pool, catalog: Arc::default(), api_key: None }
+    }
+
+    /// Require `key` on every write (none: writes are open).
+    pub fn with_api_key(mut self, key: Option<Secret>) -> Self {
+        self.api_key = key.map(Arc::new);
+        self
     }
 
     /// A pooled connection; 503 when none can be had within a few seconds.
@@ -157,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(health::not_found)
         .method_not_allowed_fallback(health::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_key))
         .layer(axum::middleware::from_fn(middleware::timeout))
         .layer(axum::middleware::from_fn(middleware::track_metrics))
         .with_state(state)
@@ -176,9 +188,16 @@ pub async fn serve<F>(config: &Config, listener: TcpListener, shutdown: F) -> Re
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let pool = db::pool(config, Db::Oltp, POOL_SIZE)?;
-    tracing::info!(addr = %listener.local_addr()?, "order api listening");
-    axum::serve(listener, router(AppState::new(pool))).with_graceful_shutdown(shutdown).await?;
+    let mut target = config.target(Db::Oltp).map_err(DbError::from)?;
+    target.pg.application_name(db::application::API);
+    // A bad setting, certificate or login fails here, at startup, not on the first request.
+    drop(db::connect_target(&target, Db::Oltp).await?);
+    let pool = db::pool(&target, Db::Oltp, POOL_SIZE)?;
+    // One pooled connection from the start, so `status` sees the API (and its role) at once.
+    drop(pool.get().await);
+    let state = AppState::new(pool).with_api_key(config.api_key.clone());
+    tracing::info!(addr = %listener.local_addr()?, api_key = config.api_key.is_some(), "order api listening");
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
     tracing::info!("order api stopped");
     Ok(())
 }

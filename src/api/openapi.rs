@@ -20,9 +20,33 @@ pub(super) fn spec() -> Value {
                 Errors are JSON {error, field?}. Money is an exact JSON number. Ids in a request body that \
                 name no row are 422 with `field`; an unknown id in the path is 404.",
         },
-        "paths": paths(),
-        "components": { "schemas": schemas() },
+        "paths": with_write_security(paths()),
+        "components": { "schemas": schemas(), "securitySchemes": security_schemes() },
     })
+}
+
+/// The API key (`API_KEY`), either header.
+fn security_schemes() -> Value {
+    json!({
+        "bearerAuth": { "type": "http", "scheme": "bearer", "description": "The API key as a bearer token." },
+        "apiKeyHeader": { "type": "apiKey", "in": "header", "name": "X-API-Key" },
+    })
+}
+
+/// Every write operation (not GET) needs the API key when the server has one: its security
+/// requirement (either scheme) and the 401 answer.
+fn with_write_security(mut paths: Value) -> Value {
+    let writes = paths.as_object_mut().into_iter().flat_map(|p| p.values_mut()).flat_map(|ops| {
+        ops.as_object_mut().into_iter().flat_map(|o| o.iter_mut()).filter(|(m, _)| *m != "get").map(|(_, op)| op)
+    });
+    for op in writes {
+        op["security"] = json!([{ "bearerAuth": [] }, { "apiKeyHeader": [] }]);
+        op["responses"]["401"] = json!({
+            "description": "missing or wrong API key (only when the server has API_KEY set)",
+            "content": json_schema("Error"),
+        });
+    }
+    paths
 }
 
 fn paths() -> Value {

@@ -5,10 +5,13 @@ use std::{sync::Arc, time::Duration};
 
 use futures_util::StreamExt;
 use tokio::{sync::Notify, task::JoinHandle};
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, Client};
 
 use super::error::{CdcError, ErrorKind};
-use crate::config::DbTarget;
+use crate::{
+    config::{Db, DbTarget},
+    db,
+};
 
 /// The channel the capture triggers notify.
 pub(super) const CHANNEL: &str = "cdc_orders";
@@ -23,8 +26,11 @@ pub(super) struct Listener {
 impl Listener {
     /// Connect and LISTEN.
     pub(super) async fn start(target: &DbTarget) -> Result<Self, CdcError> {
-        let (client, mut connection) =
-            target.pg.connect(NoTls).await.map_err(|e| CdcError::db("connecting the listener", e))?;
+        let (client, mut connection) = db::connect_raw(target, Db::Oltp.label()).await.map_err(|e| CdcError {
+            step: "connecting the listener",
+            kind: ErrorKind::Connection,
+            source: Box::new(e),
+        })?;
         let notify = Arc::new(Notify::new());
         let wake = notify.clone();
         let task = tokio::spawn(async move {

@@ -17,7 +17,7 @@ use super::{
     source::Source,
 };
 use crate::{
-    config::{Config, Db},
+    config::{Config, Db, DbTarget},
     db,
     telemetry::{self, Chain},
 };
@@ -93,7 +93,7 @@ async fn run_connected(
     let source = Source::new(connect(config, Db::Oltp).await?).await?;
     // Retention deletes, so it has a connection of its own: the reader's never holds an xid.
     let pruner = connect(config, Db::Oltp).await?;
-    let mut listener = Listener::start(&config.target(Db::Oltp).map_err(|e| CdcError::internal("config", e))?).await?;
+    let mut listener = Listener::start(&target(config, Db::Oltp)?).await?;
     let mut daemon = Daemon::new(config, olap, source, checkpoint_tx).await?;
     tracing::info!(applied_changes = daemon.checkpoint().applied_changes, "cdc daemon active");
     let mut last_retention = Instant::now() - RETENTION_EVERY;
@@ -113,11 +113,17 @@ async fn run_connected(
     }
 }
 
-/// One connection of the daemon's, named after this instance (`application_name`).
-pub(super) async fn connect(config: &Config, which: Db) -> Result<Client, CdcError> {
+/// A database of the daemon, named `brewlytics-cdc <host>:<pid>` in `pg_stat_activity` (how
+/// `status` finds the active daemon and the role it runs as).
+fn target(config: &Config, which: Db) -> Result<DbTarget, CdcError> {
     let mut target = config.target(which).map_err(|e| CdcError::internal("config", e))?;
-    target.pg.application_name(format!("brewlytics-cdc {}", lock::instance_name()));
-    db::connect_target(&target, which).await.map_err(|e| CdcError {
+    target.pg.application_name(format!("{} {}", db::application::CDC, lock::instance_name()));
+    Ok(target)
+}
+
+/// One connection of the daemon's.
+pub(super) async fn connect(config: &Config, which: Db) -> Result<Client, CdcError> {
+    db::connect_target(&target(config, which)?, which).await.map_err(|e| CdcError {
         step: "connecting",
         kind: ErrorKind::Connection,
         source: Box::new(e),

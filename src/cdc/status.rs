@@ -1,5 +1,7 @@
 //! `brewlytics status`: where the daemon is, from the databases alone (works with no daemon).
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use tokio_postgres::Client;
 
@@ -25,6 +27,9 @@ pub struct Status {
     pub active: Option<String>,
     pub window_start: String,
     pub checkpoint_updated_at: String,
+    /// The database roles the running components connect as, by component (`api`, `cdc`, …):
+    /// found by their `application_name` (`brewlytics-<component>`) in both databases.
+    pub roles: BTreeMap<String, Vec<String>>,
     /// The open snapshot job (initial load or resync), or else the last one.
     pub snapshot: Option<JobProgress>,
 }
@@ -45,7 +50,20 @@ pub async fn status(oltp: &Client, olap: &Client) -> Result<Status, CdcError> {
         )
         .await
         .map_err(|e| CdcError::db("finding the active daemon", e))?;
+    let mut roles = BTreeMap::<String, Vec<String>>::new();
+    for client in [oltp, olap] {
+        for (component, role) in
+            component_roles(client).await.map_err(|e| CdcError::db("finding the components' roles", e))?
+        {
+            let list = roles.entry(component).or_default();
+            if !list.contains(&role) {
+                list.push(role);
+                list.sort();
+            }
+        }
+    }
     Ok(Status {
+        roles,
         applied_changes: cp.applied_changes,
         batches: cp.batch_seq,
         backlog: stats.backlog,
@@ -57,4 +75,17 @@ pub async fn status(oltp: &Client, olap: &Client) -> Result<Status, CdcError> {
         checkpoint_updated_at: row.get::<_, Option<String>>(1).unwrap_or_default(),
         snapshot: backfill::progress(olap).await?,
     })
+}
+
+/// (component, role) of the sessions named `brewlytics-<component> …` in `client`'s database.
+async fn component_roles(client: &Client) -> Result<Vec<(String, String)>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "select distinct substr(split_part(application_name, ' ', 1), length('brewlytics-') + 1), usename::text
+             from pg_stat_activity
+             where datname = current_database() and application_name like 'brewlytics-%' and usename is not null",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }

@@ -38,6 +38,7 @@ pub(crate) async fn roles(config: &Config) -> anyhow::Result<()> {
 
 /// `brewlytics cdc`: the daemon and its metrics endpoint until `shutdown`, within the grace period.
 pub(crate) async fn cdc(config: &Config, shutdown: CancellationToken) -> anyhow::Result<ExitCode> {
+    check_connections(config).await?;
     telemetry::metrics_handle();
     let listener = tokio::net::TcpListener::bind(config.metrics_addr)
         .await
@@ -56,6 +57,20 @@ pub(crate) async fn cdc(config: &Config, shutdown: CancellationToken) -> anyhow:
     }
     metrics.abort();
     Ok(ExitCode::SUCCESS)
+}
+
+/// Connect once to each database before the daemon starts: a wrong setting, a certificate that
+/// does not verify or a refused login ends the command here, naming the setting. A database that
+/// is merely unreachable is left to the daemon's retries (it may be starting up).
+async fn check_connections(config: &Config) -> anyhow::Result<()> {
+    for which in [Db::Oltp, Db::Olap] {
+        match db::connect(config, which).await {
+            Ok(_) => {}
+            Err(e) if e.is_permanent() => return Err(e.into()),
+            Err(e) => tracing::warn!(error = %telemetry::Chain(&e), "database unreachable at startup; retrying"),
+        }
+    }
+    Ok(())
 }
 
 /// `brewlytics status [--json]`.
@@ -81,6 +96,9 @@ pub(crate) async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
             _ => println!("snapshot:         {}", progress_line(p)),
         }
     }
+    let roles: Vec<String> =
+        s.roles.iter().map(|(component, roles)| format!("{component} as {}", roles.join(", "))).collect();
+    println!("runs as:          {}", if roles.is_empty() { "no component connected".into() } else { roles.join("; ") });
     Ok(())
 }
 
@@ -229,6 +247,9 @@ pub(crate) async fn dlq_replay(config: &Config, id: Option<i64>) -> anyhow::Resu
 /// `brewlytics metabase setup`: make Metabase match the dashboard description (idempotent).
 pub(crate) async fn metabase_setup(config: &Config, args: &metabase::SetupArgs) -> anyhow::Result<()> {
     use metabase::{Metabase, Spec};
+    let mut args = args.clone();
+    args.read_secret_files()?;
+    let args = &args;
     let spec = Spec::load(&args.dashboard)?;
     let details = spec.database_details(config)?;
     let report = metabase::setup(&mut Metabase::new(&args.metabase_host), args, &spec, details).await?;

@@ -107,9 +107,9 @@ enum DlqAction {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
     telemetry::init_tracing(cli.config.log_format);
-    if let Err(e) = cli.config.validate() {
+    if let Err(e) = cli.config.read_secret_files().and_then(|()| cli.config.validate()) {
         eprintln!("error: {e}");
         return ExitCode::from(2);
     }
@@ -157,6 +157,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(opts) => commands::bench(&config, &opts, shutdown_on_signals()).await?,
         Command::Load(mut opts) => {
             opts.api.get_or_insert_with(|| format!("http://{}", config.api_addr));
+            opts.api_key = config.api_key.clone();
             println!("{}", load::run_load(&opts, shutdown_on_signals()).await?);
         }
         Command::Up(opts) => up::up(config, opts, shutdown_on_signals()).await?,

@@ -3,6 +3,10 @@
 //! seeds both databases, starts the order API, the CDC daemon with its metrics endpoint and the
 //! order generator, prints where everything is and one status line per second. On SIGINT or
 //! SIGTERM it stops in order: generator, API, daemon (after its in-flight batch), PostgreSQL.
+//!
+//! Least privilege: the configured (owning) user only migrates and creates the roles; the API
+//! connects as `brewlytics_api` and the daemon as `brewlytics_cdc`, with their passwords
+//! (`API_DB_PASSWORD`, `CDC_DB_PASSWORD`).
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use brewlytics::{
     api, cdc,
     config::Config,
-    db::{self, Db},
+    db::{self, Db, Role},
     telemetry,
     tools::{
         cluster::{ClusterOptions, PrivateCluster},
@@ -50,16 +54,16 @@ pub(crate) async fn up(config: Config, opts: UpOptions, shutdown: CancellationTo
     let (api_stop, daemon_stop, load_stop) =
         (CancellationToken::new(), CancellationToken::new(), CancellationToken::new());
     let api = tokio::spawn({
-        let (config, stop) = (config.clone(), api_stop.clone());
+        let (config, stop) = (Role::Api.config(&config), api_stop.clone());
         async move { api::serve(&config, api_listener, stop.cancelled_owned()).await.map_err(anyhow::Error::from) }
     });
     telemetry::metrics_handle();
     let metrics = tokio::spawn(telemetry::serve_metrics(metrics_listener, daemon_stop.clone().cancelled_owned()));
     let daemon = tokio::spawn({
-        let (config, stop) = (config.clone(), daemon_stop.clone());
+        let (config, stop) = (Role::Cdc.config(&config), daemon_stop.clone());
         async move { cdc::run(&config, stop).await }
     });
-    let generator = start_generator(&opts, &api_url, &load_stop);
+    let generator = start_generator(&opts, &api_url, &config, &load_stop);
 
     print_banner(&config, &api_url, &metrics_url, opts.rate);
     status_lines(&config, &shutdown).await;
@@ -92,7 +96,8 @@ async fn database(config: Config, opts: &UpOptions) -> anyhow::Result<(Config, O
     println!("starting a private PostgreSQL in {} …", dir.display());
     let (oltp, olap) = (config.oltp_db.clone(), config.olap_db.clone());
     let cluster = tokio::task::spawn_blocking(move || -> anyhow::Result<PrivateCluster> {
-        let cluster = PrivateCluster::start(ClusterOptions { dir, durable: true, remove_on_drop: false })?;
+        let cluster =
+            PrivateCluster::start(ClusterOptions { dir, durable: true, remove_on_drop: false, ..Default::default() })?;
         cluster.create_database(&oltp)?;
         cluster.create_database(&olap)?;
         Ok(cluster)
@@ -115,7 +120,12 @@ async fn prepare(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn start_generator(opts: &UpOptions, api_url: &str, stop: &CancellationToken) -> Option<JoinHandle<()>> {
+fn start_generator(
+    opts: &UpOptions,
+    api_url: &str,
+    config: &Config,
+    stop: &CancellationToken,
+) -> Option<JoinHandle<()>> {
     if opts.rate <= 0.0 {
         return None;
     }
@@ -124,6 +134,7 @@ fn start_generator(opts: &UpOptions, api_url: &str, stop: &CancellationToken) ->
         duration: Duration::from_secs(365 * 86_400),
         api: Some(api_url.to_string()),
         concurrency: 16,
+        api_key: config.api_key.clone(),
     };
     let stop = stop.clone();
     Some(tokio::spawn(async move {
@@ -140,8 +151,10 @@ fn print_banner(config: &Config, api_url: &str, metrics_url: &str, rate: f64) {
     println!("  CDC metrics    {metrics_url}");
     println!("  OLTP database  {}", dsn(Db::Oltp));
     println!("  OLAP database  {}   (point psql or Metabase here)", dsn(Db::Olap));
-    if let Some(url) = &config.olap_database_url {
-        println!("  psql \"{url}\" -c 'select count(*) from fact_sales'");
+    println!("  runs as        API {}, CDC daemon {}", Role::Api.name(), Role::Cdc.name());
+    // Only the private cluster's DSN is printed: a configured one may hold a password.
+    if let Some(url) = config.olap_database_url.as_ref().filter(|_| config.private_cluster) {
+        println!("  psql \"{}\" -c 'select count(*) from fact_sales'", url.expose());
     }
     println!("  generator      {rate} orders/s   (Ctrl-C stops everything)");
 }

@@ -1,34 +1,53 @@
 //! PostgreSQL plumbing shared by every part: connections and pools ([`connect`], [`pool`]),
-//! the embedded migrations of both databases ([`migrate`]), the database roles
-//! ([`apply_roles`]), and the one classification of PostgreSQL errors ([`classify`]).
+//! always through the TLS connector of their settings ([`tls`]), the embedded migrations of
+//! both databases ([`migrate`]), the database roles ([`apply_roles`]), and the one
+//! classification of PostgreSQL errors ([`classify`]).
 
 mod adopt;
 mod classify;
 mod connect;
 mod migrate;
 mod roles;
+pub mod tls;
 
 pub(crate) use classify::{classify, ErrorKind};
 pub(crate) use connect::connect_target;
-pub use connect::{connect, pool};
+pub use connect::{connect, connect_dsn, connect_raw, pool, Stream};
 pub use migrate::migrate;
 pub use roles::apply_roles;
 
 use crate::config::ConfigError;
 pub use crate::config::Db;
+pub use roles::{grant_database_access, Role};
+
+/// `application_name`s of the long-running components: `status` finds them in
+/// `pg_stat_activity` by the first word (the daemon appends its host and pid) and reports the
+/// role each runs as.
+pub(crate) mod application {
+    pub(crate) const API: &str = "brewlytics-api";
+    pub(crate) const CDC: &str = "brewlytics-cdc";
+}
 
 /// Database failures at startup, each naming the setting or step involved.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("cannot connect to the {db} database at {target} (configured by {setting})")]
+    #[error("cannot connect to the {db} database at {target} (configured by {configured})")]
     Connect {
         db: &'static str,
         target: String,
-        setting: &'static str,
+        /// The settings behind the target ([`crate::config::DbTarget::configured_by`]).
+        configured: String,
         #[source]
         source: tokio_postgres::Error,
+    },
+    #[error("cannot set up TLS to the {db} database (configured by {configured})")]
+    Tls {
+        db: &'static str,
+        configured: String,
+        #[source]
+        source: Box<tls::TlsError>,
     },
     #[error(
         "migration V{version} '{name}' of the {db} database was changed after it was applied (checksum {applied} in \
@@ -56,6 +75,34 @@ pub enum DbError {
         #[source]
         source: tokio_postgres::Error,
     },
+}
+
+impl DbError {
+    /// Whether retrying cannot help: a setting is wrong (bad DSN, unusable root certificate), a
+    /// certificate does not verify, the server refused TLS or the login (SQLSTATE class 28), or
+    /// the database does not exist. A refused or lost connection is not permanent.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            DbError::Config(_) | DbError::Tls { .. } => true,
+            DbError::Connect { source, .. } => match source.code() {
+                Some(_) => classify(source) == ErrorKind::Internal,
+                None => tls::is_tls_failure(source) || !has_io_cause(source) && !source.is_closed(),
+            },
+            _ => false,
+        }
+    }
+}
+
+/// Whether an I/O error (refused, reset, timed out, unresolved) is among the causes.
+fn has_io_cause(e: &tokio_postgres::Error) -> bool {
+    let mut cur = std::error::Error::source(e);
+    while let Some(err) = cur {
+        if err.is::<std::io::Error>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 impl Db {

@@ -6,6 +6,11 @@
 //! starts it on a free loopback port with its socket inside that directory, and creates the
 //! databases asked for. The cluster's port is kept in `cluster.json` beside the data so other
 //! commands run from the same directory can find it.
+//!
+//! Authentication: the superuser `postgres` is trusted on loopback (it is the cluster's admin,
+//! and `status` next to `up` needs no password); every other role logs in with its password
+//! (scram-sha-256), so the roles of `brewlytics roles` are used as in a real deployment. A
+//! cluster may also serve TLS and take its own `pg_hba.conf` lines (the TLS tests).
 
 use std::{
     fs,
@@ -61,7 +66,7 @@ impl ClusterState {
 }
 
 /// Settings of a private cluster.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ClusterOptions {
     /// Directory for data, socket and log; created if missing.
     pub dir: PathBuf,
@@ -69,7 +74,23 @@ pub struct ClusterOptions {
     pub durable: bool,
     /// Remove `dir` when the cluster is stopped by drop.
     pub remove_on_drop: bool,
+    /// Serve TLS (`ssl = on`) with this certificate and key.
+    pub tls: Option<ServerTls>,
+    /// The lines of `pg_hba.conf`; empty: [`DEFAULT_HBA`].
+    pub hba: Vec<String>,
 }
+
+/// A server certificate (PEM, with its chain) and its private key (PEM).
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Who may connect how, by default: `postgres` trusted on the socket and loopback, every other
+/// role with its password.
+pub const DEFAULT_HBA: &[&str] =
+    &["local all all trust", "host all postgres 127.0.0.1/32 trust", "host all all 127.0.0.1/32 scram-sha-256"];
 
 /// A running private cluster; stopped (fast shutdown) on drop.
 #[derive(Debug)]
@@ -149,6 +170,9 @@ impl PrivateCluster {
         let args = ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-d", db];
         let mut cmd = Command::new(&psql);
         cmd.args(args).stdin(Stdio::piped());
+        if self.opts.tls.is_some() {
+            cmd.env("PGSSLMODE", "require");
+        }
         run_with_stdin(cmd, sql, "psql")
     }
 
@@ -200,12 +224,37 @@ impl PrivateCluster {
         if !self.opts.durable {
             conf.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
         }
-        let path = self.data_dir().join("postgresql.auto.conf");
-        write(&path, &conf)?;
+        if let Some(tls) = &self.opts.tls {
+            self.install(&tls.cert, "server.crt")?;
+            self.install(&tls.key, "server.key")?;
+            conf.push_str("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        }
+        self.write_owned("postgresql.auto.conf", &conf)?;
+        let hba: Vec<&str> = match self.opts.hba.is_empty() {
+            true => DEFAULT_HBA.to_vec(),
+            false => self.opts.hba.iter().map(String::as_str).collect(),
+        };
+        self.write_owned("pg_hba.conf", &(hba.join("\n") + "\n"))
+    }
+
+    /// Write a file of the data directory, owned by the server's user.
+    fn write_owned(&self, name: &str, text: &str) -> Result<(), ClusterError> {
+        let path = self.data_dir().join(name);
+        write(&path, text)?;
         if let Some(user) = self.run_as {
             chown(&path, user)?;
         }
         Ok(())
+    }
+
+    /// Copy a TLS file into the data directory, readable by the server's user alone.
+    fn install(&self, from: &Path, name: &str) -> Result<(), ClusterError> {
+        use std::os::unix::fs::PermissionsExt;
+        let text = fs::read_to_string(from).map_err(|source| ClusterError::Io { path: from.to_path_buf(), source })?;
+        self.write_owned(name, &text)?;
+        let path = self.data_dir().join(name);
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+            .map_err(|source| ClusterError::Io { path, source })
     }
 
     fn pg_ctl(&self, args: &[&str]) -> Result<(), ClusterError> {

@@ -5,7 +5,7 @@
 //! flight (a semaphore: the tick waits for a free slot). Each tick also gives one order placed at
 //! least [`FOLLOW_UP_AFTER`] ago its fate ([`crate::shop::generator::follow_up`]), and now and then changes a price
 //! or restocks. The report gives the achieved rate and the latency percentiles of
-//! `POST /orders/new`.
+//! `POST /orders/new`. With `API_KEY` set, every write carries it.
 
 use std::{
     collections::VecDeque,
@@ -19,7 +19,7 @@ use serde_json::json;
 use tokio::{sync::Semaphore, task::JoinSet, time::MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::parse_duration;
+use crate::config::{parse_duration, Secret};
 use crate::shop::generator::{draft_order, follow_up, local_hour, price_change, restock, Catalog, FollowUp};
 
 /// How long after placing an order its fate is decided.
@@ -46,6 +46,9 @@ pub struct LoadOptions {
     /// Most requests in flight at once.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// The API key sent with every write (`Authorization: Bearer`); from the global API_KEY.
+    #[arg(skip)]
+    pub api_key: Option<Secret>,
 }
 
 /// Why a load run could not start.
@@ -151,6 +154,7 @@ struct Tally {
 struct Ctx {
     http: reqwest::Client,
     base: String,
+    api_key: Option<Secret>,
     tally: Mutex<Tally>,
     placed: Mutex<VecDeque<(i32, Instant)>>,
 }
@@ -164,7 +168,8 @@ pub async fn run_load(opts: &LoadOptions, shutdown: CancellationToken) -> Result
     let base = opts.api.clone().unwrap_or_else(|| "http://127.0.0.1:8000".into()).trim_end_matches('/').to_string();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(15)).build().expect("a plain HTTP client");
     let catalog = fetch_catalog(&http, &base).await?;
-    let ctx = Arc::new(Ctx { http, base, tally: Mutex::default(), placed: Mutex::default() });
+    let api_key = opts.api_key.clone();
+    let ctx = Arc::new(Ctx { http, base, api_key, tally: Mutex::default(), placed: Mutex::default() });
     let slots = Arc::new(Semaphore::new(opts.concurrency.max(1)));
     let mut rng: StdRng = rand::make_rng();
     let mut tasks = JoinSet::new();
@@ -318,6 +323,10 @@ impl Ctx {
 
     /// Send a request; a non-2xx answer is an error carrying the status and body.
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<serde_json::Value, String> {
+        let request = match &self.api_key {
+            Some(key) => request.bearer_auth(key.expose()),
+            None => request,
+        };
         let response = request.send().await.map_err(|e| format!("request failed: {e}"))?;
         let status = response.status();
         let body = response.text().await.map_err(|e| format!("reading the response failed: {e}"))?;

@@ -162,8 +162,9 @@ async fn health_is_503_when_the_database_is_down() {
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     let mut config = brewlytics::config::Config::defaults();
-    config.oltp_database_url = Some(format!("postgresql://nobody@127.0.0.1:{port}/gone"));
-    let pool = brewlytics::db::pool(&config, brewlytics::db::Db::Oltp, 2).unwrap();
+    config.oltp_database_url = Some(format!("postgresql://nobody@127.0.0.1:{port}/gone").into());
+    let target = config.target(brewlytics::db::Db::Oltp).unwrap();
+    let pool = brewlytics::db::pool(&target, brewlytics::db::Db::Oltp, 2).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move { axum::serve(listener, api::router(api::AppState::new(pool))).await });

@@ -48,10 +48,12 @@ fn report(out: &Output) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn k6_smoke_passes_its_thresholds() {
-    let api = TestApi::seeded().await;
+    // The API requires a key on writes: the scripts send the one they are given.
+    let api = TestApi::seeded_with_key(Some("k6-smoke-key")).await;
     let before = api.int("select count(*) from orders").await;
     let url = format!("API_URL={}", api.url);
-    let out = k6(&["run", "--quiet", "--no-color", "--env", &url, "k6/smoke.js"]).await;
+    let key = "API_KEY=k6-smoke-key";
+    let out = k6(&["run", "--quiet", "--no-color", "--env", &url, "--env", key, "k6/smoke.js"]).await;
     assert!(out.status.success(), "k6 smoke failed ({}):\n{}", out.status, report(&out));
     assert!(api.int("select count(*) from orders").await - before > 10, "k6 placed orders");
     assert!(api.int("select count(*) from orders where status = 'served'").await > 5, "k6 served orders");

@@ -10,12 +10,14 @@ use super::TestApi;
 use crate::support::wait_for;
 
 fn options(api: &TestApi, rate: f64, duration: Duration) -> LoadOptions {
-    LoadOptions { rate, duration, api: Some(api.url.clone()), concurrency: 16 }
+    let api_key = api.api_key.as_deref().map(Into::into);
+    LoadOptions { rate, duration, api: Some(api.url.clone()), concurrency: 16, api_key }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn load_places_orders_at_the_rate_and_follows_them_up() {
-    let api = TestApi::seeded().await;
+    // With an API key on the server: every write of the load driver carries it.
+    let api = TestApi::seeded_with_key(Some("load-test-key")).await;
     let report = run_load(&options(&api, 40.0, Duration::from_secs(3)), CancellationToken::new()).await.unwrap();
     assert_eq!(report.orders_failed + report.other_failed, 0, "{report}");
     // At most the rate allows; well above nothing even on a busy machine (the tick waits, never bursts).

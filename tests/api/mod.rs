@@ -1,6 +1,7 @@
 //! The order API, served on a real listener over a private database, driven with reqwest.
 //! Every test checks the database afterwards: the right rows written, or none at all.
 
+mod auth;
 mod bench;
 mod catalog;
 mod concurrency;
@@ -12,7 +13,7 @@ mod original;
 mod schemathesis;
 mod seed;
 
-use brewlytics::{api, tools::seed as seeder};
+use brewlytics::{api, db::Role, tools::seed as seeder};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio_postgres::Client;
@@ -24,6 +25,8 @@ use crate::support::{scalar, TestDb};
 pub(crate) struct TestApi {
     pub t: TestDb,
     pub url: String,
+    /// The API key the server requires on writes, if any.
+    pub api_key: Option<String>,
     pub db: Client,
     http: reqwest::Client,
     stop: CancellationToken,
@@ -42,7 +45,12 @@ pub(crate) const WRITTEN: [&str; 8] =
 impl TestApi {
     /// An API over a seeded database.
     pub(crate) async fn seeded() -> Self {
-        let api = Self::empty().await;
+        Self::seeded_with_key(None).await
+    }
+
+    /// An API over a seeded database that requires `key` on writes.
+    pub(crate) async fn seeded_with_key(key: Option<&str>) -> Self {
+        let api = Self::start(key).await;
         let mut client = api.t.oltp().await;
         seeder::seed(&mut client).await.expect("seed");
         api
@@ -50,14 +58,21 @@ impl TestApi {
 
     /// An API over an empty (migrated) database.
     pub(crate) async fn empty() -> Self {
+        Self::start(None).await
+    }
+
+    /// The API as `up` runs it: as the `brewlytics_api` role, with `key` as API_KEY.
+    async fn start(key: Option<&str>) -> Self {
         let t = TestDb::new().await;
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let stop = CancellationToken::new();
-        let (config, shutdown) = (t.config.clone(), stop.clone().cancelled_owned());
+        let mut config = t.config_as(Role::Api);
+        config.api_key = key.map(Into::into);
+        let shutdown = stop.clone().cancelled_owned();
         tokio::spawn(async move { api::serve(&config, listener, shutdown).await.expect("serve") });
         let db = t.oltp().await;
-        TestApi { t, url, db, http: reqwest::Client::new(), stop }
+        TestApi { t, url, api_key: key.map(str::to_string), db, http: reqwest::Client::new(), stop }
     }
 
     /// Send a request and return the status and the JSON body (Null when the body is not JSON).

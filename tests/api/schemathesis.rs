@@ -12,11 +12,15 @@ const INSTALL_SCHEMATHESIS: &str = "scripts/setup.sh --no-build (schemathesis==4
 
 #[tokio::test(flavor = "multi_thread")]
 async fn schemathesis_finds_no_failure_with_every_check() {
-    let api = TestApi::seeded().await;
+    // As the API runs with API_KEY set: writes need the key (schemathesis checks that they
+    // refuse requests without it or with a wrong one).
+    const KEY: &str = "schemathesis-test-key";
+    let api = TestApi::seeded_with_key(Some(KEY)).await;
     let schemathesis = tool("SCHEMATHESIS_BIN", "schemathesis", INSTALL_SCHEMATHESIS);
     let mut cmd = tokio::process::Command::new(schemathesis);
     cmd.current_dir(repo())
         .args(["--no-color", "run", &format!("{}/openapi.json", api.url)])
+        .args(["--header", &format!("X-API-Key: {KEY}")])
         .args(["--checks", "all", "--max-examples", "25", "--workers", "2", "--request-timeout", "10"])
         .env("SCHEMATHESIS_HOOKS", "")
         .env("HYPOTHESIS_STORAGE_DIRECTORY", std::env::temp_dir().join("brewlytics-hypothesis"));

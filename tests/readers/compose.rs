@@ -19,9 +19,9 @@ fn help(args: &[&str]) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// The env names in `[env: NAME=…]` of a help text.
+/// The env names in `[env: NAME=…]` (or `[env: NAME]`, a secret's) of a help text.
 fn env_names(help: &str) -> BTreeSet<String> {
-    help.split("[env: ").skip(1).filter_map(|s| s.split_once('=')).map(|(name, _)| name.to_string()).collect()
+    help.split("[env: ").skip(1).filter_map(|s| s.split(['=', ']']).next()).map(str::to_string).collect()
 }
 
 #[test]
@@ -124,4 +124,51 @@ fn compose_references_exist_and_brewlytics_services_use_real_settings() {
         }
     }
     assert!(problems.is_empty(), "docker-compose.yml:\n{}", problems.join("\n"));
+}
+
+/// No password, key or DSN is written in the compose file, literally or as a `${VAR:-default}`:
+/// services read them from compose secrets (sourced from .env or a file) through `…_FILE`.
+#[test]
+fn compose_keeps_every_secret_out_of_the_file() {
+    let mut doc: Value = serde_yaml::from_str(&compose_text()).unwrap();
+    doc.apply_merge().unwrap();
+    let declared = doc["secrets"].as_mapping().cloned().unwrap_or_default();
+    let example = std::fs::read_to_string(repo().join(".env.example")).unwrap();
+    let mut problems = Vec::new();
+    for (name, secret) in &declared {
+        let name = name.as_str().unwrap();
+        match (secret["environment"].as_str(), secret["file"].as_str()) {
+            (Some(var), None) if example.contains(&format!("{var}=")) => {}
+            (Some(var), None) => problems.push(format!("secret {name}: its variable {var} is not in .env.example")),
+            (None, Some(_)) => {}
+            _ => problems.push(format!("secret {name} must come from `environment:` or `file:`, not inline")),
+        }
+    }
+    let secret_like = |var: &str| ["PASSWORD", "PASS", "API_KEY", "DATABASE_URL"].iter().any(|w| var.contains(w));
+    for (service, svc) in doc["services"].as_mapping().unwrap() {
+        let service = service.as_str().unwrap();
+        let mounted: Vec<&str> = svc["secrets"].as_sequence().into_iter().flatten().filter_map(Value::as_str).collect();
+        for (var, value) in svc["environment"].as_mapping().into_iter().flatten() {
+            let (var, value) = (var.as_str().unwrap(), value.as_str().unwrap_or_default());
+            if !secret_like(var) {
+                continue;
+            }
+            let Some(base) = var.strip_suffix("_FILE") else {
+                problems.push(format!("{service}: {var} is set in the file; use {var}_FILE and a secret"));
+                continue;
+            };
+            match value.strip_prefix("/run/secrets/") {
+                Some(secret) if mounted.contains(&secret) && declared.contains_key(secret) => {}
+                _ => problems.push(format!("{service}: {var}={value} is not a declared secret it mounts ({base})")),
+            }
+        }
+    }
+    for line in compose_text().lines().filter(|l| l.contains("${") && l.contains(":-")) {
+        let var = line.split("${").nth(1).and_then(|r| r.split(":-").next()).unwrap_or_default();
+        if secret_like(var) {
+            problems.push(format!("a secret has a default in the file: {}", line.trim()));
+        }
+    }
+    assert!(problems.is_empty(), "docker-compose.yml:\n{}", problems.join("\n"));
+    assert!(declared.len() >= 6, "the passwords are compose secrets: {declared:?}");
 }

@@ -37,7 +37,7 @@ async fn dbt_build(t: &TestDb) -> Vec<Value> {
         .env("OLAP_PORT", pg.get_ports()[0].to_string())
         .env("OLAP_DB", &t.config.olap_db)
         .env("DB_USER", "brewlytics_dbt")
-        .env("DB_PASSWORD", &t.config.dbt_db_password)
+        .env("DB_PASSWORD", t.config.dbt_db_password.expose())
         .env("DBT_SEND_ANONYMOUS_USAGE_STATS", "false");
     run_tool("dbt build", cmd, Duration::from_secs(300)).await;
     let results =
@@ -91,7 +91,13 @@ async fn dbt_build_passes_while_orders_stream_in() {
     let (stop_api, stop_load) = (CancellationToken::new(), CancellationToken::new());
     let (config, shutdown) = (t.config.clone(), stop_api.clone().cancelled_owned());
     let server = tokio::spawn(async move { api::serve(&config, listener, shutdown).await.expect("serve the API") });
-    let options = LoadOptions { rate: LIVE_RATE, duration: Duration::from_secs(600), api: Some(base), concurrency: 16 };
+    let options = LoadOptions {
+        rate: LIVE_RATE,
+        duration: Duration::from_secs(600),
+        api: Some(base),
+        concurrency: 16,
+        api_key: None,
+    };
     let load = tokio::spawn({
         let stop = stop_load.clone();
         async move { run_load(&options, stop).await.expect("load runs") }

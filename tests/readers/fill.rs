@@ -32,7 +32,8 @@ pub(super) async fn filled_warehouse() -> TestDb {
     let (config, shutdown) = (t.config.clone(), stop.clone().cancelled_owned());
     let server = tokio::spawn(async move { api::serve(&config, listener, shutdown).await.expect("serve the API") });
 
-    let options = LoadOptions { rate: RATE, duration: LOAD_FOR, api: Some(base.clone()), concurrency: 16 };
+    let options =
+        LoadOptions { rate: RATE, duration: LOAD_FOR, api: Some(base.clone()), concurrency: 16, api_key: None };
     let report = run_load(&options, CancellationToken::new()).await.expect("load runs");
     assert_eq!(report.orders_failed + report.other_failed, 0, "{report}");
     assert!(report.orders_placed >= 50, "too few orders for the readers: {report}");

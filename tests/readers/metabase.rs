@@ -17,6 +17,7 @@ fn args(url: &str, password: &str) -> SetupArgs {
         metabase_host: url.to_string(),
         metabase_user: "admin@example.com".into(),
         metabase_password: password.into(),
+        metabase_password_file: None,
         dashboard: repo().join("metabase/dashboard.json"),
         wait: Duration::from_secs(5),
     }

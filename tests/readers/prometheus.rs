@@ -183,7 +183,13 @@ async fn prometheus_over_the_real_binaries_has_data_for_every_dashboard_and_aler
     .await;
 
     let stop = CancellationToken::new();
-    let options = LoadOptions { rate: 20.0, duration: Duration::from_secs(300), api: Some(api_url), concurrency: 8 };
+    let options = LoadOptions {
+        rate: 20.0,
+        duration: Duration::from_secs(300),
+        api: Some(api_url),
+        concurrency: 8,
+        api_key: None,
+    };
     let load = tokio::spawn(run_load_until(options, stop.clone()));
 
     let config = format!(

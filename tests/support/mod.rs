@@ -4,7 +4,6 @@
 
 use std::{
     future::Future,
-    str::FromStr,
     sync::{
         atomic::{AtomicU32, Ordering},
         OnceLock,
@@ -14,10 +13,10 @@ use std::{
 
 use brewlytics::{
     config::Config,
-    db::{self, Db},
+    db::{self, Db, Role},
     tools::cluster::{ClusterOptions, PrivateCluster},
 };
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 /// The server every test uses: a superuser DSN without a database name.
 struct Server {
@@ -41,8 +40,13 @@ fn start_server() -> Server {
         Ok(url) => url.trim_end_matches('/').rsplit_once('/').map(|(b, _)| b.to_string()).unwrap_or(url),
         Err(_) => {
             let dir = std::env::temp_dir().join(format!("brewlytics-test-{}", std::process::id()));
-            let cluster = PrivateCluster::start(ClusterOptions { dir, durable: false, remove_on_drop: true })
-                .expect("start a private PostgreSQL for the tests");
+            let cluster = PrivateCluster::start(ClusterOptions {
+                dir,
+                durable: false,
+                remove_on_drop: true,
+                ..Default::default()
+            })
+            .expect("start a private PostgreSQL for the tests");
             let state = cluster.stop_when_process_exits(std::process::id());
             format!("postgresql://{}@127.0.0.1:{}", state.user, state.port)
         }
@@ -65,14 +69,10 @@ fn start_server() -> Server {
     Server { base, templates }
 }
 
-/// Connect to a DSN and drive the connection in the background.
+/// Connect to a DSN (through the product's one connect function) and drive the connection in
+/// the background.
 pub(crate) async fn connect_url(url: &str) -> Client {
-    let cfg = tokio_postgres::Config::from_str(url).expect("valid test DSN");
-    let (client, conn) = cfg.connect(NoTls).await.unwrap_or_else(|e| panic!("connect {url}: {e}"));
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    client
+    db::connect_dsn(url).await.unwrap_or_else(|e| panic!("connect: {}", brewlytics::telemetry::Chain(&e)))
 }
 
 /// A fresh pair of migrated databases for one test.
@@ -98,8 +98,12 @@ impl TestDb {
         let mut config = Config::defaults();
         let oltp_url = format!("{}/{oltp}", server.base);
         let olap_url = format!("{}/{olap}", server.base);
-        config.oltp_database_url = Some(oltp_url.clone());
-        config.olap_database_url = Some(olap_url.clone());
+        // Only the roles that work in a database may connect to it (not inherited from the template).
+        db::grant_database_access(&connect_url(&oltp_url).await, &connect_url(&olap_url).await)
+            .await
+            .expect("CONNECT grants on the test databases");
+        config.oltp_database_url = Some(oltp_url.clone().into());
+        config.olap_database_url = Some(olap_url.clone().into());
         config.oltp_db = oltp;
         config.olap_db = olap;
         TestDb { config, oltp_url, olap_url, base: server.base.clone() }
@@ -124,7 +128,8 @@ impl TestDb {
         connect_url(&self.olap_url).await
     }
 
-    /// A DSN for one of this test's databases as another role (trust auth in the private cluster).
+    /// A DSN for one of this test's databases as one of the roles, with its (default) password:
+    /// the private cluster authenticates every role but the superuser by password.
     pub(crate) fn url_as(&self, db: Db, role: &str) -> String {
         let url = match db {
             Db::Oltp => &self.oltp_url,
@@ -132,13 +137,14 @@ impl TestDb {
         };
         let (scheme, rest) = url.split_once("://").unwrap();
         let rest = rest.split_once('@').map(|(_, r)| r).unwrap_or(rest);
-        let password = match role {
-            "brewlytics_api" => "brew_api",
-            "brewlytics_cdc" => "brew_cdc",
-            "analytics_reader" => "brew_reader",
-            _ => "brew_dbt",
-        };
-        format!("{scheme}://{role}:{password}@{rest}")
+        let role = Role::ALL.into_iter().find(|r| r.name() == role).unwrap_or_else(|| panic!("no role {role}"));
+        let password = role.password(&self.config).1.expose();
+        format!("{scheme}://{}:{password}@{rest}", role.name())
+    }
+
+    /// This test's config, connecting as `role` (as `up` runs the components).
+    pub(crate) fn config_as(&self, role: Role) -> Config {
+        role.config(&self.config)
     }
 }
 
@@ -191,10 +197,10 @@ pub(crate) struct InProcessDaemon {
 }
 
 impl InProcessDaemon {
-    /// Start `brewlytics cdc`'s loop on `config`.
+    /// Start `brewlytics cdc`'s loop on `config`, as the `brewlytics_cdc` role (as `up` runs it).
     pub(crate) fn start(config: &Config) -> Self {
         let token = tokio_util::sync::CancellationToken::new();
-        let (cfg, t) = (config.clone(), token.clone());
+        let (cfg, t) = (Role::Cdc.config(config), token.clone());
         let task = tokio::spawn(async move { brewlytics::cdc::run(&cfg, t).await });
         InProcessDaemon { token, task }
     }

@@ -5,6 +5,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use brewlytics::db::Db;
+
 use super::TestDb;
 
 /// A running `brewlytics cdc`, killed on drop.
@@ -13,9 +15,10 @@ pub(crate) struct DaemonProcess {
 }
 
 impl DaemonProcess {
-    /// Start the daemon on the test's databases.
+    /// Start the daemon on the test's databases, as the `brewlytics_cdc` role (as `up` and the
+    /// compose file run it).
     pub(crate) fn start(t: &TestDb) -> Self {
-        Self::start_with(&t.oltp_url, &t.olap_url, &[])
+        Self::start_with(&t.url_as(Db::Oltp, "brewlytics_cdc"), &t.url_as(Db::Olap, "brewlytics_cdc"), &[])
     }
 
     /// Start the daemon on explicit DSNs, with extra environment.

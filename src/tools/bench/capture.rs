@@ -48,7 +48,7 @@ pub(super) async fn run(env: &BenchEnv, duration: Duration, rounds: usize) -> Re
     let on_client = connect(&on).await?;
     let config = |dsn: &str| {
         let mut c = Config::defaults();
-        c.oltp_database_url = Some(dsn.to_string());
+        c.oltp_database_url = Some(dsn.into());
         c
     };
     let (on_config, off_config, quiet_config) = (config(&on), config(&off), config(&quiet));

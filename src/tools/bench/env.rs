@@ -2,9 +2,9 @@
 //! both OLTP and OLAP databases on the same machine, and migrated templates to clone a fresh
 //! pair of databases from for each scenario.
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{path::Path, time::Duration};
 
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 use super::BenchError;
 use crate::{
@@ -43,7 +43,7 @@ impl DbPair {
 impl BenchEnv {
     /// Start the cluster in `dir` (removed when this is dropped) and build the templates.
     pub(super) async fn start(dir: &Path) -> Result<Self, BenchError> {
-        let opts = ClusterOptions { dir: dir.to_path_buf(), durable: true, remove_on_drop: true };
+        let opts = ClusterOptions { dir: dir.to_path_buf(), durable: true, remove_on_drop: true, ..Default::default() };
         let cluster = tokio::task::spawn_blocking(move || PrivateCluster::start(opts))
             .await
             .map_err(|e| BenchError::Daemon(format!("cluster start panicked: {e}")))??;
@@ -77,8 +77,8 @@ impl BenchEnv {
         }
         let mut config = Config::defaults();
         let (oltp_dsn, olap_dsn) = (self.dsn(&oltp), self.dsn(&olap));
-        config.oltp_database_url = Some(oltp_dsn.clone());
-        config.olap_database_url = Some(olap_dsn.clone());
+        config.oltp_database_url = Some(oltp_dsn.clone().into());
+        config.olap_database_url = Some(olap_dsn.clone().into());
         config.oltp_db = oltp;
         config.olap_db = olap;
         Ok(DbPair { config, oltp_dsn, olap_dsn })
@@ -115,12 +115,7 @@ async fn clone_database(admin: &Client, name: &str, tpl: &str) -> Result<(), Ben
 
 /// Connect to a DSN and drive the connection in the background.
 pub(super) async fn connect(dsn: &str) -> Result<Client, BenchError> {
-    let cfg = tokio_postgres::Config::from_str(dsn)?;
-    let (client, conn) = cfg.connect(NoTls).await?;
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    Ok(client)
+    Ok(db::connect_dsn(dsn).await?)
 }
 
 /// Machine facts for the report.

@@ -84,7 +84,8 @@ pub(crate) async fn measure(env: &BenchEnv, opts: &FreshnessOptions, hold_open: 
         None
     };
     let from = now(&oltp).await?;
-    let load = LoadOptions { rate: opts.rate, duration: opts.duration, api: Some(base), concurrency: 64 };
+    let load =
+        LoadOptions { rate: opts.rate, duration: opts.duration, api: Some(base), concurrency: 64, api_key: None };
     let report = run_load(&load, CancellationToken::new()).await?;
     catch_up(&oltp, &olap, &mut process).await?;
     let loaded = percentiles(&olap, from).await?;

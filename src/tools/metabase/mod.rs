@@ -19,6 +19,18 @@ pub use spec::{CardSpec, Layout, Spec};
 
 use api::{find_by_name, id_of};
 
+use crate::config::{ConfigError, Secret};
+
+impl SetupArgs {
+    /// Read METABASE_PASSWORD_FILE, when it is set.
+    pub fn read_secret_files(&mut self) -> Result<(), ConfigError> {
+        if let Some(path) = &self.metabase_password_file {
+            self.metabase_password = Secret::from_file("METABASE_PASSWORD_FILE", path)?;
+        }
+        Ok(())
+    }
+}
+
 /// Settings of `brewlytics metabase setup` (the warehouse as Metabase reaches it comes from the
 /// global settings OLAP_HOST, OLAP_PORT, OLAP_DB and READER_DB_PASSWORD).
 #[derive(Debug, Clone, clap::Args)]
@@ -30,8 +42,17 @@ pub struct SetupArgs {
     #[arg(long, env = "METABASE_USER", default_value = "admin@example.com")]
     pub metabase_user: String,
     /// Metabase admin password (dev default; set your own).
-    #[arg(long, env = "METABASE_PASSWORD", default_value = "metabase123", hide_default_value = true)]
-    pub metabase_password: String,
+    #[arg(
+        long,
+        env = "METABASE_PASSWORD",
+        default_value = "metabase123",
+        hide_default_value = true,
+        hide_env_values = true
+    )]
+    pub metabase_password: Secret,
+    /// File holding METABASE_PASSWORD; wins over METABASE_PASSWORD.
+    #[arg(long, env = "METABASE_PASSWORD_FILE")]
+    pub metabase_password_file: Option<PathBuf>,
     /// The dashboard description to apply.
     #[arg(long, env = "METABASE_DASHBOARD", default_value = "metabase/dashboard.json")]
     pub dashboard: PathBuf,
@@ -116,7 +137,7 @@ pub async fn setup(
 ) -> Result<SetupReport, MetabaseError> {
     mb.wait_healthy(args.wait).await?;
     let mut report = SetupReport {
-        first_run_setup: mb.log_in(&args.metabase_user, &args.metabase_password).await?,
+        first_run_setup: mb.log_in(&args.metabase_user, args.metabase_password.expose()).await?,
         ..Default::default()
     };
     (report.database_id, report.database_created) = database(mb, spec, details).await?;

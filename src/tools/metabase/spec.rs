@@ -170,7 +170,7 @@ pub(crate) fn config_setting(config: &Config, env: &str) -> Option<Option<String
         "OLAP_HOST" => config.olap_host.clone(),
         "OLAP_PORT" => Some(config.olap_port.to_string()),
         "OLAP_DB" => Some(config.olap_db.clone()),
-        "READER_DB_PASSWORD" => Some(config.reader_db_password.clone()),
+        "READER_DB_PASSWORD" => Some(config.reader_db_password.expose().to_string()),
         _ => return None,
     })
 }
