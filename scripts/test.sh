@@ -4,12 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests need beyond the README's: Prometheus + promtool (rule and scrape
-# tests), pgbench, openssl (the TLS tests make their CA and server certificate with it).
+# Debian packages the tests need (beyond scripts/setup.sh's): Prometheus + promtool (rule and scrape tests), psql/pgbench, PostgreSQL server,
+# openssl (the TLS tests make their CA and server certificate with it), PgQ (the capture bench).
 need=()
 command -v openssl >/dev/null || need+=(openssl)
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
-command -v pgbench >/dev/null || need+=(postgresql-client)
+command -v psql >/dev/null && command -v pgbench >/dev/null || need+=(postgresql-client)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
+# PgQ, the capture benchmark's peer, for the server version the tests run.
+pg_major=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1)
+[ -z "$pg_major" ] || [ -f "/usr/share/postgresql/$pg_major/extension/pgq.control" ] || need+=("postgresql-$pg_major-pgq3")
 if ((${#need[@]})); then
     sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
     echo "installing ${need[*]}"

@@ -106,9 +106,14 @@ pub struct Config {
     /// Log format: text or json.
     #[arg(long, env = "LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: LogFormat,
-    /// Fallback poll interval of the CDC daemon when no NOTIFY arrives, in milliseconds.
-    #[arg(long, env = "CDC_POLL_INTERVAL_MS", default_value_t = 500, global = true)]
+    /// Longest wait of the CDC daemon between two polls of OLTP, in milliseconds (reached while
+    /// polls find nothing; a NOTIFY, when turned on, wakes it at once).
+    #[arg(long, env = "CDC_POLL_INTERVAL_MS", default_value_t = 200, global = true)]
     pub cdc_poll_interval_ms: u64,
+    /// Shortest wait of the CDC daemon between two polls of OLTP, in milliseconds (while polls
+    /// find changes).
+    #[arg(long, env = "CDC_POLL_MIN_MS", default_value_t = 10, global = true)]
+    pub cdc_poll_min_ms: u64,
     /// Most change rows read and applied in one warehouse transaction.
     #[arg(long, env = "CDC_BATCH_ROWS", default_value_t = 5000, global = true)]
     pub cdc_batch_rows: i64,
@@ -246,6 +251,13 @@ impl Config {
         positive("CDC_BATCH_ROWS", self.cdc_batch_rows)?;
         positive("CDC_BATCH_BYTES", self.cdc_batch_bytes)?;
         positive("CDC_POLL_INTERVAL_MS", self.cdc_poll_interval_ms as i64)?;
+        positive("CDC_POLL_MIN_MS", self.cdc_poll_min_ms as i64)?;
+        if self.cdc_poll_min_ms > self.cdc_poll_interval_ms {
+            return Err(ConfigError::Invalid {
+                setting: "CDC_POLL_MIN_MS",
+                reason: format!("must not exceed CDC_POLL_INTERVAL_MS ({})", self.cdc_poll_interval_ms),
+            });
+        }
         if self.api_key.as_ref().is_some_and(|k| k.expose().trim().is_empty()) {
             return Err(ConfigError::Invalid {
                 setting: "API_KEY",
@@ -365,9 +377,14 @@ impl Config {
         Ok(())
     }
 
-    /// The fallback poll interval of the daemon.
+    /// The daemon's longest wait between polls.
     pub(crate) fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.cdc_poll_interval_ms)
+    }
+
+    /// The daemon's shortest wait between polls.
+    pub(crate) fn poll_min(&self) -> Duration {
+        Duration::from_millis(self.cdc_poll_min_ms)
     }
 }
 

@@ -39,7 +39,7 @@ async fn migrations_apply_to_empty_databases() {
     let name = format!("{}_empty", t.config.oltp_db);
     admin.batch_execute(&format!("create database \"{name}\"")).await.unwrap();
     let mut c = connect_url(&format!("{}/{name}", t.base)).await;
-    assert_eq!(db::migrate(&mut c, Db::Oltp).await.unwrap(), 2);
+    assert_eq!(db::migrate(&mut c, Db::Oltp).await.unwrap(), 3);
     assert_eq!(db::migrate(&mut c, Db::Oltp).await.unwrap(), 0);
     let mut c = connect_url(&format!("{}/{name}", t.base)).await;
     c.batch_execute("drop schema public cascade; create schema public").await.unwrap();
@@ -145,7 +145,7 @@ async fn money_is_exact_and_time_is_utc() {
     assert_eq!(total, "0.30", "0.10 + 0.20 stays 0.30");
     let raw: String =
         scalar(&c, "select after::text from cdc_orders where table_name = 'products' and row_id = 2").await;
-    assert!(raw.contains("\"price\": 0.20"), "numeric keeps its scale in the image: {raw}");
+    assert!(raw.contains("\"price\":0.20"), "numeric keeps its scale in the image: {raw}");
     c.batch_execute("update orders set order_time = '2025-07-20 23:30:00+00'").await.unwrap();
     let time: String =
         scalar(&c, "select after->>'order_time' from cdc_orders where table_name = 'orders' and op = 'U'").await;
@@ -168,8 +168,9 @@ async fn backend_pid(c: &tokio_postgres::Client) -> i32 {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn one_notify_per_transaction() {
+async fn notify_is_opt_in_and_sends_one_per_transaction() {
     let t = TestDb::new().await;
+    t.oltp().await.batch_execute("select cdc_set_notify(true)").await.unwrap();
     let target = brewlytics::config::DbTarget::from_dsn(&t.oltp_url, "the test DSN").unwrap();
     let (listener, mut conn) = db::connect_raw(&target, "OLTP").await.unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -210,6 +211,13 @@ async fn one_notify_per_transaction() {
         .unwrap();
     marker.batch_execute("insert into stores (id, name, city) values (97, 'Marker 2', 'X')").await.unwrap();
     assert_eq!(until_marker().await, Vec::<i32>::new(), "the quiet transaction sent nothing");
+
+    // Off again (the default): nothing is sent at all.
+    marker.batch_execute("select cdc_set_notify(false)").await.unwrap();
+    big.batch_execute("insert into stores (id, name, city) values (96, 'R', 'X')").await.unwrap();
+    marker.batch_execute("select cdc_set_notify(true)").await.unwrap();
+    marker.batch_execute("insert into stores (id, name, city) values (95, 'Marker 3', 'X')").await.unwrap();
+    assert_eq!(until_marker().await, Vec::<i32>::new(), "without NOTIFY on, writers send none");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -111,7 +111,7 @@ pub(super) fn as_of_prefix() -> String {
                  select * from public.{t} x
                  where not exists (select from cdc_window w where w.table_name = '{t}' and w.row_id = x.id)
                  union all
-                 select r.* from cdc_window w cross join lateral jsonb_populate_record(null::public.{t}, w.before) r
+                 select r.* from cdc_window w cross join lateral json_populate_record(null::public.{t}, w.before::json) r
                  where w.table_name = '{t}' and w.before is not null)"
         ));
     }
