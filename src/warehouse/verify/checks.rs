@@ -95,15 +95,17 @@ pub(super) const CHECKS: [Check; 5] = [
 /// `with` clauses that shadow every table of [`TABLES`] with its state as of snapshot `$1`
 /// (`pg_snapshot` text, xmin `$2`), inside a transaction whose own snapshot sees more: a row
 /// touched by a transaction visible here but not in `$1` is replaced by the before image of its
-/// first such change (none when that change inserted it); every other row is as read. Rows of
-/// one row id change in id order (a second writer waits for the first one's commit).
+/// first such change (none when that change inserted it); every other row is as read. "First"
+/// is by (changed_at, id), the daemon's version order: a second writer of a row waits for the
+/// first one's commit, so its clock_timestamp() is later (ids follow insert order only within a
+/// session, the identity caches values per session).
 pub(super) fn as_of_prefix() -> String {
     let mut sql = String::from(
         "with cdc_window as materialized (
              select distinct on (table_name, row_id) table_name, row_id, before
              from cdc_orders
              where txid >= $2::text::xid8 and not pg_visible_in_snapshot(txid, $1::text::pg_snapshot)
-             order by table_name, row_id, id)",
+             order by table_name, row_id, changed_at, id)",
     );
     for t in TABLES {
         sql.push_str(&format!(
