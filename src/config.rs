@@ -139,6 +139,9 @@ pub struct Config {
     /// Applied cdc_orders rows older than this are deleted (e.g. 1d, 12h, 30m, 0s = never).
     #[arg(long, env = "CDC_RETENTION", default_value = "1d", value_parser = parse_duration, global = true)]
     pub cdc_retention: Duration,
+    /// How often the daemon reconciles the warehouse with OLTP (last 7 days per day, plus totals; 0s = never).
+    #[arg(long, env = "CDC_RECONCILE_EVERY", default_value = "5m", value_parser = parse_duration, global = true)]
+    pub cdc_reconcile_every: Duration,
     /// Password of the `brewlytics_api` role (writes OLTP business tables).
     #[arg(
         long,
@@ -417,7 +420,7 @@ impl Config {
 }
 
 /// Parse `1d`, `12h`, `30m`, `45s`, `250ms` or a bare number of seconds.
-pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (n, unit) = s.split_at(split);

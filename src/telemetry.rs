@@ -42,6 +42,14 @@ pub(crate) const CDC_DEAD_LETTERS: &str = "cdc_dead_letters_total";
 pub(crate) const CDC_DEAD_LETTERS_PENDING: &str = "cdc_dead_letters_pending";
 /// 1 when this instance holds the apply lock, 0 on standby.
 pub(crate) const CDC_ACTIVE: &str = "cdc_active";
+/// Differences found by the last scheduled reconciliation (0 = the warehouse matches OLTP).
+pub(crate) const CDC_RECONCILE_DIFFERENCES: &str = "cdc_reconcile_differences";
+/// Unix time of the last completed scheduled reconciliation.
+pub(crate) const CDC_RECONCILE_LAST_RUN: &str = "cdc_reconcile_last_run_timestamp_seconds";
+/// How long the last completed scheduled reconciliation took.
+pub(crate) const CDC_RECONCILE_DURATION: &str = "cdc_reconcile_duration_seconds";
+/// Scheduled reconciliations by `outcome` (clean, differences, skipped, error).
+pub(crate) const CDC_RECONCILE_RUNS: &str = "cdc_reconcile_runs_total";
 /// 1 while a snapshot job (initial load or resync) runs.
 pub const CDC_SNAPSHOT_RUNNING: &str = "cdc_snapshot_running";
 /// Rows the open snapshot job has loaded (committed), label `table` (the OLTP table).
@@ -92,15 +100,20 @@ impl std::fmt::Display for Chain<'_> {
 
 /// Install the tracing subscriber (RUST_LOG filter, default `info`). tokio-postgres logs every
 /// statement with its parameters (row values, role verifiers) at debug: it stays at `info`
-/// unless RUST_LOG names it.
+/// unless RUST_LOG names it. Colours only when stderr is a terminal: a log file or a pipe gets
+/// plain text.
 pub fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let spec = std::env::var("RUST_LOG").ok().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| "info".into());
     let mut filter = EnvFilter::try_new(&spec).unwrap_or_else(|_| EnvFilter::new("info"));
     if !spec.contains("tokio_postgres") {
         filter = filter.add_directive("tokio_postgres=info".parse().expect("a valid directive"));
     }
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -154,6 +167,16 @@ fn describe() {
     describe_counter!(CDC_DEAD_LETTERS, "Changes written to cdc_dead_letter, by source table.");
     describe_gauge!(CDC_DEAD_LETTERS_PENDING, "Dead letters in cdc_dead_letter that have not been replayed.");
     describe_gauge!(CDC_ACTIVE, "1 when this daemon holds the apply lock (active), 0 when it waits (standby).");
+    describe_gauge!(
+        CDC_RECONCILE_DIFFERENCES,
+        "Keys (per day and totals) where the last scheduled reconciliation found OLTP and the warehouse different."
+    );
+    describe_gauge!(CDC_RECONCILE_LAST_RUN, Unit::Seconds, "Unix time of the last completed scheduled reconciliation.");
+    describe_gauge!(CDC_RECONCILE_DURATION, Unit::Seconds, "Duration of the last completed scheduled reconciliation.");
+    describe_counter!(
+        CDC_RECONCILE_RUNS,
+        "Scheduled reconciliations by outcome (clean, differences, skipped: no comparable moment, error)."
+    );
     describe_gauge!(CDC_SNAPSHOT_RUNNING, "1 while a snapshot job (initial load or resync) runs, else 0.");
     describe_gauge!(CDC_SNAPSHOT_ROWS_DONE, "Rows the open snapshot job has loaded and committed, by OLTP table.");
     describe_gauge!(CDC_SNAPSHOT_ROWS_ESTIMATED, "Rows the open snapshot job reads in all, by OLTP table.");

@@ -150,7 +150,8 @@ async fn the_warehouse_restarting_mid_load_is_survived() {
     })
     .await;
     daemon.stop().await;
-    let report = brewlytics::warehouse::verify::verify(&oltp, &olap).await.unwrap();
+    let mut olap = olap;
+    let report = crate::support::verify_report(&mut t.oltp().await, &mut olap).await;
     assert!(report.is_clean(), "{:#?}", report.differences);
     assert_eq!(scalar::<i64>(&olap, "select applied_changes from cdc_offset").await, target);
 }

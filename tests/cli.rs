@@ -33,6 +33,7 @@ fn help_documents_every_setting() {
         "CDC_BATCH_ROWS",
         "CDC_BATCH_BYTES",
         "CDC_RETENTION",
+        "CDC_RECONCILE_EVERY",
         "READER_DB_PASSWORD",
         "API_DB_PASSWORD",
         "CDC_DB_PASSWORD",

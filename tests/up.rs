@@ -37,12 +37,18 @@ impl Drop for Up {
     }
 }
 
-fn start_up(dir: &Path, rate: &str, analytics_port: u16) -> Up {
-    let child = brewlytics(dir, &["up", "--rate", rate])
+/// `up --rate <rate>`, its analytics service on `analytics_port`; `RUST_LOG` as given (`None`:
+/// the default level, info).
+fn start_up(dir: &Path, rate: &str, analytics_port: u16, log_level: Option<&str>) -> Up {
+    let mut cmd = brewlytics(dir, &["up", "--rate", rate]);
+    match log_level {
+        Some(level) => cmd.env("RUST_LOG", level),
+        None => cmd.env_remove("RUST_LOG"),
+    };
+    let child = cmd
         .env("API_ADDR", format!("127.0.0.1:{}", free_port().unwrap()))
         .env("ANALYTICS_ADDR", format!("127.0.0.1:{analytics_port}"))
         .env("METRICS_ADDR", format!("127.0.0.1:{}", free_port().unwrap()))
-        .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.join(format!("up-{rate}.log"))).unwrap())
         .spawn()
@@ -78,8 +84,8 @@ async fn up_runs_everything_stops_cleanly_and_keeps_its_data() {
     // Kept on failure (the logs of both runs are in it), removed on success.
     let dir = tempfile::Builder::new().prefix("brewlytics-up-test-").tempdir().unwrap().keep();
     let analytics_port = free_port().unwrap();
-    let first = start_up(&dir, "25", analytics_port);
-    let (_, _, facts) = wait_for_facts(&dir, 10).await;
+    let first = start_up(&dir, "25", analytics_port, Some("warn"));
+    let (_, first_olap, facts) = wait_for_facts(&dir, 10).await;
     // Least privilege: status shows the API and the daemon connected as their roles.
     let out = brewlytics(&dir, &["status", "--json"]).output().unwrap();
     let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -90,9 +96,11 @@ async fn up_runs_everything_stops_cleanly_and_keeps_its_data() {
     let status = interrupt(first, Duration::from_secs(15)).await;
     assert!(status.success(), "first up exited with {status}");
 
-    // A second run reuses the data, with the generator off.
-    let second = start_up(&dir, "0", analytics_port);
+    // A second run reuses the data and the port (a DSN copied from the first run still works),
+    // with the generator off, and logs no NOTICE of the idempotent setup, without colour codes.
+    let second = start_up(&dir, "0", analytics_port, None);
     let (oltp_url, olap_url, _) = wait_for_facts(&dir, facts).await;
+    assert_eq!(olap_url, first_olap, "the private cluster kept its port");
     let (oltp, olap) = (connect_url(&oltp_url).await, connect_url(&olap_url).await);
     // status finds the private database from the same directory, with no DSN.
     let status =
@@ -120,6 +128,11 @@ async fn up_runs_everything_stops_cleanly_and_keeps_its_data() {
     assert!(out.status.success(), "verify: {}", String::from_utf8_lossy(&out.stdout));
     let status = interrupt(second, Duration::from_secs(15)).await;
     assert!(status.success(), "second up exited with {status}");
+    let log = std::fs::read_to_string(dir.join("up-0.log")).unwrap();
+    for noise in ["NOTICE", "already exists", "already a member", "\x1b["] {
+        assert!(!log.contains(noise), "the second up logged {noise:?}:\n{log}");
+    }
+    assert!(log.contains("cdc daemon active"), "info logs are on: {log}");
     assert!(ClusterState::load(&dir.join(".brewlytics")).is_none(), "PostgreSQL stopped with up");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,6 +1,6 @@
 -- satisfaction_daily reproduces fact_feedback: the same number of live ratings and the same sum
 -- of ratings, every average between 1 and 5, and the counts per rating adding up. Any row returned
--- is a failure.
+-- is a failure. Both sides read the same consistent cut (stg_fact_cut), so it holds under load.
 with mart as (
     select
         coalesce(sum(ratings), 0) as ratings,
@@ -12,8 +12,7 @@ with mart as (
 
 facts as (
     select count(*) as ratings, coalesce(sum(rating), 0) as rating_sum
-    from {{ source('star', 'fact_feedback') }}
-    where not is_deleted
+    from {{ ref('stg_feedback') }}
 )
 
 select mart.*, facts.ratings as fact_ratings, facts.rating_sum as fact_rating_sum

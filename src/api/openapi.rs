@@ -53,24 +53,24 @@ fn paths() -> Value {
     json!({
         "/orders/new": { "post": op("Place an order (one transaction). Missing employee_id: a random active \
             employee of the store. Missing store_id: the employee's store, else the lowest-id store with an \
-            active employee. Lines of the same product are merged.", Some("NewOrder"), "Order", &[400, 413, 415, 422]) },
+            active employee. Lines of the same product are merged.", Some("NewOrder"), "Order", &[422]) },
         "/orders/random": { "post": op("Place a realistic random order drawn from the catalogue (day-part \
             weighted).", None, "Order", &[409]) },
         "/orders/{id}": { "get": with_id(op("An order with its lines and payments.", None, "Order", &[400, 404])) },
         "/orders/{id}/status": { "post": with_id(op("Change the status: placed→served, placed→cancelled \
             (refund + stock returned), served→refunded (refund). Other transitions are 409.",
-            Some("StatusChange"), "Order", &[400, 404, 409, 422])) },
+            Some("StatusChange"), "Order", &[404, 409, 422])) },
         "/orders/{id}/feedback": { "post": with_id(op("Rate an order 1-5 with an optional comment (at most 500 \
             characters). Only served or refunded orders can be rated (a placed or cancelled order is 409); one \
-            rating per order (a second is 409).", Some("NewFeedback"), "Feedback", &[400, 404, 409, 413, 415, 422])) },
+            rating per order (a second is 409).", Some("NewFeedback"), "Feedback", &[404, 409, 422])) },
         "/products": { "get": op("Every product, by id.", None, "ProductList", &[]) },
-        "/products/new": { "post": op("Add a product.", Some("NewProduct"), "Product", &[400, 422]) },
+        "/products/new": { "post": op("Add a product.", Some("NewProduct"), "Product", &[422]) },
         "/products/{id}": { "patch": with_id(op("Change name, price, category or active (a no-op writes \
-            nothing).", Some("ProductPatch"), "Product", &[400, 404, 422])) },
-        "/customers/new": { "post": op("Add a customer (email unique).", Some("NewCustomer"), "Customer", &[400, 409, 422]) },
+            nothing). Fields absent stay as they are; null and unknown fields are 422.", Some("ProductPatch"), "Product", &[404, 422])) },
+        "/customers/new": { "post": op("Add a customer (email unique).", Some("NewCustomer"), "Customer", &[409, 422]) },
         "/employees/active": { "get": op("Active employees, by id.", None, "EmployeeList", &[]) },
         "/inventory/restock": { "post": op("Add stock: a restock movement and the on-hand increase.",
-            Some("Restock"), "Restocked", &[400, 422]) },
+            Some("Restock"), "Restocked", &[422]) },
         "/catalog": { "get": op("What a load generator needs: active products, up to 1000 random customer ids, \
             stores with their active employees.", None, "Catalog", &[]) },
         "/health": { "get": op("200 when the database answers, else 503.", None, "Health", &[503]) },
@@ -86,10 +86,12 @@ fn paths() -> Value {
 }
 
 /// One operation: summary, optional JSON request body, 200 response schema and error statuses.
+/// A JSON body can also be malformed (400), too large (413) or not declared as JSON (415).
 fn op(summary: &str, request: Option<&str>, response: &str, errors: &[u16]) -> Value {
     let mut responses = Map::new();
     responses.insert("200".into(), json!({ "description": "OK", "content": json_schema(response) }));
-    for status in errors.iter().chain(&[500, 503]) {
+    let body_errors: &[u16] = if request.is_some() { &[400, 413, 415] } else { &[] };
+    for status in errors.iter().chain(body_errors).chain(&[500, 503]) {
         responses.insert(status.to_string(), json!({ "description": "error", "content": json_schema("Error") }));
     }
     let mut op = json!({ "summary": summary, "responses": responses });
@@ -99,9 +101,27 @@ fn op(summary: &str, request: Option<&str>, response: &str, errors: &[u16]) -> V
     op
 }
 
+/// A path id: a 32-bit integer (anything else is 400).
 fn with_id(mut op: Value) -> Value {
-    op["parameters"] = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "integer" } }]);
+    op["parameters"] = json!([{ "name": "id", "in": "path", "required": true, "schema": int32() }]);
     op
+}
+
+fn int32() -> Value {
+    json!({ "type": "integer", "format": "int32", "minimum": i32::MIN, "maximum": i32::MAX })
+}
+
+/// What `validate::text` accepts: at most 200 characters as sent, no NUL, not only ASCII whitespace.
+fn name_text() -> Value {
+    json!({ "type": "string", "maxLength": 200, "pattern": "^[^\\x00]*[^\\x00 \\t\\n\\f\\r][^\\x00]*$" })
+}
+
+/// A request price: positive, below 99,999,999, at most 2 decimals (also accepted as a numeric string).
+fn price() -> Value {
+    json!({
+        "type": "number", "minimum": 0, "exclusiveMinimum": true, "maximum": 99_999_999, "exclusiveMaximum": true,
+        "multipleOf": 0.01, "description": "exact decimal, at most 2 places",
+    })
 }
 
 fn json_schema(name: &str) -> Value {
@@ -118,34 +138,46 @@ fn list(item: &str) -> Value {
 
 fn schemas() -> Value {
     let int = json!({ "type": "integer" });
+    let id = int32();
+    let nullable_id =
+        json!({ "type": "integer", "format": "int32", "minimum": i32::MIN, "maximum": i32::MAX, "nullable": true });
     let money = json!({ "type": "number", "description": "exact decimal, 2 places" });
     let text = json!({ "type": "string" });
     let time = json!({ "type": "string", "format": "date-time" });
     let method = json!({ "type": "string", "enum": ["cash", "card", "mobile"] });
     let status = json!({ "type": "string", "enum": ["placed", "served", "cancelled", "refunded"] });
+    let email = json!({
+        "type": "string", "maxLength": 200,
+        "pattern": "^[ \\t\\n\\f\\r]*[^@\\x00-\\x20\\x7f]+@[^@.\\x00-\\x20\\x7f]+(\\.[^@.\\x00-\\x20\\x7f]+)+[ \\t\\n\\f\\r]*$",
+        "description": "local@domain.tld: one @, no space or control character, leading/trailing whitespace trimmed",
+    });
     json!({
         "Error": obj(&["error"], json!({ "error": text, "field": text })),
-        "NewLine": obj(&["product_id", "quantity"], json!({ "product_id": int, "quantity": { "type": "integer", "minimum": 1, "maximum": 1000 } })),
+        "NewLine": obj(&["product_id", "quantity"], json!({ "product_id": id, "quantity": { "type": "integer", "minimum": 1, "maximum": 1000 } })),
         "NewOrder": obj(&["customer_id", "items"], json!({
-            "customer_id": int, "employee_id": int, "store_id": int, "payment_method": method,
+            "customer_id": id, "employee_id": nullable_id, "store_id": nullable_id,
+            "payment_method": { "type": "string", "enum": ["cash", "card", "mobile"], "nullable": true },
             "items": { "type": "array", "minItems": 1, "items": { "$ref": "#/components/schemas/NewLine" } },
         })),
         "OrderLine": obj(&["product_id", "quantity", "price", "line_total"], json!({ "product_id": int, "quantity": int, "price": money, "line_total": money })),
         "Payment": obj(&["id", "amount", "method", "paid_at"], json!({ "id": int, "amount": money, "method": method, "paid_at": time })),
         "Order": obj(&["order_id", "customer_id", "store_id", "status", "order_time", "total", "items", "payments"], json!({
-            "order_id": int, "customer_id": int, "employee_id": int, "store_id": int, "status": status,
-            "order_time": time, "total": money, "items": list("OrderLine"), "payments": list("Payment"),
+            "order_id": int, "customer_id": int, "employee_id": { "type": "integer", "nullable": true }, "store_id": int,
+            "status": status, "order_time": time, "total": money, "items": list("OrderLine"), "payments": list("Payment"),
         })),
         "StatusChange": obj(&["status"], json!({ "status": status })),
-        "NewProduct": obj(&["name", "price"], json!({ "name": text, "price": money, "category": text })),
-        "ProductPatch": obj(&[], json!({ "name": text, "price": money, "category": text, "active": { "type": "boolean" } })),
+        "NewProduct": obj(&["name", "price"], json!({ "name": name_text(), "price": price(), "category": nullable(name_text()) })),
+        "ProductPatch": {
+            "type": "object", "minProperties": 1, "additionalProperties": false,
+            "properties": { "name": name_text(), "price": price(), "category": name_text(), "active": { "type": "boolean" } },
+        },
         "Product": obj(&["id", "name", "category", "price", "active"], json!({ "id": int, "name": text, "category": text, "price": money, "active": { "type": "boolean" } })),
         "ProductList": list("Product"),
-        "NewCustomer": obj(&["name", "email"], json!({ "name": text, "email": { "type": "string", "format": "email" } })),
+        "NewCustomer": obj(&["name", "email"], json!({ "name": name_text(), "email": email })),
         "Customer": obj(&["id", "name", "email"], json!({ "id": int, "name": text, "email": text })),
         "Employee": obj(&["id", "name", "store_id", "role"], json!({ "id": int, "name": text, "store_id": int, "role": text })),
         "EmployeeList": list("Employee"),
-        "Restock": obj(&["product_id", "store_id", "quantity"], json!({ "product_id": int, "store_id": int, "quantity": { "type": "integer", "minimum": 1 } })),
+        "Restock": obj(&["product_id", "store_id", "quantity"], json!({ "product_id": id, "store_id": id, "quantity": { "type": "integer", "minimum": 1, "maximum": 100_000 } })),
         "Restocked": obj(&["movement_id", "product_id", "store_id", "quantity", "on_hand"], json!({ "movement_id": int, "product_id": int, "store_id": int, "quantity": int, "on_hand": int })),
         "CatalogProduct": obj(&["id", "name", "category", "price"], json!({ "id": int, "name": text, "category": text, "price": money })),
         "CatalogStore": obj(&["id", "name", "employee_ids"], json!({ "id": int, "name": text, "employee_ids": { "type": "array", "items": int } })),
@@ -162,4 +194,9 @@ fn schemas() -> Value {
             "comment": { "type": "string", "nullable": true }, "created_at": time,
         })),
     })
+}
+
+fn nullable(mut schema: Value) -> Value {
+    schema["nullable"] = json!(true);
+    schema
 }

@@ -39,17 +39,24 @@ pub(super) struct NewProduct {
     pub category: Option<String>,
 }
 
-/// The body of `PATCH /products/{id}`: the fields to change.
+/// The body of `PATCH /products/{id}`: the fields to change (absent: unchanged; null and
+/// unknown fields are refused, as the OpenAPI document says).
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct ProductPatch {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub name: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub price: Option<Decimal>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub category: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "present")]
     pub active: Option<bool>,
+}
+
+/// A field that, when present, must hold a value (not null).
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(d).map(Some)
 }
 
 /// `GET /products`: every product, active or not, by id.

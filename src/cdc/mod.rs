@@ -12,6 +12,8 @@
 //!   warehouse rejects as data goes through dead-letter isolation.
 //! * `pipeline` is the loop; `lock` keeps one daemon active; `listen` wakes it up; `monitor`
 //!   exports gauges; [`retention`] prunes applied changes; [`status`] reports from the databases.
+//! * [`reconcile`] compares OLTP and the warehouse at one moment (`brewlytics verify`);
+//!   `reconciler` runs it on a schedule (`CDC_RECONCILE_EVERY`) and exports the result.
 
 mod apply;
 mod backfill;
@@ -22,6 +24,8 @@ mod listen;
 mod lock;
 mod monitor;
 mod pipeline;
+pub mod reconcile;
+mod reconciler;
 pub mod retention;
 mod source;
 pub mod status;

@@ -13,7 +13,7 @@ use super::{
     daemon::Daemon,
     error::{CdcError, ErrorKind},
     listen::{Cadence, Listener},
-    lock, monitor, retention,
+    lock, monitor, reconciler, retention,
     source::Source,
 };
 use crate::{
@@ -56,7 +56,8 @@ impl Backoff {
 /// exponential backoff; this returns only on shutdown.
 pub async fn run(config: &Config, shutdown: CancellationToken) {
     let (checkpoint_tx, checkpoint_rx) = watch::channel(None);
-    let monitor = tokio::spawn(monitor::run(config.clone(), checkpoint_rx, shutdown.child_token()));
+    let monitor = tokio::spawn(monitor::run(config.clone(), checkpoint_rx.clone(), shutdown.child_token()));
+    let reconciler = tokio::spawn(reconciler::run(config.clone(), checkpoint_rx, shutdown.child_token()));
     let mut backoff = Backoff::new();
     while !shutdown.is_cancelled() {
         let delay = match run_connected(config, &shutdown, &checkpoint_tx, &mut backoff).await {
@@ -76,6 +77,7 @@ pub async fn run(config: &Config, shutdown: CancellationToken) {
     }
     metrics::gauge!(telemetry::CDC_ACTIVE).set(0.0);
     monitor.abort();
+    reconciler.abort();
     tracing::info!("cdc daemon stopped");
 }
 

@@ -12,7 +12,6 @@ use brewlytics::{
     db::{self, Db},
     dead_letter, telemetry,
     tools::{bench, metabase},
-    warehouse::verify,
 };
 
 /// How long the daemon's shutdown may take before the process gives up and exits non-zero.
@@ -103,10 +102,35 @@ pub(crate) async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `brewlytics verify`: exit 1 when OLTP and the warehouse differ.
-pub(crate) async fn verify(config: &Config) -> anyhow::Result<ExitCode> {
-    let (oltp, olap) = (db::connect(config, Db::Oltp).await?, db::connect(config, Db::Olap).await?);
-    let report = verify::verify(&oltp, &olap).await.context("running the reconciliation queries")?;
+/// `brewlytics verify`'s exit codes: 0 clean, 1 differences, 2 could not run (a setting, a
+/// connection, a query), 3 no comparable moment within `--wait` (see [`cdc::reconcile`]).
+pub(crate) const VERIFY_CANNOT_COMPARE: u8 = 3;
+
+/// `brewlytics verify`: compare OLTP and the warehouse at the checkpoint, exactly, while writers run.
+pub(crate) async fn verify(config: &Config, wait: Duration) -> ExitCode {
+    match try_verify(config, wait).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", telemetry::Chain(e.as_ref()));
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn try_verify(config: &Config, wait: Duration) -> anyhow::Result<ExitCode> {
+    let (mut oltp, mut olap) = (db::connect(config, Db::Oltp).await?, db::connect(config, Db::Olap).await?);
+    let status = cdc::status::status(&oltp, &olap).await?;
+    println!("daemon: {}", status.active.as_deref().map_or("none active".to_string(), |a| format!("active ({a})")));
+    let opts = cdc::reconcile::ReconcileOptions { wait, ..Default::default() };
+    let outcome = cdc::reconcile::reconcile(&mut oltp, &mut olap, &opts).await.context("reconciling")?;
+    let (report, checkpoint, pending) = match outcome {
+        cdc::reconcile::Outcome::Compared { report, checkpoint, pending } => (report, checkpoint, pending),
+        cdc::reconcile::Outcome::CannotCompare(reason) => {
+            println!("verify: cannot compare now: {reason}; nothing was compared (try again, or raise --wait)");
+            return Ok(ExitCode::from(VERIFY_CANNOT_COMPARE));
+        }
+    };
+    println!("compared at checkpoint {checkpoint} ({pending} later change(s) undone on the OLTP side)");
     for (name, keys) in &report.checks {
         println!("checked {name}: {keys} keys");
     }
@@ -116,11 +140,16 @@ pub(crate) async fn verify(config: &Config) -> anyhow::Result<ExitCode> {
     }
     if report.is_clean() {
         println!("verify: clean");
-        Ok(ExitCode::SUCCESS)
-    } else {
-        println!("verify: {} difference(s)", report.differences.len());
-        Ok(ExitCode::from(1))
+        return Ok(ExitCode::SUCCESS);
     }
+    println!("verify: {} difference(s)", report.differences.len());
+    if status.dead_letters > 0 {
+        println!(
+            "note: {} dead letter(s) pending (`brewlytics dlq list`): the warehouse lacks their changes",
+            status.dead_letters
+        );
+    }
+    Ok(ExitCode::from(1))
 }
 
 /// `brewlytics resync [--table NAME…] [--no-wait]`: queue a resync for the active daemon and
@@ -193,7 +222,12 @@ pub(crate) fn progress_line(p: &cdc::JobProgress) -> String {
 /// `brewlytics dlq list [--all]`.
 pub(crate) async fn dlq_list(config: &Config, all: bool) -> anyhow::Result<()> {
     let olap = db::connect(config, Db::Olap).await?;
-    for d in dead_letter::list(&olap, all).await? {
+    let letters = dead_letter::list(&olap, all).await?;
+    if letters.is_empty() {
+        // stdout stays one JSON object per dead letter; the note is for the terminal.
+        eprintln!("no {}dead letters", if all { "" } else { "pending " });
+    }
+    for d in letters {
         println!("{}", serde_json::to_string(&d)?);
     }
     Ok(())

@@ -45,8 +45,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Reconcile OLTP with the warehouse; exits 1 when they differ.
-    Verify,
+    /// Compare OLTP with the warehouse at the daemon's checkpoint, exactly, even while orders flow.
+    ///
+    /// Exit codes: 0 clean, 1 differences (each printed), 2 could not run, 3 cannot compare now
+    /// (the daemon is inside a large window or far behind for longer than --wait).
+    Verify {
+        /// How long to wait for a comparable moment (e.g. 10s, 1m).
+        #[arg(long, default_value = "10s", value_parser = brewlytics::config::parse_duration)]
+        wait: Duration,
+    },
     /// Rebuild warehouse tables from OLTP truth while the system runs (the active daemon does it).
     Resync {
         /// A warehouse table to rebuild (dim_store, dim_customer, dim_employee, dim_product,
@@ -138,7 +145,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Roles => commands::roles(&config).await?,
         Command::Cdc => return commands::cdc(&config, shutdown_on_signals()).await,
         Command::Status { json } => commands::status(&config, json).await?,
-        Command::Verify => return commands::verify(&config).await,
+        Command::Verify { wait } => return Ok(commands::verify(&config, wait).await),
         Command::Resync { tables, no_wait } => return commands::resync(&config, &tables, no_wait).await,
         Command::Dlq { action: DlqAction::List { all } } => commands::dlq_list(&config, all).await?,
         Command::Dlq { action: DlqAction::Replay { id } } => commands::dlq_replay(&config, id).await?,

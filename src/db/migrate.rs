@@ -15,6 +15,7 @@ mod olap_migrations {
 /// A database of the original Brewlytics is adopted first; one that is neither empty, ours nor
 /// the original's is refused, untouched, with every difference named.
 pub async fn migrate(client: &mut Client, db: Db) -> Result<usize, DbError> {
+    quiet(client).await?;
     match adopt::inspect(client, db).await? {
         adopt::Found::Empty | adopt::Found::Ours => {}
         adopt::Found::Original => adopt::adopt(client, db).await?,
@@ -27,6 +28,15 @@ pub async fn migrate(client: &mut Client, db: Db) -> Result<usize, DbError> {
     let report =
         runner.set_abort_divergent(true).set_abort_missing(true).run_async(client).await.map_err(|e| error(db, e))?;
     Ok(report.applied_migrations().len())
+}
+
+/// Idempotent DDL (`create … if not exists`, a grant already held) answers with NOTICEs that
+/// would be logged on every run: this session only reports warnings and errors.
+pub(super) async fn quiet(client: &Client) -> Result<(), DbError> {
+    client
+        .batch_execute("set client_min_messages = warning")
+        .await
+        .map_err(|source| DbError::Sql { step: "setting client_min_messages", source })
 }
 
 fn error(db: Db, e: refinery::Error) -> DbError {

@@ -69,6 +69,8 @@ impl Role {
 /// both databases. The two databases may be on different servers.
 pub async fn apply_roles(oltp: &Client, olap: &Client, config: &Config) -> Result<(), DbError> {
     let sql = |step, source| DbError::Sql { step, source };
+    super::migrate::quiet(oltp).await?;
+    super::migrate::quiet(olap).await?;
     for (client, db) in [(oltp, Db::Oltp), (olap, Db::Olap)] {
         for role in Role::ALL.into_iter().filter(|r| r.uses(db)) {
             client

@@ -118,12 +118,12 @@ impl PrivateCluster {
         if !data.join("PG_VERSION").exists() {
             cluster.initdb()?;
         }
-        cluster.state.port = free_port()?;
-        cluster.write_settings()?;
         if data.join("postmaster.pid").exists() {
             // A previous run was killed: let pg_ctl clean up a stale pid file, or stop a live server.
-            let _ = cluster.pg_ctl(&["stop", "-m", "fast"]);
+            let _ = cluster.pg_ctl(&["stop", "-m", "fast", "-w"]);
         }
+        cluster.state.port = cluster.port()?;
+        cluster.write_settings()?;
         cluster.pg_ctl(&[
             "start",
             "-w",
@@ -135,6 +135,19 @@ impl PrivateCluster {
         let state = serde_json::to_string(&cluster.state).expect("state serialises");
         write(&cluster.opts.dir.join("cluster.json"), &state)?;
         Ok(cluster)
+    }
+
+    /// The port of the previous run (in `cluster.json`) when it is free, so a DSN copied
+    /// yesterday still works; a new free port when it is taken (or on the first run).
+    fn port(&self) -> Result<u16, ClusterError> {
+        let previous = fs::read_to_string(self.opts.dir.join("cluster.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<ClusterState>(&text).ok())
+            .map(|state| state.port);
+        match previous {
+            Some(port) if port_is_free(port) => Ok(port),
+            _ => free_port(),
+        }
     }
 
     /// The data directory.
@@ -317,6 +330,10 @@ fn allow_traverse(dir: &Path) {
             let _ = fs::set_permissions(dir, fs::Permissions::from_mode(mode | 0o011));
         }
     }
+}
+
+fn port_is_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.

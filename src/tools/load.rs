@@ -67,9 +67,14 @@ pub enum LoadError {
     EmptyCatalog(String),
 }
 
+/// Below this share of the target rate a run says it fell short.
+const SHORT_OF_TARGET: f64 = 0.98;
+
 /// What a load run achieved.
 #[derive(Debug, Clone, Default)]
 pub struct LoadReport {
+    /// The orders per second asked for.
+    pub target_rate: f64,
     pub elapsed: Duration,
     pub orders_placed: u64,
     pub orders_failed: u64,
@@ -90,8 +95,15 @@ pub struct LoadReport {
 
 impl LoadReport {
     /// Placed orders per second over the run.
-    pub(crate) fn achieved_rate(&self) -> f64 {
+    pub fn achieved_rate(&self) -> f64 {
         self.orders_placed as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// How many orders per second the run fell short of its target by, when it did (more than
+    /// 2 %): the API, the database or this machine could not keep up (or orders failed).
+    pub fn shortfall(&self) -> Option<f64> {
+        let achieved = self.achieved_rate();
+        (self.target_rate > 0.0 && achieved < self.target_rate * SHORT_OF_TARGET).then_some(self.target_rate - achieved)
     }
 }
 
@@ -118,6 +130,15 @@ impl fmt::Display for LoadReport {
             ms(self.p95),
             ms(self.p99)
         )?;
+        if let Some(short) = self.shortfall() {
+            write!(
+                f,
+                "\nFELL SHORT of the target {:.1} orders/s by {short:.1} orders/s ({:.1} %): the API, the \
+                 database or this machine could not keep up (see the latencies), or orders failed",
+                self.target_rate,
+                100.0 * short / self.target_rate
+            )?;
+        }
         if let Some(e) = &self.first_error {
             write!(f, "\nfirst error: {e}")?;
         }
@@ -180,6 +201,7 @@ pub async fn run_load(opts: &LoadOptions, shutdown: CancellationToken) -> Result
     }
     let mut tally = std::mem::take(&mut *ctx.tally.lock().expect("tally lock"));
     tally.report.elapsed = elapsed;
+    tally.report.target_rate = opts.rate;
     tally.latencies.sort();
     let pct = |q: f64| percentile(&tally.latencies, q);
     (tally.report.p50, tally.report.p95, tally.report.p99) = (pct(0.50), pct(0.95), pct(0.99));
@@ -337,6 +359,25 @@ impl Ctx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_below_its_target_says_by_how_much() {
+        let report = |placed| LoadReport {
+            target_rate: 50.0,
+            elapsed: Duration::from_secs(10),
+            orders_placed: placed,
+            ..LoadReport::default()
+        };
+        assert_eq!(report(500).shortfall(), None);
+        assert_eq!(report(495).shortfall(), None, "within 2 %");
+        let short = report(452);
+        assert!((short.shortfall().unwrap() - 4.8).abs() < 1e-9);
+        assert!(
+            short.to_string().contains("FELL SHORT of the target 50.0 orders/s by 4.8 orders/s (9.6 %)"),
+            "{short}"
+        );
+        assert!(!report(500).to_string().contains("FELL SHORT"));
+    }
 
     #[test]
     fn percentiles_use_nearest_rank() {

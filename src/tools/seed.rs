@@ -97,6 +97,11 @@ const PRODUCTS: [(&str, &str, i64); 20] = [
     ("Soup of the Day", "food", 550),
 ];
 
+/// The domain of the seeded customers' e-mails. Never `example.com`: the original's clients create
+/// `first.last@example.com` (k6) and `first.last_<ms>@example.com` (pytest) customers, and their
+/// setup must not collide with the seed (e-mails are unique).
+pub const SEED_EMAIL_DOMAIN: &str = "seed.brewlytics.test";
+
 const FIRST_NAMES: [&str; 20] = [
     "Alice", "Bob", "Priya", "John", "Maria", "Wei", "Ahmed", "Olivia", "Carlos", "Nina", "Aisha", "Ben", "Chen",
     "Daria", "Elif", "Finn", "Gita", "Hugo", "Isla", "Jamal",
@@ -151,13 +156,17 @@ async fn insert_products(tx: &tokio_postgres::Transaction<'_>) -> Result<u64, to
     tx.execute(sql, &[&name, &category, &price]).await
 }
 
-async fn insert_customers(tx: &tokio_postgres::Transaction<'_>) -> Result<u64, tokio_postgres::Error> {
-    let people: Vec<(String, String)> = LAST_NAMES
+/// `(name, email)` of every seeded customer.
+fn customers() -> Vec<(String, String)> {
+    LAST_NAMES
         .iter()
         .flat_map(|last| FIRST_NAMES.iter().map(move |first| (*first, *last)))
-        .map(|(first, last)| (format!("{first} {last}"), format!("{}.{}@example.com", first, last).to_lowercase()))
-        .collect();
-    let (name, email): (Vec<String>, Vec<String>) = people.into_iter().unzip();
+        .map(|(first, last)| (format!("{first} {last}"), format!("{first}.{last}@{SEED_EMAIL_DOMAIN}").to_lowercase()))
+        .collect()
+}
+
+async fn insert_customers(tx: &tokio_postgres::Transaction<'_>) -> Result<u64, tokio_postgres::Error> {
+    let (name, email): (Vec<String>, Vec<String>) = customers().into_iter().unzip();
     let sql = "insert into customers (name, email)
                select t.name, t.email from unnest($1::text[], $2::text[]) with ordinality as t (name, email, n)
                order by t.n on conflict (email) do nothing";
@@ -187,6 +196,14 @@ async fn open_stock(tx: &tokio_postgres::Transaction<'_>) -> Result<u64, tokio_p
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seeded_emails_never_collide_with_the_original_clients() {
+        let emails: Vec<String> = customers().into_iter().map(|c| c.1).collect();
+        assert_eq!(emails.len(), 200);
+        assert!(emails.iter().all(|e| !e.ends_with("@example.com")), "k6 and pytest of the original use example.com");
+        assert!(emails.contains(&"alice.smith@seed.brewlytics.test".to_string()));
+    }
 
     #[test]
     fn natural_keys_are_unique() {

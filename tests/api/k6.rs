@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::TestApi;
 
-fn k6_binary() -> PathBuf {
+pub(super) fn k6_binary() -> PathBuf {
     if let Some(path) = std::env::var_os("K6_BIN") {
         return PathBuf::from(path);
     }

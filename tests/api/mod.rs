@@ -10,6 +10,8 @@ mod feedback;
 mod k6;
 mod load;
 mod orders;
+mod original;
+mod schemathesis;
 mod seed;
 
 use brewlytics::{api, db::Role, tools::seed as seeder};

@@ -2,11 +2,20 @@
 
 use std::{str::FromStr, time::Duration};
 
-use brewlytics::{db::Db, tools::metabase::Spec};
+use brewlytics::{
+    api,
+    db::Db,
+    tools::{
+        load::{run_load, LoadOptions},
+        metabase::Spec,
+        seed,
+    },
+};
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 use super::{fill::filled_warehouse, repo, run_tool, tool, INSTALL_DBT};
-use crate::support::{connect_url, scalar, TestDb};
+use crate::support::{assert_verified, connect_url, scalar, wait_caught_up, InProcessDaemon, TestDb};
 
 /// `dbt build` (models and data tests) on `t`'s warehouse as the `brewlytics_dbt` role; returns
 /// the `results` of run_results.json.
@@ -67,6 +76,57 @@ async fn dbt_build_passes_and_every_mart_has_rows() {
     let facts =
         scalar(&olap, "select sum(line_total) from fact_sales where order_status = 'served' and not is_deleted");
     assert_eq!(mart, facts.await);
+}
+
+/// Orders per second while dbt builds (the "up at 50 orders/s").
+const LIVE_RATE: f64 = 50.0;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dbt_build_passes_while_orders_stream_in() {
+    let t = TestDb::new().await;
+    seed::seed(&mut t.oltp().await).await.expect("seed");
+    let daemon = InProcessDaemon::start(&t.config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop_api, stop_load) = (CancellationToken::new(), CancellationToken::new());
+    let (config, shutdown) = (t.config.clone(), stop_api.clone().cancelled_owned());
+    let server = tokio::spawn(async move { api::serve(&config, listener, shutdown).await.expect("serve the API") });
+    let options = LoadOptions {
+        rate: LIVE_RATE,
+        duration: Duration::from_secs(600),
+        api: Some(base),
+        concurrency: 16,
+        api_key: None,
+    };
+    let load = tokio::spawn({
+        let stop = stop_load.clone();
+        async move { run_load(&options, stop).await.expect("load runs") }
+    });
+    let olap = t.olap().await;
+    let facts = || async { scalar::<i64>(&olap, "select count(*) from fact_sales").await };
+    // Some history first, so the marts have rows while the build runs.
+    crate::support::wait_for("facts in the warehouse", Duration::from_secs(60), || async {
+        (facts().await >= 50).then_some(())
+    })
+    .await;
+    let before = facts().await;
+    let results = dbt_build(&t).await;
+    let during = facts().await - before;
+    stop_load.cancel();
+    let report = load.await.unwrap();
+    stop_api.cancel();
+    server.await.unwrap();
+    let failed: Vec<_> = results.iter().filter(|r| !matches!(r["status"].as_str(), Some("success" | "pass"))).collect();
+    assert!(failed.is_empty(), "dbt nodes not successful under load: {failed:#?}");
+    eprintln!(
+        "dbt build under load: {} nodes green, {during} fact rows applied during the build; {report}",
+        results.len()
+    );
+    assert!(report.achieved_rate() >= 20.0 && report.orders_failed == 0, "{report}");
+    assert!(during > 0, "the daemon applied nothing while dbt built: the build did not run under load");
+    wait_caught_up(&t, Duration::from_secs(60)).await;
+    daemon.stop().await;
+    assert_verified(&t).await;
 }
 
 /// Run every card of metabase/dashboard.json as `analytics_reader`; returns (card, rows) and

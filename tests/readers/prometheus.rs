@@ -28,7 +28,7 @@ use crate::support::{wait_for, TestDb};
 /// - the other two may return data for a moment on a busy machine without being wrong (the
 ///   backlog rises between batches; freshness p99 depends on the shared CPUs), so only their
 ///   parts are required and the expression must evaluate without error.
-const ALERTS: [(&str, &[&str], bool); 7] = [
+const ALERTS: [(&str, &[&str], bool); 9] = [
     ("CdcBacklogGrowing", &["deriv(cdc_backlog_rows[5m])", "cdc_backlog_rows"], false),
     (
         "CdcFreshnessP99High",
@@ -43,6 +43,9 @@ const ALERTS: [(&str, &[&str], bool); 7] = [
     ("CdcDeadLettersPending", &["max by (job) (cdc_dead_letters_pending)"], true),
     ("CdcLongOpenTransaction", &["max by (job) (cdc_oldest_open_transaction_seconds)"], true),
     ("CdcNoActiveDaemon", &["max(cdc_active)"], true),
+    // Exact at one moment, so quiet under load: a false difference would fire it.
+    ("CdcReconcileDifferences", &["max by (job) (cdc_reconcile_differences)"], true),
+    ("CdcReconcileStale", &["max by (job) (cdc_reconcile_last_run_timestamp_seconds)"], true),
     ("BrewlyticsTargetDown", &["up{job=~\"brewlytics-cdc|brewlytics-api\"}"], true),
 ];
 
@@ -162,7 +165,7 @@ async fn prometheus_over_the_real_binaries_has_data_for_every_dashboard_and_aler
     let dir = tempfile::tempdir().unwrap();
     let (cdc_port, api_port, prom_port) = (free_port(), free_port(), free_port());
     let mut cdc = brewlytics(&t, "cdc");
-    cdc.env("METRICS_ADDR", format!("127.0.0.1:{cdc_port}"));
+    cdc.env("METRICS_ADDR", format!("127.0.0.1:{cdc_port}")).env("CDC_RECONCILE_EVERY", "2s");
     let cdc = Child::spawn("brewlytics cdc", cdc, dir.path().join("cdc.log"));
     let mut api = brewlytics(&t, "api");
     api.env("API_ADDR", format!("127.0.0.1:{api_port}"));

@@ -243,8 +243,17 @@ pub(crate) async fn wait_caught_up(t: &TestDb, deadline: Duration) {
     .await;
 }
 
+/// Run the exact reconciliation of `brewlytics verify` on two connections; panics when it cannot
+/// compare.
+pub(crate) async fn verify_report(oltp: &mut Client, olap: &mut Client) -> brewlytics::warehouse::verify::VerifyReport {
+    match brewlytics::cdc::reconcile::verify(oltp, olap).await.expect("verify runs") {
+        brewlytics::cdc::reconcile::Outcome::Compared { report, .. } => report,
+        brewlytics::cdc::reconcile::Outcome::CannotCompare(reason) => panic!("verify cannot compare: {reason}"),
+    }
+}
+
 /// Assert `brewlytics verify` finds no difference.
 pub(crate) async fn assert_verified(t: &TestDb) {
-    let report = brewlytics::warehouse::verify::verify(&t.oltp().await, &t.olap().await).await.expect("verify runs");
+    let report = verify_report(&mut t.oltp().await, &mut t.olap().await).await;
     assert!(report.is_clean(), "verify found differences: {:#?}", report.differences);
 }

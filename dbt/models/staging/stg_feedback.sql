@@ -1,7 +1,8 @@
--- Customer ratings that still exist (soft-deleted ratings excluded). date_key is the UTC day the
--- rating was given; order_date_key and the store/customer/employee keys are the order's.
+-- Customer ratings that still exist (soft-deleted ratings excluded), from the consistent cut of
+-- the facts (stg_fact_cut). date_key is the UTC day the rating was given; order_date_key and the
+-- store/customer/employee keys are the order's.
 select
-    feedback_id,
+    id as feedback_id,
     order_id,
     date_key,
     time_key,
@@ -11,6 +12,6 @@ select
     employee_key,
     rating,
     comment,
-    rated_at
-from {{ source('star', 'fact_feedback') }}
-where not is_deleted
+    happened_at as rated_at
+from {{ ref('stg_fact_cut') }}
+where fact = 'feedback'

@@ -1,4 +1,5 @@
--- Orders that still exist (soft-deleted orders excluded).
+-- Orders that still exist (soft-deleted orders excluded), from the consistent cut of the facts
+-- (stg_fact_cut).
 select
     order_id,
     customer_id,
@@ -9,10 +10,10 @@ select
     store_key,
     customer_key,
     employee_key,
-    order_time,
+    happened_at as order_time,
     status,
-    total,
+    amount as total,
     changed_at,
     loaded_at
-from {{ source('star', 'fact_orders') }}
-where not is_deleted
+from {{ ref('stg_fact_cut') }}
+where fact = 'order'

@@ -1,6 +1,7 @@
--- Payments that still exist (soft-deleted payments excluded). Refunds are negative amounts.
+-- Payments that still exist (soft-deleted payments excluded), from the consistent cut of the
+-- facts (stg_fact_cut). Refunds are negative amounts.
 select
-    payment_id,
+    id as payment_id,
     order_id,
     date_key,
     time_key,
@@ -8,6 +9,6 @@ select
     customer_key,
     amount,
     method,
-    paid_at
-from {{ source('star', 'fact_payments') }}
-where not is_deleted
+    happened_at as paid_at
+from {{ ref('stg_fact_cut') }}
+where fact = 'payment'

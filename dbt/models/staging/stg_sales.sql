@@ -1,7 +1,7 @@
--- Order lines that still exist (soft-deleted lines excluded). Revenue readers add
--- `order_status = 'served'` themselves.
+-- Order lines that still exist (soft-deleted lines excluded), from the consistent cut of the
+-- facts (stg_fact_cut). Revenue readers add `order_status = 'served'` themselves.
 select
-    order_item_id,
+    id as order_item_id,
     order_id,
     product_id,
     product_key,
@@ -12,10 +12,10 @@ select
     employee_key,
     quantity,
     unit_price,
-    line_total,
-    order_status,
-    order_time,
+    amount as line_total,
+    status as order_status,
+    happened_at as order_time,
     changed_at,
     loaded_at
-from {{ source('star', 'fact_sales') }}
-where not is_deleted
+from {{ ref('stg_fact_cut') }}
+where fact = 'sale'

@@ -120,7 +120,7 @@ async fn drain_once(
     settings: DaemonSettings,
     log: &Path,
 ) -> Result<DrainRun, BenchError> {
-    let (oltp, olap) = (pair.oltp().await?, pair.olap().await?);
+    let (mut oltp, mut olap) = (pair.oltp().await?, pair.olap().await?);
     oltp.batch_execute("checkpoint").await?;
     let started = Instant::now();
     let mut process = DaemonProcess::start(daemon_bin, pair, &settings, log)?;
@@ -138,7 +138,10 @@ async fn drain_once(
         )
         .await?
         .get(0);
-    let verify_clean = crate::warehouse::verify::verify(&oltp, &olap).await?.is_clean();
+    let verify_clean = matches!(
+        crate::cdc::reconcile::verify(&mut oltp, &mut olap).await?,
+        crate::cdc::reconcile::Outcome::Compared { report, .. } if report.is_clean()
+    );
     Ok(DrainRun {
         settings,
         seconds,

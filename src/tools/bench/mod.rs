@@ -31,6 +31,8 @@ pub enum BenchError {
     Load(#[from] crate::tools::load::LoadError),
     #[error("database query failed: {0}")]
     Sql(#[from] tokio_postgres::Error),
+    #[error(transparent)]
+    Cdc(#[from] crate::cdc::CdcError),
     #[error("i/o failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("pgbench failed: {0}")]

@@ -102,7 +102,7 @@ async fn snapshot_once(
     settings: &DaemonSettings,
     log: &Path,
 ) -> Result<SnapshotRun, BenchError> {
-    let (oltp, olap) = (pair.oltp().await?, pair.olap().await?);
+    let (mut oltp, mut olap) = (pair.oltp().await?, pair.olap().await?);
     let started = Instant::now();
     let mut process = DaemonProcess::start(daemon_bin, pair, settings, log)?;
     let deadline = Duration::from_secs(1800);
@@ -143,7 +143,10 @@ async fn snapshot_once(
         .iter()
         .map(|r| (r.get(0), r.get(1), r.get::<_, Option<f64>>(2).unwrap_or(0.0)))
         .collect();
-    let verify_clean = crate::warehouse::verify::verify(&oltp, &olap).await?.is_clean();
+    let verify_clean = matches!(
+        crate::cdc::reconcile::verify(&mut oltp, &mut olap).await?,
+        crate::cdc::reconcile::Outcome::Compared { report, .. } if report.is_clean()
+    );
     let rows_per_s = source_rows as f64 / seconds;
     Ok(SnapshotRun { seconds, source_rows, rows_per_s, peak_rss_mib, verify_clean, tables })
 }
