@@ -43,7 +43,7 @@ async fn migrations_apply_to_empty_databases() {
     assert_eq!(db::migrate(&mut c, Db::Oltp).await.unwrap(), 0);
     let mut c = connect_url(&format!("{}/{name}", t.base)).await;
     c.batch_execute("drop schema public cascade; create schema public").await.unwrap();
-    assert_eq!(db::migrate(&mut c, Db::Olap).await.unwrap(), 3);
+    assert_eq!(db::migrate(&mut c, Db::Olap).await.unwrap(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread")]

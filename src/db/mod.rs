@@ -1,9 +1,11 @@
 //! PostgreSQL plumbing shared by every part: connections and pools ([`connect`], [`pool`]),
 //! always through the TLS connector of their settings ([`tls`]), the embedded migrations of
-//! both databases ([`migrate`]), the database roles ([`apply_roles`]), and the one
-//! classification of PostgreSQL errors ([`classify`]).
+//! both databases ([`migrate`]) with the warehouse's distribution on Citus ([`citus`]), the
+//! database roles ([`apply_roles`]), and the one classification of PostgreSQL errors
+//! ([`classify`]).
 
 mod adopt;
+pub(crate) mod citus;
 mod classify;
 mod connect;
 mod migrate;
@@ -18,6 +20,7 @@ pub use roles::apply_roles;
 
 use crate::config::ConfigError;
 pub use crate::config::Db;
+pub use citus::Misplaced;
 pub use roles::{grant_database_access, Role};
 
 /// `application_name`s of the long-running components: `status` finds them in
@@ -69,6 +72,15 @@ pub enum DbError {
         #[source]
         source: refinery::Error,
     },
+    #[error(transparent)]
+    Misplaced(citus::Misplaced),
+    #[error(
+        "role {role} exists on the Citus coordinator but is not distributed to the workers (it was created \
+         through a database without the citus extension); drop it (after `reassign owned by {role} to …; drop \
+         owned by {role}` where it owns objects) and run `brewlytics roles` again: it is then created through the \
+         warehouse and reaches every node"
+    )]
+    RoleNotOnWorkers { role: String },
     #[error("{step} failed")]
     Sql {
         step: &'static str,
@@ -85,7 +97,7 @@ impl DbError {
         match self {
             DbError::Config(_) | DbError::Tls { .. } => true,
             DbError::Connect { source, .. } => match source.code() {
-                Some(_) => classify(source) == ErrorKind::Internal,
+                Some(_) => matches!(classify(source), ErrorKind::Internal | ErrorKind::Unsupported),
                 None => tls::is_tls_failure(source) || !has_io_cause(source) && !source.is_closed(),
             },
             _ => false,

@@ -14,7 +14,7 @@
 
 use tokio_postgres::Client;
 
-use super::{Db, DbError};
+use super::{citus, Db, DbError};
 use crate::config::{Config, Secret};
 
 /// A role `brewlytics roles` manages.
@@ -67,19 +67,51 @@ impl Role {
 
 /// Create (or update the passwords of) the roles on each server and grant their privileges in
 /// both databases. The two databases may be on different servers.
+///
+/// On a Citus warehouse the roles are created through the warehouse connection first: Citus
+/// propagates a `create role` run in a database with its extension to every worker (and later
+/// password changes of such a role), never one run elsewhere, and the grants on the shards need
+/// the roles on the workers. A role that already exists on the coordinator only is refused by
+/// name ([`DbError::RoleNotOnWorkers`]).
 pub async fn apply_roles(oltp: &Client, olap: &Client, config: &Config) -> Result<(), DbError> {
     let sql = |step, source| DbError::Sql { step, source };
-    for (client, db) in [(oltp, Db::Oltp), (olap, Db::Olap)] {
-        for role in Role::ALL.into_iter().filter(|r| r.uses(db)) {
-            client
-                .batch_execute(&create_role(role, role.password(config).1))
-                .await
-                .map_err(|e| sql("creating roles", e))?;
+    let on_citus = citus::is_citus(olap).await.map_err(|e| sql("looking for the citus extension", e))?;
+    if on_citus {
+        refuse_roles_only_on_the_coordinator(olap).await?;
+    }
+    // Each role gets one verifier, so both servers (or one server seen twice) store the same.
+    let verifiers: Vec<(Role, String)> =
+        Role::ALL.into_iter().map(|r| (r, scram_verifier(r.password(config).1))).collect();
+    for (client, db) in [(olap, Db::Olap), (oltp, Db::Oltp)] {
+        for (role, verifier) in verifiers.iter().filter(|(r, _)| r.uses(db)) {
+            client.batch_execute(&create_role(*role, verifier)).await.map_err(|e| sql("creating roles", e))?;
         }
     }
     oltp.batch_execute(&oltp_grants()).await.map_err(|e| sql("granting OLTP privileges", e))?;
     olap.batch_execute(&olap_grants()).await.map_err(|e| sql("granting OLAP privileges", e))?;
     grant_database_access(oltp, olap).await
+}
+
+/// On Citus: fail on a warehouse role that exists but is not a distributed object (it was created
+/// through a database without Citus, so it is missing on the workers, and `alter role` does not
+/// propagate it).
+async fn refuse_roles_only_on_the_coordinator(olap: &Client) -> Result<(), DbError> {
+    let names: Vec<&str> = Role::ALL.into_iter().filter(|r| r.uses(Db::Olap)).map(Role::name).collect();
+    let rows = olap
+        .query(
+            "select r.rolname::text from pg_roles r
+             where r.rolname = any($1)
+               and not exists (select from pg_dist_object o
+                               where o.classid = 'pg_authid'::regclass and o.objid = r.oid)
+             order by 1",
+            &[&names],
+        )
+        .await
+        .map_err(|source| DbError::Sql { step: "checking the roles on Citus", source })?;
+    match rows.first() {
+        None => Ok(()),
+        Some(row) => Err(DbError::RoleNotOnWorkers { role: row.get(0) }),
+    }
 }
 
 /// Only the roles that work in a database may connect to it (CONNECT revoked from PUBLIC). A
@@ -99,10 +131,14 @@ pub async fn grant_database_access(oltp: &Client, olap: &Client) -> Result<(), D
     Ok(())
 }
 
-/// Create or alter a login role. Only a SCRAM verifier computed here reaches the server (and
-/// its statement log), never the password itself.
-fn create_role(role: Role, password: &Secret) -> String {
-    let verifier = postgres_protocol::password::scram_sha_256(password.expose().as_bytes());
+/// The SCRAM verifier of `password`: the only form of it that reaches a server (and its
+/// statement log).
+fn scram_verifier(password: &Secret) -> String {
+    postgres_protocol::password::scram_sha_256(password.expose().as_bytes())
+}
+
+/// Create or alter a login role with its SCRAM `verifier`.
+fn create_role(role: Role, verifier: &str) -> String {
     let role = role.name();
     format!(
         "do $role$ begin
