@@ -74,13 +74,6 @@ pub enum DbError {
     },
     #[error(transparent)]
     Misplaced(citus::Misplaced),
-    #[error(
-        "role {role} exists on the Citus coordinator but is not distributed to the workers (it was created \
-         through a database without the citus extension); drop it (after `reassign owned by {role} to …; drop \
-         owned by {role}` where it owns objects) and run `brewlytics roles` again: it is then created through the \
-         warehouse and reaches every node"
-    )]
-    RoleNotOnWorkers { role: String },
     #[error("{step} failed")]
     Sql {
         step: &'static str,
