@@ -5,12 +5,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: Prometheus + promtool (rule and scrape tests), psql/pgbench, PostgreSQL server,
-# openssl (the TLS tests make their CA and server certificate with it).
+# openssl (the TLS tests make their CA and server certificate with it), PgQ (the capture bench),
+# headless Chromium and its WebDriver (the live page's browser test).
 need=()
 command -v openssl >/dev/null || need+=(openssl)
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 command -v psql >/dev/null && command -v pgbench >/dev/null || need+=(postgresql-client)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || need+=(postgresql)
+# PgQ, the capture benchmark's peer, for the server version the tests run.
+pg_major=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1)
+[ -z "$pg_major" ] || [ -f "/usr/share/postgresql/$pg_major/extension/pgq.control" ] || need+=("postgresql-$pg_major-pgq3")
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 if ((${#need[@]})); then
     sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
     echo "installing ${need[*]}"

@@ -103,12 +103,28 @@ pub struct Config {
     /// Address of the daemon's Prometheus endpoint (path /metrics).
     #[arg(long, env = "METRICS_ADDR", default_value = "127.0.0.1:9898", global = true)]
     pub metrics_addr: SocketAddr,
+    /// Address of the analytics service (`brewlytics analytics`: read API, docs and live page).
+    #[arg(long, env = "ANALYTICS_ADDR", default_value = "127.0.0.1:8001", global = true)]
+    pub analytics_addr: SocketAddr,
+    /// API key of the analytics service; when set, its data endpoints and live page require it
+    /// (`Authorization: Bearer <key>` or `X-API-Key: <key>`). Unset = open.
+    #[arg(long, env = "ANALYTICS_API_KEY", hide_env_values = true, global = true)]
+    pub analytics_api_key: Option<String>,
+    /// URL of the CDC daemon's Prometheus metrics, read by the analytics service for the backlog and
+    /// reconciliation state [default: http://METRICS_ADDR/metrics].
+    #[arg(long, env = "ANALYTICS_METRICS_URL", global = true)]
+    pub analytics_metrics_url: Option<String>,
     /// Log format: text or json.
     #[arg(long, env = "LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: LogFormat,
-    /// Fallback poll interval of the CDC daemon when no NOTIFY arrives, in milliseconds.
-    #[arg(long, env = "CDC_POLL_INTERVAL_MS", default_value_t = 500, global = true)]
+    /// Longest wait of the CDC daemon between two polls of OLTP, in milliseconds (reached while
+    /// polls find nothing; a NOTIFY, when turned on, wakes it at once).
+    #[arg(long, env = "CDC_POLL_INTERVAL_MS", default_value_t = 200, global = true)]
     pub cdc_poll_interval_ms: u64,
+    /// Shortest wait of the CDC daemon between two polls of OLTP, in milliseconds (while polls
+    /// find changes).
+    #[arg(long, env = "CDC_POLL_MIN_MS", default_value_t = 10, global = true)]
+    pub cdc_poll_min_ms: u64,
     /// Most change rows read and applied in one warehouse transaction.
     #[arg(long, env = "CDC_BATCH_ROWS", default_value_t = 5000, global = true)]
     pub cdc_batch_rows: i64,
@@ -243,11 +259,32 @@ impl Config {
         positive("CDC_BATCH_ROWS", self.cdc_batch_rows)?;
         positive("CDC_BATCH_BYTES", self.cdc_batch_bytes)?;
         positive("CDC_POLL_INTERVAL_MS", self.cdc_poll_interval_ms as i64)?;
+        positive("CDC_POLL_MIN_MS", self.cdc_poll_min_ms as i64)?;
+        if self.cdc_poll_min_ms > self.cdc_poll_interval_ms {
+            return Err(ConfigError::Invalid {
+                setting: "CDC_POLL_MIN_MS",
+                reason: format!("must not exceed CDC_POLL_INTERVAL_MS ({})", self.cdc_poll_interval_ms),
+            });
+        }
         if self.api_key.as_ref().is_some_and(|k| k.expose().trim().is_empty()) {
             return Err(ConfigError::Invalid {
                 setting: "API_KEY",
                 reason: "is empty (unset it to leave writes open)".into(),
             });
+        }
+        if self.analytics_api_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+            return Err(ConfigError::Invalid {
+                setting: "ANALYTICS_API_KEY",
+                reason: "must not be empty when set".into(),
+            });
+        }
+        if let Some(url) = &self.analytics_metrics_url {
+            if reqwest::Url::parse(url).map_or(true, |u| !matches!(u.scheme(), "http" | "https")) {
+                return Err(ConfigError::Invalid {
+                    setting: "ANALYTICS_METRICS_URL",
+                    reason: format!("'{url}' is not an http(s) URL"),
+                });
+            }
         }
         self.target(Db::Oltp)?;
         self.target(Db::Olap)?;
@@ -362,9 +399,20 @@ impl Config {
         Ok(())
     }
 
-    /// The fallback poll interval of the daemon.
+    /// Where the analytics service reads the daemon's metrics: ANALYTICS_METRICS_URL, else
+    /// `http://METRICS_ADDR/metrics`.
+    pub fn analytics_metrics_url(&self) -> String {
+        self.analytics_metrics_url.clone().unwrap_or_else(|| format!("http://{}/metrics", self.metrics_addr))
+    }
+
+    /// The daemon's longest wait between polls.
     pub(crate) fn poll_interval(&self) -> Duration {
         Duration::from_millis(self.cdc_poll_interval_ms)
+    }
+
+    /// The daemon's shortest wait between polls.
+    pub(crate) fn poll_min(&self) -> Duration {
+        Duration::from_millis(self.cdc_poll_min_ms)
     }
 }
 

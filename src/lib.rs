@@ -11,11 +11,13 @@
 //!                                                  └─▶ [dead_letter] isolate, store          │
 //!                                                                                            ▼
 //!                                          coffee_olap: dim_*, fact_*, cdc_offset, cdc_dead_letter
+//!                                                                                            │
+//!  [analytics] read API, docs, live page (analytics_reader, read-only) ◀─────────────────────┘
 //! ```
 //!
 //! Every arrow points one way: [`cdc`] drives [`warehouse`] and [`dead_letter`], which read the
 //! change model (`change`); nothing points back. [`api`] and the load tools share `shop`, the
-//! chain's vocabulary. [`config`], [`db`] and [`telemetry`] are the plumbing under all of them.
+//! chain's vocabulary. [`analytics`] only reads the warehouse: it uses neither [`api`] nor [`cdc`]. [`config`], [`db`] and [`telemetry`] are the plumbing under all of them.
 //!
 //! Guarantees: every committed change is applied exactly once. Batches are built from
 //! transaction snapshots (PgQ style), so commits out of id order are never skipped, and the
@@ -27,6 +29,7 @@
 //! the seed, the HTTP load driver, the benchmark, the Metabase setup); the product never
 //! depends on it. The `brewlytics` binary (`src/cli/`) is the thin layer over both.
 
+pub mod analytics;
 pub mod api;
 pub mod cdc;
 mod change;

@@ -29,6 +29,8 @@ async fn every_scenario_runs_at_a_tiny_scale() {
         api_concurrency: vec![1, 2],
         capture_step: Duration::from_secs(1),
         capture_rounds: 1,
+        analytics_orders: 0,
+        analytics_requests: 0,
         json: json.clone(),
         daemon_bin: Some(env!("CARGO_BIN_EXE_brewlytics").into()),
         work_dir: None,
@@ -88,4 +90,35 @@ async fn paged_prefetching_drain_without_fk_checks_is_exact() {
     let changes: i64 = scalar(&olap, "select applied_changes from cdc_offset").await;
     assert_eq!(changes, scalar::<i64>(&oltp, "select count(*) from cdc_orders").await);
     assert!(batches > changes / 7, "{batches} batches for {changes} changes: pages were used");
+}
+
+/// The analytics scenario at a tiny scale: every endpoint measured, over HTTP and directly.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_analytics_scenario_measures_every_endpoint() {
+    let out = tempfile::tempdir().unwrap();
+    let opts = BenchOptions {
+        scenario: Scenario::Analytics,
+        scale: 0,
+        duration: Duration::from_secs(1),
+        rate: 1.0,
+        api_step: Duration::from_secs(1),
+        api_concurrency: vec![1],
+        capture_step: Duration::from_secs(1),
+        capture_rounds: 1,
+        analytics_orders: 3000,
+        analytics_requests: 3,
+        json: out.path().join("bench.json"),
+        daemon_bin: Some(env!("CARGO_BIN_EXE_brewlytics").into()),
+        work_dir: None,
+    };
+    let report = run(&Config::defaults(), &opts).await.expect("the benchmark runs");
+    let s = &report.scenarios[0];
+    assert_eq!(s.scenario, "analytics");
+    assert!(figure(s, "order lines") >= 3000.0, "{:?}", s.figures);
+    let endpoints = s.details["endpoints"].as_array().unwrap();
+    assert_eq!(endpoints.len(), brewlytics::analytics::bench_cases::cases(chrono::Utc::now().date_naive()).len());
+    for e in endpoints {
+        assert!(e["http_p99_ms"].as_f64().unwrap() > 0.0 && e["sql_p99_ms"].as_f64().unwrap() > 0.0, "{e}");
+    }
+    assert!(s.ratio.is_finite() && s.ratio > 0.0);
 }

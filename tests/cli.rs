@@ -48,6 +48,9 @@ fn help_documents_every_setting() {
         "DBT_DB_PASSWORD_FILE",
         "OLTP_DATABASE_URL_FILE",
         "OLAP_DATABASE_URL_FILE",
+        "ANALYTICS_ADDR",
+        "ANALYTICS_API_KEY",
+        "ANALYTICS_METRICS_URL",
     ] {
         assert!(help.contains(&format!("[env: {var}")), "--help lacks {var}");
     }

@@ -1,6 +1,7 @@
 //! One integration-test binary: every test talks to a real PostgreSQL.
 mod support;
 
+mod analytics;
 mod api;
 mod bench;
 mod cdc;

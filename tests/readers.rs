@@ -7,7 +7,7 @@
 
 mod compose;
 mod dbt;
-mod fill;
+pub(crate) mod fill;
 mod metabase;
 mod metabase_stub;
 mod prometheus;

@@ -18,9 +18,10 @@ pub(crate) const SETUP: &str = "
     insert into payments (id, order_id, amount, method) values (1, 1, 0.30, 'card');
     insert into inventory (id, product_id, store_id, on_hand) values (1, 1, 1, 10);
     insert into inventory_movements (id, product_id, store_id, order_id, quantity, reason) values (1, 1, 1, 1, -1, 'sale');
+    insert into feedback (id, order_id, rating, comment) values (1, 1, 4, 'nice');
     select setval(pg_get_serial_sequence(t, 'id'), 100)
     from unnest(array['stores', 'customers', 'products', 'employees', 'orders', 'order_items', 'payments',
-                      'inventory', 'inventory_movements']) as t;
+                      'inventory', 'inventory_movements', 'feedback']) as t;
 ";
 
 #[tokio::test(flavor = "multi_thread")]
@@ -39,11 +40,13 @@ async fn migrations_apply_to_empty_databases() {
     let name = format!("{}_empty", t.config.oltp_db);
     admin.batch_execute(&format!("create database \"{name}\"")).await.unwrap();
     let mut c = connect_url(&format!("{}/{name}", t.base)).await;
-    assert_eq!(db::migrate(&mut c, Db::Oltp).await.unwrap(), 2);
+    let files =
+        |dir: &str| std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR"))).unwrap().count();
+    assert_eq!(db::migrate(&mut c, Db::Oltp).await.unwrap(), files("oltp"));
     assert_eq!(db::migrate(&mut c, Db::Oltp).await.unwrap(), 0);
     let mut c = connect_url(&format!("{}/{name}", t.base)).await;
     c.batch_execute("drop schema public cascade; create schema public").await.unwrap();
-    assert_eq!(db::migrate(&mut c, Db::Olap).await.unwrap(), 4);
+    assert_eq!(db::migrate(&mut c, Db::Olap).await.unwrap(), files("olap"));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -70,6 +73,7 @@ async fn every_table_captures_insert_update_delete() {
         ("payments", "method = 'cash'"),
         ("inventory", "on_hand = on_hand - 1"),
         ("inventory_movements", "reason = 'waste'"),
+        ("feedback", "rating = 5"),
     ];
     for (table, _) in tables {
         let n: i64 =
@@ -145,7 +149,7 @@ async fn money_is_exact_and_time_is_utc() {
     assert_eq!(total, "0.30", "0.10 + 0.20 stays 0.30");
     let raw: String =
         scalar(&c, "select after::text from cdc_orders where table_name = 'products' and row_id = 2").await;
-    assert!(raw.contains("\"price\": 0.20"), "numeric keeps its scale in the image: {raw}");
+    assert!(raw.contains("\"price\":0.20"), "numeric keeps its scale in the image: {raw}");
     c.batch_execute("update orders set order_time = '2025-07-20 23:30:00+00'").await.unwrap();
     let time: String =
         scalar(&c, "select after->>'order_time' from cdc_orders where table_name = 'orders' and op = 'U'").await;
@@ -168,8 +172,9 @@ async fn backend_pid(c: &tokio_postgres::Client) -> i32 {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn one_notify_per_transaction() {
+async fn notify_is_opt_in_and_sends_one_per_transaction() {
     let t = TestDb::new().await;
+    t.oltp().await.batch_execute("select cdc_set_notify(true)").await.unwrap();
     let target = brewlytics::config::DbTarget::from_dsn(&t.oltp_url, "the test DSN").unwrap();
     let (listener, mut conn) = db::connect_raw(&target, "OLTP").await.unwrap();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -210,6 +215,13 @@ async fn one_notify_per_transaction() {
         .unwrap();
     marker.batch_execute("insert into stores (id, name, city) values (97, 'Marker 2', 'X')").await.unwrap();
     assert_eq!(until_marker().await, Vec::<i32>::new(), "the quiet transaction sent nothing");
+
+    // Off again (the default): nothing is sent at all.
+    marker.batch_execute("select cdc_set_notify(false)").await.unwrap();
+    big.batch_execute("insert into stores (id, name, city) values (96, 'R', 'X')").await.unwrap();
+    marker.batch_execute("select cdc_set_notify(true)").await.unwrap();
+    marker.batch_execute("insert into stores (id, name, city) values (95, 'Marker 3', 'X')").await.unwrap();
+    assert_eq!(until_marker().await, Vec::<i32>::new(), "without NOTIFY on, writers send none");
 }
 
 #[tokio::test(flavor = "multi_thread")]

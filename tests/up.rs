@@ -37,9 +37,10 @@ impl Drop for Up {
     }
 }
 
-fn start_up(dir: &Path, rate: &str) -> Up {
+fn start_up(dir: &Path, rate: &str, analytics_port: u16) -> Up {
     let child = brewlytics(dir, &["up", "--rate", rate])
         .env("API_ADDR", format!("127.0.0.1:{}", free_port().unwrap()))
+        .env("ANALYTICS_ADDR", format!("127.0.0.1:{analytics_port}"))
         .env("METRICS_ADDR", format!("127.0.0.1:{}", free_port().unwrap()))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
@@ -76,7 +77,8 @@ async fn wait_for_facts(dir: &Path, at_least: i64) -> (String, String, i64) {
 async fn up_runs_everything_stops_cleanly_and_keeps_its_data() {
     // Kept on failure (the logs of both runs are in it), removed on success.
     let dir = tempfile::Builder::new().prefix("brewlytics-up-test-").tempdir().unwrap().keep();
-    let first = start_up(&dir, "25");
+    let analytics_port = free_port().unwrap();
+    let first = start_up(&dir, "25", analytics_port);
     let (_, _, facts) = wait_for_facts(&dir, 10).await;
     // Least privilege: status shows the API and the daemon connected as their roles.
     let out = brewlytics(&dir, &["status", "--json"]).output().unwrap();
@@ -89,7 +91,7 @@ async fn up_runs_everything_stops_cleanly_and_keeps_its_data() {
     assert!(status.success(), "first up exited with {status}");
 
     // A second run reuses the data, with the generator off.
-    let second = start_up(&dir, "0");
+    let second = start_up(&dir, "0", analytics_port);
     let (oltp_url, olap_url, _) = wait_for_facts(&dir, facts).await;
     let (oltp, olap) = (connect_url(&oltp_url).await, connect_url(&olap_url).await);
     // status finds the private database from the same directory, with no DSN.
@@ -104,6 +106,16 @@ async fn up_runs_everything_stops_cleanly_and_keeps_its_data() {
         .await;
     assert!(status["applied_changes"].as_i64().unwrap() > 0);
     assert_eq!(scalar::<i64>(&olap, "select applied_changes from cdc_offset").await, status["applied_changes"]);
+    // The analytics service of `up` answers from the same warehouse, and its live page renders.
+    let analytics = format!("http://127.0.0.1:{analytics_port}");
+    let http = reqwest::Client::new();
+    let summary: serde_json::Value = wait_for("the analytics service of up", Duration::from_secs(20), || async {
+        http.get(format!("{analytics}/api/v1/health/pipeline")).send().await.ok()?.json().await.ok()
+    })
+    .await;
+    assert_eq!(summary["last_applied_change"]["applied_changes"], status["applied_changes"], "{summary}");
+    let page = http.get(format!("{analytics}/")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Brewlytics live") && page.contains("/live/events"), "{page}");
     let out = brewlytics(&dir, &["verify"]).output().unwrap();
     assert!(out.status.success(), "verify: {}", String::from_utf8_lossy(&out.stdout));
     let status = interrupt(second, Duration::from_secs(15)).await;

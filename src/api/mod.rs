@@ -23,6 +23,7 @@ mod customers;
 mod employees;
 mod error;
 mod extract;
+mod feedback;
 mod health;
 mod inventory;
 mod middleware;
@@ -144,6 +145,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(M::POST, "/orders/random", orders::create_random),
         endpoint(M::GET, "/orders/{id}", orders::get),
         endpoint(M::POST, "/orders/{id}/status", orders::change_status),
+        endpoint(M::POST, "/orders/{id}/feedback", feedback::create),
         endpoint(M::GET, "/products", products::list),
         endpoint(M::POST, "/products/new", products::create),
         endpoint(M::PATCH, "/products/{id}", products::update),

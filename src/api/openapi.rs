@@ -60,6 +60,9 @@ fn paths() -> Value {
         "/orders/{id}/status": { "post": with_id(op("Change the status: placed→served, placed→cancelled \
             (refund + stock returned), served→refunded (refund). Other transitions are 409.",
             Some("StatusChange"), "Order", &[400, 404, 409, 422])) },
+        "/orders/{id}/feedback": { "post": with_id(op("Rate an order 1-5 with an optional comment (at most 500 \
+            characters). Only served or refunded orders can be rated (a placed or cancelled order is 409); one \
+            rating per order (a second is 409).", Some("NewFeedback"), "Feedback", &[400, 404, 409, 413, 415, 422])) },
         "/products": { "get": op("Every product, by id.", None, "ProductList", &[]) },
         "/products/new": { "post": op("Add a product.", Some("NewProduct"), "Product", &[400, 422]) },
         "/products/{id}": { "patch": with_id(op("Change name, price, category or active (a no-op writes \
@@ -150,5 +153,13 @@ fn schemas() -> Value {
             "products": list("CatalogProduct"), "customer_ids": { "type": "array", "items": int }, "stores": list("CatalogStore"),
         })),
         "Health": obj(&["status"], json!({ "status": text })),
+        "NewFeedback": obj(&["rating"], json!({
+            "rating": { "type": "integer", "minimum": 1, "maximum": 5 },
+            "comment": { "type": "string", "maxLength": 500, "nullable": true },
+        })),
+        "Feedback": obj(&["feedback_id", "order_id", "rating", "comment", "created_at"], json!({
+            "feedback_id": int, "order_id": int, "rating": int,
+            "comment": { "type": "string", "nullable": true }, "created_at": time,
+        })),
     })
 }

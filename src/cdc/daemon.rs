@@ -70,13 +70,16 @@ impl<'a> Daemon<'a> {
     }
 
     /// Apply batches until nothing is left, stopping early (between batches) on shutdown.
-    pub(super) async fn drain(&mut self, shutdown: &CancellationToken) -> Result<(), CdcError> {
+    /// Returns whether any change was applied.
+    pub(super) async fn drain(&mut self, shutdown: &CancellationToken) -> Result<bool, CdcError> {
+        let mut applied = false;
         while !shutdown.is_cancelled() {
-            if let Step::Idle = self.step(None).await? {
-                break;
+            match self.step(None).await? {
+                Step::Applied => applied = true,
+                Step::Idle => break,
             }
         }
-        Ok(())
+        Ok(applied)
     }
 
     /// Apply batches up to exactly `target` (a snapshot taken after the checkpoint's): afterwards

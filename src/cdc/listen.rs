@@ -1,5 +1,9 @@
-//! Wake-ups: a dedicated OLTP connection LISTENs on `cdc_orders`; the capture triggers send one
-//! NOTIFY per committing transaction. A fallback poll interval covers lost notifications.
+//! Wake-ups. By default the daemon polls (`pg_current_snapshot()`, which holds no xid) on an
+//! adaptive [`Cadence`]: every `CDC_POLL_MIN_MS` while polls find changes, doubling up to
+//! `CDC_POLL_INTERVAL_MS` while they find none. Where the capture's NOTIFY is turned on
+//! (`select cdc_set_notify(true)` in OLTP), a dedicated connection LISTENs on `cdc_orders` and a
+//! notification wakes the daemon at once; NOTIFY costs commit throughput (it serialises
+//! notifying commits), so it is off by default.
 
 use std::{sync::Arc, time::Duration};
 
@@ -45,15 +49,15 @@ impl Listener {
         Ok(Listener { _client: client, notify, task })
     }
 
-    /// Wait for a notification or the poll interval; fails if the listener connection died.
-    pub(super) async fn wait(&mut self, poll: Duration) -> Result<(), CdcError> {
+    /// Wait for a notification (true) or `poll` (false); fails if the listener connection died.
+    pub(super) async fn wait(&mut self, poll: Duration) -> Result<bool, CdcError> {
         tokio::select! {
-            _ = self.notify.notified() => Ok(()),
+            _ = self.notify.notified() => Ok(true),
             _ = tokio::time::sleep(poll) => {
                 if self.task.is_finished() {
                     Err(CdcError { step: "listening", kind: ErrorKind::Connection, source: "the listener connection closed".into() })
                 } else {
-                    Ok(())
+                    Ok(false)
                 }
             }
         }
@@ -63,5 +67,43 @@ impl Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+/// How long the daemon waits before its next poll: the floor while polls find changes (or a
+/// notification came), doubling on every empty poll up to the ceiling. "Found" means changes in
+/// the window, not a moved snapshot: the snapshot is cluster-wide, so the daemon's own warehouse
+/// commits move it when both databases share a server.
+#[derive(Debug, Clone)]
+pub(super) struct Cadence {
+    min: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Cadence {
+    pub(super) fn new(min: Duration, max: Duration) -> Self {
+        Cadence { min, max, next: min }
+    }
+
+    /// The wait before the next poll, after a poll that `found` changes (or not).
+    pub(super) fn after(&mut self, found: bool) -> Duration {
+        self.next = if found { self.min } else { (self.next * 2).min(self.max) };
+        self.next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cadence_backs_off_when_idle_and_snaps_back_on_changes() {
+        let ms = Duration::from_millis;
+        let mut c = Cadence::new(ms(10), ms(200));
+        let idle: Vec<_> = (0..7).map(|_| c.after(false)).collect();
+        assert_eq!(idle, [ms(20), ms(40), ms(80), ms(160), ms(200), ms(200), ms(200)]);
+        assert_eq!(c.after(true), ms(10));
+        assert_eq!(c.after(false), ms(20));
     }
 }

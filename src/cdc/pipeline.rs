@@ -12,7 +12,7 @@ use super::{
     checkpoint::Checkpoint,
     daemon::Daemon,
     error::{CdcError, ErrorKind},
-    listen::Listener,
+    listen::{Cadence, Listener},
     lock, monitor, retention,
     source::Source,
 };
@@ -23,6 +23,8 @@ use crate::{
 };
 
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
+/// How often the daemon looks for a requested snapshot job (`brewlytics resync`).
+const JOBS_EVERY: Duration = Duration::from_secs(1);
 
 /// The pause after the warehouse refused to plan a statement ([`ErrorKind::Unsupported`]): a bug
 /// no retry fixes, so the daemon does not hammer the server; it retries this rarely (someone may
@@ -113,18 +115,25 @@ async fn run_connected(
     let mut daemon = Daemon::new(config, olap, source, checkpoint_tx).await?;
     tracing::info!(applied_changes = daemon.checkpoint().applied_changes, "cdc daemon active");
     let mut last_retention = Instant::now() - RETENTION_EVERY;
+    let mut last_jobs = Instant::now() - JOBS_EVERY;
+    let mut cadence = Cadence::new(config.poll_min(), config.poll_interval());
+    let mut found = true;
     loop {
-        daemon.run_jobs(config).await?;
-        daemon.drain(shutdown).await?;
+        if last_jobs.elapsed() >= JOBS_EVERY {
+            daemon.run_jobs(config).await?;
+            last_jobs = Instant::now();
+        }
+        found |= daemon.drain(shutdown).await?;
         backoff.reset();
         if last_retention.elapsed() >= RETENTION_EVERY {
             retention::prune(&pruner, daemon.checkpoint(), config.cdc_retention).await?;
             last_retention = Instant::now();
         }
+        let wait = cadence.after(found);
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => return Ok(()),
-            r = listener.wait(config.poll_interval()) => r?,
+            r = listener.wait(wait) => found = r?,
         }
     }
 }

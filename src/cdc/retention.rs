@@ -21,11 +21,12 @@ pub async fn prune(client: &Client, checkpoint: &Checkpoint, retention: Duration
     loop {
         let n = client
             .execute(
-                // Walks the oldest ids (the primary key), so no index on changed_at is needed.
-                "delete from cdc_orders where id in (
-                     select id from (select id, txid, changed_at from cdc_orders order by id limit $3) oldest
+                // Walks the primary key (txid, id) from its start, oldest transactions first, and
+                // deletes by ctid: no index on changed_at (or on id alone) is needed.
+                "delete from cdc_orders where ctid = any (array(
+                     select ctid from (select ctid, txid, changed_at from cdc_orders order by txid, id limit $3) oldest
                      where changed_at < now() - make_interval(secs => $2)
-                       and pg_visible_in_snapshot(txid, $1::text::pg_snapshot))",
+                       and pg_visible_in_snapshot(txid, $1::text::pg_snapshot)))",
                 &[&horizon, &retention.as_secs_f64(), &CHUNK],
             )
             .await

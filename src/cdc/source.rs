@@ -32,7 +32,10 @@ pub(crate) struct Source {
 // Late commits (txids in the previous snapshot's in-progress list that have since finished)
 // sort before the range part, as their txids are below prev.xmax; both parts walk the
 // (txid, id) index from the position, and the outer order is on the xid8 columns (`c.txid`, not
-// the int8 output column) so the two ordered scans merge and stop after `$6` rows.
+// the int8 output column) so the two ordered scans merge and stop after `$6` rows. The range
+// part's position (`$8`, `$9`) is at least the window's start (`$2`, 0): positioned at (0, 0),
+// the scan walked the index from its beginning at every new window (11.6 ms at 0.8M change
+// rows, 238 ms at 10M, against 0.015 and 1 ms).
 const PAGE_SQL: &str = "
     select c.id, c.txid::text::int8, c.table_name, c.op, c.row_id, c.before::text, c.after::text, c.changed_at from (
         (select * from cdc_orders
@@ -41,7 +44,7 @@ const PAGE_SQL: &str = "
         union all
         (select * from cdc_orders
          where txid >= $2::text::xid8 and txid < $3::text::xid8 and txid <> all($7::text[]::xid8[])
-           and (txid, id) > ($4::text::xid8, $5::int8)
+           and (txid, id) > ($8::text::xid8, $9::int8)
          order by txid, id limit $6)
     ) c order by c.txid, c.id limit $6";
 
@@ -82,7 +85,9 @@ impl Source {
         let text = |v: Vec<i64>| v.into_iter().map(|x| x.to_string()).collect::<Vec<_>>();
         let (lo, hi) = window.range();
         let after = after.unwrap_or(Position { txid: 0, id: 0 });
-        let params: [&(dyn ToSql + Sync); 7] = [
+        // Change ids are >= 1, so (lo, 0) is before every change of the range.
+        let range_after = after.max(Position { txid: lo, id: 0 });
+        let params: [&(dyn ToSql + Sync); 9] = [
             &text(window.late_commits()),
             &lo.to_string(),
             &hi.to_string(),
@@ -90,6 +95,8 @@ impl Source {
             &after.id,
             &max_rows,
             &text(window.in_flight()),
+            &range_after.txid.to_string(),
+            &range_after.id,
         ];
         let err = |e| CdcError::db("reading changes", e);
         let mut stream = pin!(self.client.query_raw(&self.page, params).await.map_err(err)?);

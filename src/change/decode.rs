@@ -16,11 +16,12 @@ pub(crate) enum Table {
     Payments,
     Inventory,
     InventoryMovements,
+    Feedback,
 }
 
 impl Table {
     /// Every captured table.
-    pub(crate) const ALL: [Table; 9] = [
+    pub(crate) const ALL: [Table; 10] = [
         Table::Stores,
         Table::Customers,
         Table::Employees,
@@ -30,6 +31,7 @@ impl Table {
         Table::Payments,
         Table::Inventory,
         Table::InventoryMovements,
+        Table::Feedback,
     ];
 
     /// The table's name in OLTP (and in `cdc_orders.table_name`).
@@ -44,6 +46,7 @@ impl Table {
             Table::Payments => "payments",
             Table::Inventory => "inventory",
             Table::InventoryMovements => "inventory_movements",
+            Table::Feedback => "feedback",
         }
     }
 
@@ -90,11 +93,11 @@ pub(crate) struct Change {
     pub version: Version,
     pub op: Op,
     pub record: Record,
-    /// An update that moved an order line or a payment to another order: the order it left.
+    /// An update that moved an order line, a payment or a rating to another order: the order it left.
     pub moved_from: Option<i32>,
 }
 
-/// The order a line or a payment belongs to, from its before image.
+/// The order a line, a payment or a rating belongs to, from its before image.
 #[derive(Deserialize)]
 struct OrderOf {
     order_id: i32,
@@ -114,6 +117,7 @@ pub(crate) enum Record {
     Payment(PaymentImage),
     Inventory(InventoryImage),
     Movement { before: Option<MovementImage>, after: Option<MovementImage> },
+    Feedback(FeedbackImage),
 }
 
 impl Change {
@@ -133,6 +137,7 @@ impl Change {
                 before: (row.op != Op::Insert).then(|| side(row, Side::Before)).transpose()?,
                 after: (row.op != Op::Delete).then(|| side(row, Side::After)).transpose()?,
             },
+            Table::Feedback => Record::Feedback(image(row)?),
         };
         let moved_from = moved_from(row, &record)?;
         Ok(Change { version: row.version(), op: row.op, record, moved_from })
@@ -150,15 +155,18 @@ impl Change {
             Record::Payment(_) => Table::Payments,
             Record::Inventory(_) => Table::Inventory,
             Record::Movement { .. } => Table::InventoryMovements,
+            Record::Feedback(_) => Table::Feedback,
         }
     }
 }
 
-/// For an update of an order line or a payment whose before image names another order: that order.
+/// For an update of an order line, a payment or a rating whose before image names another order:
+/// that order.
 fn moved_from(row: &ChangeRow, record: &Record) -> Result<Option<i32>, DecodeError> {
     let order_id = match record {
         Record::OrderItem(i) => i.order_id,
         Record::Payment(p) => p.order_id,
+        Record::Feedback(f) => f.order_id,
         _ => return Ok(None),
     };
     if row.op != Op::Update || row.before.is_none() {

@@ -91,3 +91,13 @@ pub(crate) struct MovementImage {
     pub reason: String,
     pub moved_at: DateTime<Utc>,
 }
+
+/// `feedback` row image: one customer rating of an order.
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct FeedbackImage {
+    pub id: i32,
+    pub order_id: i32,
+    pub rating: i32,
+    pub comment: Option<String>,
+    pub created_at: DateTime<Utc>,
+}

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 
 pub(crate) use decode::{Change, DecodeError, Record, Table};
 pub(crate) use image::{
-    CustomerImage, EmployeeImage, MovementImage, OrderImage, OrderItemImage, PaymentImage, ProductImage, StoreImage,
+    CustomerImage, EmployeeImage, FeedbackImage, MovementImage, OrderImage, OrderItemImage, PaymentImage, ProductImage,
+    StoreImage,
 };
 
 /// A captured change as stored in `cdc_orders`, its images still JSON text.

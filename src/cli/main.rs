@@ -7,11 +7,12 @@ mod up;
 
 use std::{process::ExitCode, time::Duration};
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use brewlytics::{
-    api,
+    analytics, api,
     config::Config,
     db,
     telemetry::{self, Chain},
@@ -63,6 +64,8 @@ enum Command {
     },
     /// Serve the order API on API_ADDR until SIGINT or SIGTERM.
     Api,
+    /// Serve the analytics API, its docs and the live page on ANALYTICS_ADDR (warehouse only, read-only).
+    Analytics,
     /// Load the coffee chain's reference data (a second run adds nothing).
     Seed,
     /// Send a realistic stream of orders to the API, then print the achieved rate and latencies.
@@ -142,6 +145,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Api => {
             let listener = tokio::net::TcpListener::bind(config.api_addr).await?;
             api::serve(&config, listener, shutdown_on_signals().cancelled_owned()).await?;
+        }
+        Command::Analytics => {
+            let listener = tokio::net::TcpListener::bind(config.analytics_addr)
+                .await
+                .with_context(|| format!("ANALYTICS_ADDR {} cannot be bound", config.analytics_addr))?;
+            analytics::serve(&config, listener, shutdown_on_signals().cancelled_owned()).await?;
         }
         Command::Seed => {
             let mut client = db::connect(&config, db::Db::Oltp).await?;

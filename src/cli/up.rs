@@ -1,11 +1,12 @@
 //! `brewlytics up`: the whole system in one process. With no database configured it runs a
 //! private PostgreSQL under `.brewlytics/` (kept between runs; `--reset` wipes it), migrates and
-//! seeds both databases, starts the order API, the CDC daemon with its metrics endpoint and the
-//! order generator, prints where everything is and one status line per second. On SIGINT or
-//! SIGTERM it stops in order: generator, API, daemon (after its in-flight batch), PostgreSQL.
+//! seeds both databases, starts the order API, the analytics service (read API and live page), the
+//! CDC daemon with its metrics endpoint and the order generator, prints where everything is and one
+//! status line per second. On SIGINT or SIGTERM it stops in order: generator, API, analytics, daemon
+//! (after its in-flight batch), PostgreSQL.
 //!
 //! Least privilege: the configured (owning) user only migrates and creates the roles; the API
-//! connects as `brewlytics_api` and the daemon as `brewlytics_cdc`, with their passwords
+//! connects as `brewlytics_api`, the analytics service as `analytics_reader` and the daemon as `brewlytics_cdc`, with their passwords
 //! (`API_DB_PASSWORD`, `CDC_DB_PASSWORD`).
 
 use std::time::{Duration, Instant};
@@ -16,7 +17,7 @@ use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use brewlytics::{
-    api, cdc,
+    analytics, api, cdc,
     config::Config,
     db::{self, Db, Role},
     telemetry,
@@ -48,11 +49,22 @@ pub(crate) async fn up(config: Config, opts: UpOptions, shutdown: CancellationTo
     let metrics_listener = tokio::net::TcpListener::bind(config.metrics_addr)
         .await
         .with_context(|| format!("METRICS_ADDR {} cannot be bound", config.metrics_addr))?;
+    let analytics_listener = tokio::net::TcpListener::bind(config.analytics_addr)
+        .await
+        .with_context(|| format!("ANALYTICS_ADDR {} cannot be bound", config.analytics_addr))?;
     let api_url = format!("http://{}", api_listener.local_addr()?);
+    let analytics_url = format!("http://{}", analytics_listener.local_addr()?);
     let metrics_url = format!("http://{}/metrics", metrics_listener.local_addr()?);
 
     let (api_stop, daemon_stop, load_stop) =
         (CancellationToken::new(), CancellationToken::new(), CancellationToken::new());
+    let analytics_stop = CancellationToken::new();
+    let analytics = tokio::spawn({
+        let (config, stop) = (config.clone(), analytics_stop.clone());
+        async move {
+            analytics::serve(&config, analytics_listener, stop.cancelled_owned()).await.map_err(anyhow::Error::from)
+        }
+    });
     let api = tokio::spawn({
         let (config, stop) = (Role::Api.config(&config), api_stop.clone());
         async move { api::serve(&config, api_listener, stop.cancelled_owned()).await.map_err(anyhow::Error::from) }
@@ -65,16 +77,18 @@ pub(crate) async fn up(config: Config, opts: UpOptions, shutdown: CancellationTo
     });
     let generator = start_generator(&opts, &api_url, &config, &load_stop);
 
-    print_banner(&config, &api_url, &metrics_url, opts.rate);
+    print_banner(&config, &Urls { api: &api_url, analytics: &analytics_url, metrics: &metrics_url }, opts.rate);
     status_lines(&config, &shutdown).await;
 
-    println!("stopping: generator, API, CDC daemon, PostgreSQL");
+    println!("stopping: generator, API, analytics, CDC daemon, PostgreSQL");
     load_stop.cancel();
     if let Some(g) = generator {
         let _ = g.await;
     }
     api_stop.cancel();
     api.await.context("the API task")??;
+    analytics_stop.cancel();
+    analytics.await.context("the analytics task")??;
     daemon_stop.cancel();
     daemon.await.context("the CDC daemon task")?;
     metrics.abort();
@@ -144,14 +158,28 @@ fn start_generator(
     }))
 }
 
-fn print_banner(config: &Config, api_url: &str, metrics_url: &str, rate: f64) {
+/// Where the services listen.
+struct Urls<'a> {
+    api: &'a str,
+    analytics: &'a str,
+    metrics: &'a str,
+}
+
+fn print_banner(config: &Config, urls: &Urls<'_>, rate: f64) {
     let dsn = |db| config.target(db).map(|t| t.redacted()).unwrap_or_default();
+    let Urls { api, analytics, metrics } = urls;
     println!("brewlytics is up");
-    println!("  order API      {api_url}  (try {api_url}/openapi.json)");
-    println!("  CDC metrics    {metrics_url}");
+    println!("  order API      {api}  (try {api}/openapi.json)");
+    println!("  live page      {analytics}/  (analytics API docs: {analytics}/docs)");
+    println!("  CDC metrics    {metrics}");
     println!("  OLTP database  {}", dsn(Db::Oltp));
     println!("  OLAP database  {}   (point psql or Metabase here)", dsn(Db::Olap));
-    println!("  runs as        API {}, CDC daemon {}", Role::Api.name(), Role::Cdc.name());
+    println!(
+        "  runs as        API {}, CDC daemon {}, analytics {}",
+        Role::Api.name(),
+        Role::Cdc.name(),
+        Role::Reader.name()
+    );
     // Only the private cluster's DSN is printed: a configured one may hold a password.
     if let Some(url) = config.olap_database_url.as_ref().filter(|_| config.private_cluster) {
         println!("  psql \"{}\" -c 'select count(*) from fact_sales'", url.expose());

@@ -4,8 +4,9 @@
 //! plain PostgreSQL).
 //!
 //! * Dimensions are **reference tables** (a copy on every node: every fact joins them).
-//! * `fact_orders`, `fact_sales` and `fact_payments` are **distributed by `order_id`** and
-//!   colocated: an order's lines and payments live on the shard of the order, so the sink's
+//! * `fact_orders`, `fact_sales`, `fact_payments` and `fact_feedback` are **distributed by
+//!   `order_id`** and colocated: an order's lines, payments and rating live on the shard of the
+//!   order, so the sink's
 //!   look-ups of `fact_orders` and the header updates stay on the batch's shards.
 //! * `fact_inventory` is distributed by `store_id`, in a colocation group of its own.
 //! * The daemon's bookkeeping (`cdc_offset`, `cdc_dead_letter`, `cdc_snapshot`,
@@ -35,7 +36,7 @@ pub(crate) enum Placement {
 
 /// The warehouse tables Citus holds, in the order they are placed (a colocated table after the
 /// table it follows).
-pub(crate) const LAYOUT: [(&str, Placement); 10] = [
+pub(crate) const LAYOUT: [(&str, Placement); 11] = [
     ("dim_date", Placement::Reference),
     ("dim_time", Placement::Reference),
     ("dim_store", Placement::Reference),
@@ -45,6 +46,7 @@ pub(crate) const LAYOUT: [(&str, Placement); 10] = [
     ("fact_orders", Placement::Distributed { column: "order_id", with: None }),
     ("fact_sales", Placement::Distributed { column: "order_id", with: Some("fact_orders") }),
     ("fact_payments", Placement::Distributed { column: "order_id", with: Some("fact_orders") }),
+    ("fact_feedback", Placement::Distributed { column: "order_id", with: Some("fact_orders") }),
     ("fact_inventory", Placement::Distributed { column: "store_id", with: None }),
 ];
 
@@ -284,6 +286,7 @@ mod tests {
                 "select create_distributed_table('public.fact_orders', 'order_id', colocate_with => 'none')",
                 "select create_distributed_table('public.fact_sales', 'order_id', colocate_with => 'public.fact_orders')",
                 "select create_distributed_table('public.fact_payments', 'order_id', colocate_with => 'public.fact_orders')",
+                "select create_distributed_table('public.fact_feedback', 'order_id', colocate_with => 'public.fact_orders')",
                 "select create_distributed_table('public.fact_inventory', 'store_id', colocate_with => 'none')",
             ]
         );
@@ -299,10 +302,11 @@ mod tests {
             LAYOUT[..6].iter().map(|(t, _)| (t.to_string(), Placed::Reference)).collect();
         placed.insert("fact_orders".into(), distributed("order_id", 3));
         let rest = plan(&placed).unwrap();
-        assert_eq!(rest.len(), 3);
+        assert_eq!(rest.len(), 4);
         assert!(rest[0].contains("'public.fact_sales', 'order_id', colocate_with => 'public.fact_orders'"));
         placed.insert("fact_sales".into(), distributed("order_id", 3));
         placed.insert("fact_payments".into(), distributed("order_id", 3));
+        placed.insert("fact_feedback".into(), distributed("order_id", 3));
         placed.insert("fact_inventory".into(), distributed("store_id", 4));
         assert_eq!(plan(&placed).unwrap(), Vec::<String>::new());
     }
@@ -324,7 +328,7 @@ mod tests {
 
     #[test]
     fn facts_are_distributed_by_order_except_inventory() {
-        for fact in ["fact_orders", "fact_sales", "fact_payments"] {
+        for fact in ["fact_orders", "fact_sales", "fact_payments", "fact_feedback"] {
             assert_eq!(distribution_column(fact), Some("order_id"));
         }
         assert_eq!(distribution_column("fact_inventory"), Some("store_id"));

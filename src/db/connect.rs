@@ -63,3 +63,15 @@ pub fn pool(target: &DbTarget, db: Db, size: usize) -> Result<deadpool_postgres:
     );
     Ok(deadpool_postgres::Pool::builder(mgr).max_size(size).build().expect("pool without runtime-specific options"))
 }
+
+/// A pool of warehouse connections as the read-only `analytics_reader` role (READER_DB_PASSWORD,
+/// with the TLS settings of the OLAP target), each session read-only and with a statement
+/// timeout: the analytics service's only access.
+pub fn reader_pool(config: &Config, size: usize) -> Result<deadpool_postgres::Pool, DbError> {
+    let mut target = super::Role::Reader.config(config).target(Db::Olap)?;
+    target
+        .pg
+        .application_name(super::application::ANALYTICS)
+        .options("-c default_transaction_read_only=on -c statement_timeout=10s");
+    pool(&target, Db::Olap, size)
+}

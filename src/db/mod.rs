@@ -14,7 +14,7 @@ pub mod tls;
 
 pub(crate) use classify::{classify, ErrorKind};
 pub(crate) use connect::connect_target;
-pub use connect::{connect, connect_dsn, connect_raw, pool, Stream};
+pub use connect::{connect, connect_dsn, connect_raw, pool, reader_pool, Stream};
 pub use migrate::migrate;
 pub use roles::apply_roles;
 
@@ -29,6 +29,7 @@ pub use roles::{grant_database_access, Role};
 pub(crate) mod application {
     pub(crate) const API: &str = "brewlytics-api";
     pub(crate) const CDC: &str = "brewlytics-cdc";
+    pub(crate) const ANALYTICS: &str = "brewlytics-analytics";
 }
 
 /// Database failures at startup, each naming the setting or step involved.

@@ -166,6 +166,24 @@ pub(crate) fn follow_up<R: Rng + ?Sized>(rng: &mut R) -> FollowUp {
     pick_weighted(rng, &[(FollowUp::Serve, 96), (FollowUp::Cancel, 3), (FollowUp::ServeThenRefund, 1)])
 }
 
+/// Share of served orders whose customer leaves a rating.
+pub(crate) const FEEDBACK_P: f64 = 0.3;
+
+/// What customers write now and then, by rating 1..5.
+const COMMENTS: [&str; 5] =
+    ["cold and late", "waited too long", "fine, nothing special", "nice coffee, friendly staff", "perfect flat white!"];
+
+/// A customer's rating of a received order: none for most orders, else 1–5 (mostly 4 and 5),
+/// with a comment one time in four.
+pub(crate) fn feedback<R: Rng + ?Sized>(rng: &mut R) -> Option<(i32, Option<&'static str>)> {
+    if !rng.random_bool(FEEDBACK_P) {
+        return None;
+    }
+    let rating = pick_weighted(rng, &[(5, 45), (4, 30), (3, 12), (2, 8), (1, 5)]);
+    let comment = rng.random_bool(0.25).then(|| COMMENTS[rating as usize - 1]);
+    Some((rating, comment))
+}
+
 /// A new price for a random product: ±5–15%, rounded to 0.05, at least 0.50.
 pub(crate) fn price_change<R: Rng + ?Sized>(catalog: &Catalog, rng: &mut R) -> Option<(i32, Decimal)> {
     let product = catalog.products.choose(rng)?;

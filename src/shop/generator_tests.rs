@@ -93,3 +93,14 @@ fn price_changes_stay_close_and_on_five_cents() {
         assert!(price.scale() <= 2);
     }
 }
+
+#[test]
+fn some_orders_get_a_rating_mostly_good_and_always_valid() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let drawn: Vec<_> = (0..4000).filter_map(|_| feedback(&mut rng)).collect();
+    let share = drawn.len() as f64 / 4000.0;
+    assert!((0.25..0.35).contains(&share), "{share}");
+    assert!(drawn.iter().all(|(r, c)| (1..=5).contains(r) && c.is_none_or(|c| c.len() <= 500)));
+    let good = drawn.iter().filter(|(r, _)| *r >= 4).count() as f64 / drawn.len() as f64;
+    assert!(good > 0.6, "{good}");
+}

@@ -3,8 +3,9 @@
 //! A tick every `1/rate` s places one order (tokio interval, `MissedTickBehavior::Delay`: when the
 //! API falls behind the rate drops instead of bursting). At most `concurrency` requests are in
 //! flight (a semaphore: the tick waits for a free slot). Each tick also gives one order placed at
-//! least [`FOLLOW_UP_AFTER`] ago its fate ([`crate::shop::generator::follow_up`]), and now and then changes a price
-//! or restocks. The report gives the achieved rate and the latency percentiles of
+//! least [`FOLLOW_UP_AFTER`] ago its fate ([`crate::shop::generator::follow_up`]) — and, for some
+//! served orders, the customer's rating ([`crate::shop::generator::feedback`]) — and now and then
+//! changes a price or restocks. The report gives the achieved rate and the latency percentiles of
 //! `POST /orders/new`. With `API_KEY` set, every write carries it.
 
 use std::{
@@ -20,7 +21,7 @@ use tokio::{sync::Semaphore, task::JoinSet, time::MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{parse_duration, Secret};
-use crate::shop::generator::{draft_order, follow_up, local_hour, price_change, restock, Catalog, FollowUp};
+use crate::shop::generator::{draft_order, feedback, follow_up, local_hour, price_change, restock, Catalog, FollowUp};
 
 /// How long after placing an order its fate is decided.
 pub(crate) const FOLLOW_UP_AFTER: Duration = Duration::from_millis(500);
@@ -73,6 +74,8 @@ pub struct LoadReport {
     pub orders_placed: u64,
     pub orders_failed: u64,
     pub status_changes: u64,
+    /// Ratings left with `POST /orders/{id}/feedback`.
+    pub ratings: u64,
     pub price_changes: u64,
     pub restocks: u64,
     /// Failed follow-up requests (status, price, restock).
@@ -105,8 +108,8 @@ impl fmt::Display for LoadReport {
         )?;
         writeln!(
             f,
-            "follow-ups: {} status changes, {} price changes, {} restocks, {} failed",
-            self.status_changes, self.price_changes, self.restocks, self.other_failed
+            "follow-ups: {} status changes, {} ratings, {} price changes, {} restocks, {} failed",
+            self.status_changes, self.ratings, self.price_changes, self.restocks, self.other_failed
         )?;
         write!(
             f,
@@ -207,7 +210,8 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
 /// One unit of work of a tick.
 enum Job {
     Place(serde_json::Value),
-    Fate(i32, FollowUp),
+    /// An order's fate, then maybe its rating (never for a cancelled order).
+    Fate(i32, FollowUp, Option<(i32, Option<&'static str>)>),
     Price(i32, rust_decimal::Decimal),
     Restock(i32, i32, i32),
 }
@@ -226,7 +230,9 @@ fn plan_tick(ctx: &Ctx, catalog: &Catalog, rng: &mut StdRng) -> Vec<Job> {
         }
     };
     if let Some(id) = due {
-        jobs.push(Job::Fate(id, follow_up(rng)));
+        let fate = follow_up(rng);
+        let rating = if fate == FollowUp::Cancel { None } else { feedback(rng) };
+        jobs.push(Job::Fate(id, fate, rating));
     }
     if rng.random_bool(PRICE_CHANGE_P) {
         jobs.extend(price_change(catalog, rng).map(|(id, price)| Job::Price(id, price)));
@@ -255,7 +261,7 @@ impl Job {
                     Err(e) => record_failure(&mut tally, true, e),
                 }
             }
-            Job::Fate(id, fate) => {
+            Job::Fate(id, fate, rating) => {
                 let steps: &[&str] = match fate {
                     FollowUp::Serve => &["served"],
                     FollowUp::Cancel => &["cancelled"],
@@ -264,6 +270,11 @@ impl Job {
                 for status in steps {
                     let result = ctx.post(&format!("/orders/{id}/status"), &json!({ "status": status })).await;
                     ctx.count(result, |r| r.status_changes += 1);
+                }
+                if let Some((rating, comment)) = rating {
+                    let body = json!({ "rating": rating, "comment": comment });
+                    let result = ctx.post(&format!("/orders/{id}/feedback"), &body).await;
+                    ctx.count(result, |r| r.ratings += 1);
                 }
             }
             Job::Price(id, price) => {

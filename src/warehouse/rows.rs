@@ -115,6 +115,20 @@ pub(crate) struct PaymentRow {
     pub version: RowVersion,
 }
 
+/// One customer rating of an order (`fact_feedback`); the sink copies the order's keys.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FeedbackRow {
+    pub feedback_id: i32,
+    pub order_id: i32,
+    pub rating: i32,
+    pub comment: Option<String>,
+    pub rated_at: DateTime<Utc>,
+    pub date_key: i32,
+    pub time_key: i32,
+    pub is_deleted: bool,
+    pub version: RowVersion,
+}
+
 /// What a batch adds into one `fact_inventory` row (product x store x day); from a snapshot, the
 /// whole day's figures instead (see `WarehouseBatch::inventory_days`).
 #[derive(Debug, Clone, Default, PartialEq)]

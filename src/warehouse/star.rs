@@ -14,11 +14,12 @@ pub enum StarTable {
     FactSales,
     FactPayments,
     FactInventory,
+    FactFeedback,
 }
 
 impl StarTable {
     /// Every target, in load order.
-    pub const ALL: [StarTable; 8] = [
+    pub const ALL: [StarTable; 9] = [
         StarTable::DimStore,
         StarTable::DimCustomer,
         StarTable::DimEmployee,
@@ -27,6 +28,7 @@ impl StarTable {
         StarTable::FactOrders,
         StarTable::FactSales,
         StarTable::FactPayments,
+        StarTable::FactFeedback,
     ];
 
     /// The warehouse table's name.
@@ -40,6 +42,7 @@ impl StarTable {
             StarTable::FactSales => "fact_sales",
             StarTable::FactPayments => "fact_payments",
             StarTable::FactInventory => "fact_inventory",
+            StarTable::FactFeedback => "fact_feedback",
         }
     }
 
@@ -82,10 +85,12 @@ impl StarTable {
                 "update dim_product set is_deleted = true
                  where product_key > 0 and is_current and not is_deleted and {not_loaded}"
             ),
-            StarTable::FactOrders | StarTable::FactSales | StarTable::FactPayments => format!(
-                "update {} set is_deleted = true, loaded_at = now() where not is_deleted and {not_loaded}",
-                self.name()
-            ),
+            StarTable::FactOrders | StarTable::FactSales | StarTable::FactPayments | StarTable::FactFeedback => {
+                format!(
+                    "update {} set is_deleted = true, loaded_at = now() where not is_deleted and {not_loaded}",
+                    self.name()
+                )
+            }
             StarTable::FactInventory => "update fact_inventory set units_received = 0, units_sold = 0,
                         units_wasted = 0, units_adjusted = 0, net_units = 0, loaded_at = now()
                  where loaded_at < $1::timestamptz

@@ -32,6 +32,7 @@ pub(crate) struct WarehouseBatch {
     pub inventory: Vec<InventoryDelta>,
     /// Whole-day inventory figures from a snapshot: they replace the day's figures.
     pub inventory_days: Vec<InventoryDelta>,
+    pub feedback: Vec<FeedbackRow>,
     pub inferred: InferredKeys,
     /// Changes that could not be mapped, with why.
     pub rejected: Vec<Rejected>,
@@ -76,6 +77,8 @@ pub(crate) enum Violation {
     Method { id: i32, method: String },
     #[error("movement {id} has unknown reason '{reason}'")]
     Reason { id: i32, reason: String },
+    #[error("feedback {id} has a rating {rating} outside 1 to 5")]
+    Rating { id: i32, rating: i32 },
 }
 
 /// Map a batch of changes (in any order) onto warehouse rows.
@@ -122,6 +125,8 @@ struct Accumulator {
     /// By (order_id, payment_id).
     payments: HashMap<(i32, i32), PaymentRow>,
     inventory: HashMap<(i32, i32, i32), InventoryDelta>,
+    /// By (order_id, feedback_id).
+    feedback: HashMap<(i32, i32), FeedbackRow>,
 }
 
 impl Accumulator {
@@ -228,6 +233,26 @@ impl Accumulator {
                 RowVersion::Snapshot { .. } => debug_assert!(false, "snapshot stock levels bypass the transform"),
             },
             Record::Movement { before, after } => self.add_movement(before, after)?,
+            Record::Feedback(f) => {
+                if !(1..=5).contains(&f.rating) {
+                    return Err(Violation::Rating { id: f.id, rating: f.rating });
+                }
+                let row = FeedbackRow {
+                    feedback_id: f.id,
+                    order_id: f.order_id,
+                    rating: f.rating,
+                    comment: f.comment,
+                    date_key: date_key(f.created_at),
+                    time_key: time_key(f.created_at),
+                    rated_at: f.created_at,
+                    is_deleted: deleted,
+                    version,
+                };
+                if let Some(from) = moved_from {
+                    self.feedback.insert((from, f.id), FeedbackRow { order_id: from, is_deleted: true, ..row.clone() });
+                }
+                self.feedback.insert((f.order_id, f.id), row);
+            }
         }
         Ok(())
     }
@@ -273,6 +298,7 @@ impl Accumulator {
         out.orders = sorted(self.orders, |r| r.order_id);
         out.sales = sorted(self.sales, |r| (r.order_id, r.order_item_id));
         out.payments = sorted(self.payments, |r| (r.order_id, r.payment_id));
+        out.feedback = sorted(self.feedback, |r| (r.order_id, r.feedback_id));
         let mut inventory: Vec<_> = self.inventory.into_values().collect();
         inventory.sort_by_key(|d| (d.date_key, d.store_id, d.product_id));
         out.inventory = inventory;

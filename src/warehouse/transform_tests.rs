@@ -118,6 +118,39 @@ fn bad_changes_are_rejected_and_the_rest_goes_on() {
 }
 
 #[test]
+fn feedback_becomes_one_rating_row_of_its_utc_day() {
+    let f = |rating: i32| {
+        format!(
+            r#"{{"id": 4, "order_id": 7, "rating": {rating}, "comment": "great flat white",
+                 "created_at": "2025-07-20T23:59:30+00:00"}}"#
+        )
+    };
+    let b = transform(&[
+        change(1, "feedback", Op::Insert, None, Some(&f(4))),
+        change(2, "feedback", Op::Update, Some(&f(4)), Some(&f(5))),
+    ]);
+    assert_eq!(b.feedback.len(), 1);
+    let row = &b.feedback[0];
+    assert_eq!((row.feedback_id, row.order_id, row.rating), (4, 7, 5));
+    assert_eq!((row.date_key, row.time_key), (20250720, 23 * 60 + 59));
+    assert_eq!(row.comment.as_deref(), Some("great flat white"));
+    assert!(!row.is_deleted);
+    let b = transform(&[change(3, "feedback", Op::Delete, Some(&f(5)), None)]);
+    assert!(b.feedback[0].is_deleted, "a deleted rating is kept, flagged");
+    let no_comment = r#"{"id": 5, "order_id": 8, "rating": 1, "comment": null, "created_at": "2025-07-21T08:00:00Z"}"#;
+    assert_eq!(transform(&[change(4, "feedback", Op::Insert, None, Some(no_comment))]).feedback[0].comment, None);
+}
+
+#[test]
+fn ratings_outside_one_to_five_are_rejected() {
+    let bad = r#"{"id": 9, "order_id": 7, "rating": 6, "comment": null, "created_at": "2025-07-20T10:00:00Z"}"#;
+    let b = transform(&[change(1, "feedback", Op::Insert, None, Some(bad))]);
+    assert!(b.feedback.is_empty());
+    assert!(matches!(b.rejected[0].error, TransformError::Invalid(_)));
+    assert_eq!(b.rejected[0].error.to_string(), "feedback 9 has a rating 6 outside 1 to 5");
+}
+
+#[test]
 fn ops_are_decoded_at_the_edge() {
     assert_eq!(Op::from_code("U").unwrap(), Op::Update);
     assert_eq!(Op::from_code("X").unwrap_err().to_string(), "unknown op 'X' (expected I, U or D)");
@@ -154,4 +187,16 @@ fn a_payment_moved_to_another_order_is_deleted_under_the_one_it_left() {
     let b = transform(&[change(1, "payments", Op::Update, Some(&pay(9)), Some(&pay(3)))]);
     let keys: Vec<(i32, bool)> = b.payments.iter().map(|p| (p.order_id, p.is_deleted)).collect();
     assert_eq!(keys, [(3, false), (9, true)]);
+}
+
+#[test]
+fn a_rating_moved_to_another_order_is_deleted_under_the_one_it_left() {
+    let rating = |order: i32| {
+        format!(
+            r#"{{"id": 5, "order_id": {order}, "rating": 4, "comment": null, "created_at": "2025-07-20T23:40:00+00:00"}}"#
+        )
+    };
+    let b = transform(&[change(1, "feedback", Op::Update, Some(&rating(2)), Some(&rating(6)))]);
+    let keys: Vec<(i32, bool)> = b.feedback.iter().map(|f| (f.order_id, f.is_deleted)).collect();
+    assert_eq!(keys, [(2, true), (6, false)]);
 }

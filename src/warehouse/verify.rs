@@ -73,6 +73,15 @@ fn checks() -> Vec<Check> {
                    where (units_received, units_sold, units_wasted, units_adjusted) <> (0, 0, 0, 0)",
         },
         Check {
+            name: "feedback (count/rating sum by day of the rating)",
+            oltp: "select to_char(created_at at time zone 'UTC', 'YYYYMMDD'), count(*) || '/' || sum(rating)
+                   from feedback group by grouping sets ((1), ())",
+            olap: "select date_key, count(*) || '/' || sum(rating)
+                   from fact_feedback where not is_deleted group by 1
+                   union all
+                   select null, count(*) || '/' || sum(rating) from fact_feedback where not is_deleted",
+        },
+        Check {
             name: "dimensions (live members)",
             oltp: "select 'stores', count(*)::text from stores union all select 'customers', count(*)::text from customers
                    union all select 'employees', count(*)::text from employees

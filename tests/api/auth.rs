@@ -18,6 +18,8 @@ fn valid(path: &str, ids: &Ids) -> (String, Option<Value>) {
         }
         "/orders/random" => (path.into(), None),
         "/orders/{id}/status" => (format!("/orders/{order}/status"), Some(json!({"status": "served"}))),
+        // After the status change above: the order is served, so it may be rated.
+        "/orders/{id}/feedback" => (format!("/orders/{order}/feedback"), Some(json!({"rating": 5}))),
         "/products/new" => (path.into(), Some(json!({"name": "Keyed Brew", "price": "3.10"}))),
         "/products/{id}" => (format!("/products/{product}"), Some(json!({"price": "3.90"}))),
         "/customers/new" => (path.into(), Some(json!({"name": "Key Holder", "email": "key.holder@example.test"}))),

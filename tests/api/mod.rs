@@ -6,6 +6,7 @@ mod bench;
 mod catalog;
 mod concurrency;
 mod errors;
+mod feedback;
 mod k6;
 mod load;
 mod orders;
@@ -37,8 +38,17 @@ impl Drop for TestApi {
 }
 
 /// Tables a request may write.
-pub(crate) const WRITTEN: [&str; 8] =
-    ["orders", "order_items", "payments", "inventory_movements", "inventory", "customers", "products", "cdc_orders"];
+pub(crate) const WRITTEN: [&str; 9] = [
+    "orders",
+    "order_items",
+    "payments",
+    "inventory_movements",
+    "inventory",
+    "customers",
+    "products",
+    "feedback",
+    "cdc_orders",
+];
 
 impl TestApi {
     /// An API over a seeded database.

@@ -1,6 +1,7 @@
 //! A warehouse filled by the real pipeline: the seeded chain, the order API in-process, the load
 //! generator's order mix, a guaranteed price change, restock, cancellation and refund, a share of
-//! orders moved back over five weeks (history for the weekly and forecast marts), and the CDC
+//! orders moved back over five weeks (history for the weekly and forecast marts), the ratings the
+//! generator leaves for some served orders, and the CDC
 //! daemon applying all of it until caught up and verified.
 
 use std::time::Duration;
@@ -22,7 +23,7 @@ const RATE: f64 = 80.0;
 const LOAD_FOR: Duration = Duration::from_secs(4);
 
 /// A fresh pair of databases whose warehouse the daemon filled (daemon stopped, verify clean).
-pub(super) async fn filled_warehouse() -> TestDb {
+pub(crate) async fn filled_warehouse() -> TestDb {
     let t = TestDb::new().await;
     seed::seed(&mut t.oltp().await).await.expect("seed");
     let daemon = InProcessDaemon::start(&t.config);
@@ -81,6 +82,7 @@ pub(super) async fn filled_warehouse() -> TestDb {
         ("refunded orders", "select count(*) from fact_orders where status = 'refunded'", 1),
         ("old product versions", "select count(*) from dim_product where not is_current", 1),
         ("days with orders", "select count(distinct date_key) from fact_orders", 20),
+        ("customer ratings", "select count(*) from fact_feedback", 10),
     ] {
         let n: i64 = scalar(&olap, sql).await;
         assert!(n >= least, "the filled warehouse has {n} {what}, expected at least {least}");

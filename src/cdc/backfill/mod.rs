@@ -38,13 +38,14 @@ fn source(table: StarTable) -> Option<Source> {
         StarTable::FactOrders => Some(Source::Orders),
         StarTable::FactSales => Some(Source::OrderItems),
         StarTable::FactPayments => Some(Source::Payments),
+        StarTable::FactFeedback => Some(Source::Feedback),
         StarTable::FactInventory => None,
     }
 }
 
 /// Whether `table` is loaded in the job's first, atomic step (see the module docs).
 fn is_first_step(table: StarTable) -> bool {
-    !matches!(table, StarTable::FactOrders | StarTable::FactSales | StarTable::FactPayments)
+    !matches!(table, StarTable::FactOrders | StarTable::FactSales | StarTable::FactPayments | StarTable::FactFeedback)
 }
 
 /// An OLTP table read row by row, in primary-key order.
@@ -57,6 +58,7 @@ enum Source {
     Orders,
     OrderItems,
     Payments,
+    Feedback,
 }
 
 impl Source {
@@ -69,6 +71,7 @@ impl Source {
             Source::Orders => "orders",
             Source::OrderItems => "order_items",
             Source::Payments => "payments",
+            Source::Feedback => "feedback",
         }
     }
 }

@@ -18,7 +18,8 @@ use super::Source;
 use crate::{
     cdc::{error::CdcError, window::Snapshot},
     change::{
-        CustomerImage, EmployeeImage, OrderImage, OrderItemImage, PaymentImage, ProductImage, Record, StoreImage,
+        CustomerImage, EmployeeImage, FeedbackImage, OrderImage, OrderItemImage, PaymentImage, ProductImage, Record,
+        StoreImage,
     },
     warehouse::{date_key, InventoryDelta},
 };
@@ -175,6 +176,10 @@ impl Source {
             Source::Payments => {
                 ("id, order_id, amount, method, paid_at", &[T::INT4, T::INT4, T::NUMERIC, T::TEXT, T::TIMESTAMPTZ])
             }
+            Source::Feedback => (
+                "id, order_id, rating::int4, comment, created_at",
+                &[T::INT4, T::INT4, T::INT4, T::TEXT, T::TIMESTAMPTZ],
+            ),
         }
     }
 }
@@ -221,6 +226,13 @@ fn decode(source: Source, r: &BinaryCopyOutRow) -> Result<(i64, Record), tokio_p
             amount: r.try_get(2)?,
             method: r.try_get(3)?,
             paid_at: r.try_get(4)?,
+        }),
+        Source::Feedback => Record::Feedback(FeedbackImage {
+            id,
+            order_id: r.try_get(1)?,
+            rating: r.try_get(2)?,
+            comment: r.try_get(3)?,
+            created_at: r.try_get(4)?,
         }),
     };
     Ok((id.into(), record))

@@ -57,11 +57,15 @@ pub(in crate::cdc) async fn run(
         load_chunks(&job, orders, reader, w.client, w.sink, w.chunk_rows).await?;
     }
     match (lane, chunked.as_slice()) {
-        (Some(mut lane), [first, second]) => {
+        (Some(mut lane), [first, second, rest @ ..]) => {
             let main = load_chunks(&job, *first, reader, w.client, w.sink, w.chunk_rows);
             let side = load_chunks(&job, *second, &lane.reader, &mut lane.client, &lane.sink, w.chunk_rows);
             tokio::try_join!(main, side)?;
             lane.reader.close().await;
+            // Then the ratings (they too only look their orders up).
+            for &source in rest {
+                load_chunks(&job, source, reader, w.client, w.sink, w.chunk_rows).await?;
+            }
         }
         _ => {
             for &source in &chunked {

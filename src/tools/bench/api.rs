@@ -139,6 +139,17 @@ pub(crate) async fn pgbench(
     clients: usize,
     duration: Duration,
 ) -> Result<f64, BenchError> {
+    pgbench_at(config, client, clients, duration, None).await
+}
+
+/// [`pgbench`] throttled to `rate` transactions per second in all (`pgbench -R`), when given.
+pub(crate) async fn pgbench_at(
+    config: &Config,
+    client: &tokio_postgres::Client,
+    clients: usize,
+    duration: Duration,
+    rate: Option<f64>,
+) -> Result<f64, BenchError> {
     let counts = client
         .query_one(
             "select (select count(*) from customers), (select count(distinct store_id) from employees where active),
@@ -156,6 +167,9 @@ pub(crate) async fn pgbench(
         .args(["-D", &format!("products={products}"), "-f"])
         .arg(&script)
         .kill_on_drop(true);
+    if let Some(rate) = rate {
+        cmd.args(["-R", &format!("{rate}")]);
+    }
     set_libpq_env(&mut cmd, &target.pg);
     let out = cmd.output().await?;
     let stdout = String::from_utf8_lossy(&out.stdout);

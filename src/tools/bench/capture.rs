@@ -1,12 +1,17 @@
 //! Capture overhead: `bench/order.sql` (the API's order transaction in SQL) under pgbench
-//! against two clones of the seeded OLTP database, one with the capture triggers disabled
-//! (`alter table … disable trigger user`; foreign-key triggers stay on). The runs alternate
-//! on/off so that drift on the shared machine hits both; each side reports its median.
+//! against clones of the seeded OLTP database that differ only in how changes are captured:
 //!
-//! A third clone keeps the triggers but turns their NOTIFY off (`brewlytics.notify = off`), to separate the cost of
-//! writing the change rows from the cost of NOTIFY, which in PostgreSQL takes a database-wide
-//! lock from pre-commit to the end of commit and so serialises the commits (and their WAL
-//! flushes) of every notifying transaction.
+//! * `none`: the capture triggers disabled (`alter table … disable trigger user`; foreign-key
+//!   triggers stay on) — the baseline;
+//! * `ours`: our capture as migrated, default configuration (row triggers, no NOTIFY);
+//! * `ours + NOTIFY`: the same with `cdc_set_notify(true)` (a notifying transaction holds a
+//!   database-wide lock from pre-commit to the end of commit, which serialises commits);
+//! * `PgQ`: PgQ's `pgq.logutriga` row triggers on the same tables instead of ours (the peer; the
+//!   Debian package `postgresql-15-pgq3` must be installed, else the scenario says so).
+//!
+//! The machine is shared and noisy, so each variant runs in pairs with the baseline, back to
+//! back, alternating which goes first, and its figure is the median of the per-pair ratios.
+//! Every database gets one unmeasured warm-up run first (its tables and WAL settle).
 
 use std::time::Duration;
 
@@ -18,7 +23,7 @@ use super::{
 };
 use crate::config::Config;
 
-/// Tables with capture triggers (see migrations/oltp/V2__cdc_capture.sql).
+/// Tables with capture triggers (migrations/oltp: every business table).
 const CAPTURED: [&str; 9] = [
     "stores",
     "customers",
@@ -31,71 +36,130 @@ const CAPTURED: [&str; 9] = [
     "inventory_movements",
 ];
 
+/// The unmeasured first run of each database.
+const WARM_UP: Duration = Duration::from_secs(2);
+
 /// pgbench clients (the API's pool size is 16; 8 is the knee of pgbench on 2 cores).
 pub(crate) const CLIENTS: usize = 8;
 
-/// Run `rounds` alternating pgbench runs of `duration` on each side.
+/// The PgQ capture of the same tables (after ours is disabled).
+const PGQ_SETUP: &str = "
+    create extension if not exists pgq;
+    select pgq.create_queue('brewlytics');
+    do $$ declare t text; begin
+      foreach t in array array['stores', 'customers', 'products', 'employees', 'orders', 'order_items',
+                               'payments', 'inventory', 'inventory_movements'] loop
+        execute format('create trigger pgq_capture after insert or update or delete on %I '
+                       'for each row execute function pgq.logutriga(%L)', t, 'brewlytics');
+      end loop; end $$;";
+
+/// One capture variant: its database and its pgbench runs.
+struct Variant {
+    name: &'static str,
+    dsn: String,
+    client: tokio_postgres::Client,
+    tps: Vec<f64>,
+    ratios: Vec<f64>,
+}
+
+impl Variant {
+    async fn new(env: &BenchEnv, name: &'static str, db: &str, setup: &str) -> Result<Self, BenchError> {
+        let dsn = env.fresh_oltp(db).await?;
+        let client = connect(&dsn).await?;
+        client.batch_execute(setup).await?;
+        Ok(Variant { name, dsn, client, tps: Vec::new(), ratios: Vec::new() })
+    }
+
+    async fn run(&mut self, duration: Duration) -> Result<f64, BenchError> {
+        let mut config = Config::defaults();
+        config.oltp_database_url = Some(self.dsn.clone().into());
+        let tps = pgbench(&config, &self.client, CLIENTS, duration).await?;
+        self.tps.push(tps);
+        Ok(tps)
+    }
+}
+
+fn disable_ours() -> String {
+    CAPTURED.iter().map(|t| format!("alter table {t} disable trigger user;")).collect()
+}
+
+/// Run `rounds` pairs of pgbench runs of `duration` for each variant.
 pub(super) async fn run(env: &BenchEnv, duration: Duration, rounds: usize) -> Result<ScenarioResult, BenchError> {
-    let on = env.fresh_oltp("capture_on").await?;
-    let off = env.fresh_oltp("capture_off").await?;
-    let off_client = connect(&off).await?;
-    for table in CAPTURED {
-        off_client.batch_execute(&format!("alter table {table} disable trigger user")).await?;
-    }
-    let quiet = env.fresh_oltp("capture_nonotify").await?;
-    let quiet_client = connect(&quiet).await?;
-    drop_notify(&quiet_client).await?;
-    let on_client = connect(&on).await?;
-    let config = |dsn: &str| {
-        let mut c = Config::defaults();
-        c.oltp_database_url = Some(dsn.into());
-        c
+    let mut none = Variant::new(env, "none", "capture_none", &disable_ours()).await?;
+    let mut variants = vec![
+        Variant::new(env, "ours", "capture_ours", "").await?,
+        Variant::new(env, "ours + NOTIFY", "capture_notify", "select cdc_set_notify(true)").await?,
+    ];
+    let pgq = match Variant::new(env, "PgQ logutriga", "capture_pgq", &(disable_ours() + PGQ_SETUP)).await {
+        Ok(v) => {
+            variants.push(v);
+            None
+        }
+        Err(e) => Some(format!("PgQ unavailable (install postgresql-15-pgq3): {}", crate::telemetry::Chain(&e))),
     };
-    let (on_config, off_config, quiet_config) = (config(&on), config(&off), config(&quiet));
-    let (mut with, mut without, mut no_notify) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..rounds.max(1) {
-        with.push(pgbench(&on_config, &on_client, CLIENTS, duration).await?);
-        without.push(pgbench(&off_config, &off_client, CLIENTS, duration).await?);
-        no_notify.push(pgbench(&quiet_config, &quiet_client, CLIENTS, duration).await?);
+    for v in std::iter::once(&mut none).chain(variants.iter_mut()) {
+        v.run(WARM_UP).await?;
+        v.tps.clear();
     }
-    let changes: i64 = on_client.query_one("select count(*) from cdc_orders", &[]).await?.get(0);
-    let captured_off: i64 = off_client.query_one("select count(*) from cdc_orders", &[]).await?.get(0);
-    let (tps_on, tps_off, tps_quiet) = (median(&mut with), median(&mut without), median(&mut no_notify));
-    let ratio = tps_on / tps_off;
-    Ok(ScenarioResult {
+    for round in 0..rounds.max(1) {
+        for v in &mut variants {
+            let (base, tps) = if round % 2 == 0 {
+                let base = none.run(duration).await?;
+                (base, v.run(duration).await?)
+            } else {
+                let tps = v.run(duration).await?;
+                (none.run(duration).await?, tps)
+            };
+            v.ratios.push(tps / base.max(1e-9));
+        }
+    }
+    let changes: i64 = variants[0].client.query_one("select count(*) from cdc_orders", &[]).await?.get(0);
+    let leaked: i64 = none.client.query_one("select count(*) from cdc_orders", &[]).await?.get(0);
+    Ok(result(&mut none, &mut variants, pgq, changes, leaked, duration))
+}
+
+fn result(
+    none: &mut Variant,
+    variants: &mut [Variant],
+    pgq_missing: Option<String>,
+    changes: i64,
+    leaked: i64,
+    duration: Duration,
+) -> ScenarioResult {
+    let base = median(&mut none.tps);
+    let mut figures = Vec::new();
+    let mut ratios = Vec::new();
+    for v in variants.iter_mut() {
+        let (tps, ratio) = (median(&mut v.tps), median(&mut v.ratios));
+        figures.push(Figure::new(format!("order tps, {}", v.name), tps, "tx/s"));
+        figures.push(Figure::new(format!("fewer tx/s, {} (median pair)", v.name), (1.0 - ratio) * 100.0, "%"));
+        ratios.push((v.name, ratio));
+    }
+    let ours = ratios[0].1;
+    let pgq = ratios.iter().find(|(n, _)| n.starts_with("PgQ")).map(|r| r.1);
+    let mut goals = vec![Goal::new("<= 25% fewer tx/s with the default capture", ours >= 0.75)];
+    match (pgq, &pgq_missing) {
+        (Some(p), _) => goals.push(Goal::new("cheaper than PgQ's capture of the same tables", ours > p)),
+        (None, Some(why)) => goals.push(Goal::new(format!("cheaper than PgQ: not measured, {why}"), false)),
+        (None, None) => {}
+    }
+    ScenarioResult {
         scenario: "capture",
-        figures: vec![
-            Figure::new("order tps, capture triggers on", tps_on, "tx/s"),
-            Figure::new("overhead", (1.0 - ratio) * 100.0, "%"),
-            Figure::new("order tps, triggers on without NOTIFY", tps_quiet, "tx/s"),
-            Figure::new("overhead without NOTIFY", (1.0 - tps_quiet / tps_off) * 100.0, "%"),
-        ],
-        baseline: Figure::new("order tps, triggers disabled", tps_off, "tx/s"),
-        ratio,
-        ratio_of: "tps on / tps off".into(),
-        goals: vec![Goal::new("<= 30% fewer tx/s with triggers (ratio >= 0.7)", ratio >= 0.7)],
+        figures,
+        baseline: Figure::new("order tps, no capture", base, "tx/s"),
+        ratio: ours,
+        ratio_of: "tps ours / tps none (median pair)".into(),
+        goals,
         details: serde_json::json!({
             "clients": CLIENTS,
             "seconds_per_run": duration.as_secs(),
-            "tps_on_runs": with,
-            "tps_off_runs": without,
-            "tps_on_without_notify_runs": no_notify,
-            "change_rows_captured_on": changes,
-            "change_rows_captured_off_beyond_seed": captured_off,
+            "tps_none_runs": none.tps,
+            "variants": variants.iter().map(|v| serde_json::json!({"name": v.name, "tps_runs": v.tps, "pair_ratios": v.ratios})).collect::<Vec<_>>(),
+            "pgq": pgq_missing.unwrap_or_else(|| "measured".into()),
+            "change_rows_captured_ours": changes,
+            "change_rows_captured_none_beyond_seed": leaked,
         }),
-    })
-}
-
-/// Redefine the capture functions without their `pg_notify` call.
-/// Turn the capture triggers' NOTIFY off for the clone's database (`brewlytics.notify = off`,
-/// the switch the capture migration provides), so new sessions such as pgbench's send none.
-async fn drop_notify(client: &tokio_postgres::Client) -> Result<(), BenchError> {
-    client
-        .batch_execute(
-            "do $$ begin execute format('alter database %I set brewlytics.notify = off', current_database()); end $$",
-        )
-        .await?;
-    Ok(())
+    }
 }
 
 fn median(v: &mut [f64]) -> f64 {

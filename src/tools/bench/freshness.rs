@@ -1,7 +1,9 @@
-//! Freshness: the load generator drives orders through a real order API at a fixed rate while
-//! the daemon (the real binary) runs; commit→applied is `loaded_at - changed_at` of every
-//! `fact_orders` and `fact_sales` row written during the run. With `hold_open`, one OLTP
-//! transaction that has written a row (so it holds an xid) stays open for the whole run.
+//! Freshness: pgbench drives the order transaction (`bench/order.sql`, the API's in SQL) into
+//! OLTP at a fixed rate (`pgbench -R`: a C client with prepared statements, so the driver is not
+//! what limits the rate on 2 cores shared with both databases and the daemon) while the daemon
+//! (the real binary) runs; commit→applied is `loaded_at - changed_at` of every `fact_orders` and
+//! `fact_sales` row written during the run. With `hold_open`, one OLTP transaction that has
+//! written a row (so it holds an xid) stays open for the whole run.
 //!
 //! `changed_at` is the capture trigger's `clock_timestamp()` (just before the OLTP commit) and
 //! `loaded_at` the sink statement's `clock_timestamp()` (just before the warehouse commit), both
@@ -14,20 +16,20 @@ use std::{
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tokio::net::TcpListener;
 use tokio_postgres::Client;
-use tokio_util::sync::CancellationToken;
 
 use super::{
+    api::pgbench_at,
     daemon::{self, DaemonProcess},
     env::{BenchEnv, DbPair},
     BenchError,
 };
-use crate::tools::load::{run_load, LoadOptions};
 
-/// Orders placed one at a time on an idle system for the baseline.
-const IDLE_ORDERS: usize = 20;
-const IDLE_GAP: Duration = Duration::from_millis(50);
+/// The idle baseline: orders one at a time, this many a second, for this long.
+const IDLE_RATE: f64 = 10.0;
+const IDLE_FOR: Duration = Duration::from_secs(2);
+/// pgbench clients of the load (enough to keep the rate when one commit waits).
+const DRIVER_CLIENTS: usize = 8;
 const CATCH_UP: Duration = Duration::from_secs(120);
 
 /// How to run one freshness measurement.
@@ -56,8 +58,6 @@ pub(crate) struct Freshness {
     /// Orders placed one at a time before the load, same daemon.
     pub idle: Percentiles,
     pub achieved_orders_per_s: f64,
-    pub orders_failed: u64,
-    pub api_p99_ms: f64,
     pub daemon_peak_rss_mib: f64,
     pub daemon_phases: Vec<daemon::PhaseTime>,
 }
@@ -71,9 +71,7 @@ pub(crate) async fn measure(env: &BenchEnv, opts: &FreshnessOptions, hold_open: 
     let mut process = DaemonProcess::start(&opts.daemon_bin, &pair, &opts.settings, &log)?;
     catch_up(&oltp, &olap, &mut process).await?;
 
-    let stop_api = CancellationToken::new();
-    let (base, api) = start_api(&pair, stop_api.clone()).await?;
-    let idle = idle_baseline(&base, &oltp, &olap, &mut process).await?;
+    let idle = idle_baseline(&pair, &oltp, &olap, &mut process).await?;
 
     let mut held_client = pair.oltp().await?;
     let held = if hold_open {
@@ -84,9 +82,7 @@ pub(crate) async fn measure(env: &BenchEnv, opts: &FreshnessOptions, hold_open: 
         None
     };
     let from = now(&oltp).await?;
-    let load =
-        LoadOptions { rate: opts.rate, duration: opts.duration, api: Some(base), concurrency: 64, api_key: None };
-    let report = run_load(&load, CancellationToken::new()).await?;
+    let achieved = pgbench_at(&pair.config, &oltp, DRIVER_CLIENTS, opts.duration, Some(opts.rate)).await?;
     catch_up(&oltp, &olap, &mut process).await?;
     let loaded = percentiles(&olap, from).await?;
     if let Some(tx) = held {
@@ -95,52 +91,19 @@ pub(crate) async fn measure(env: &BenchEnv, opts: &FreshnessOptions, hold_open: 
     let daemon_peak_rss_mib = process.peak_rss_kib().unwrap_or(0) as f64 / 1024.0;
     let daemon_phases = process.phases().await.unwrap_or_default();
     process.stop().await?;
-    stop_api.cancel();
-    let _ = api.await;
-    Ok(Freshness {
-        loaded,
-        idle,
-        achieved_orders_per_s: report.achieved_rate(),
-        orders_failed: report.orders_failed,
-        api_p99_ms: report.p99.as_secs_f64() * 1000.0,
-        daemon_peak_rss_mib,
-        daemon_phases,
-    })
+    Ok(Freshness { loaded, idle, achieved_orders_per_s: achieved, daemon_peak_rss_mib, daemon_phases })
 }
 
-/// Serve the order API in-process on a free loopback port.
-async fn start_api(
-    pair: &DbPair,
-    stop: CancellationToken,
-) -> Result<(String, tokio::task::JoinHandle<()>), BenchError> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let config = pair.config.clone();
-    let task = tokio::spawn(async move {
-        if let Err(e) = crate::api::serve(&config, listener, stop.cancelled_owned()).await {
-            tracing::error!(error = %e, "bench order api failed");
-        }
-    });
-    Ok((base, task))
-}
-
-/// Freshness of orders placed one at a time with nothing else running.
+/// Freshness of orders placed one at a time with nothing else running (one pgbench client at
+/// a few orders a second).
 async fn idle_baseline(
-    base: &str,
+    pair: &DbPair,
     oltp: &Client,
     olap: &Client,
     process: &mut DaemonProcess,
 ) -> Result<Percentiles, BenchError> {
-    let http = reqwest::Client::new();
     let from = now(oltp).await?;
-    let url = format!("{base}/orders/random");
-    for _ in 0..IDLE_ORDERS {
-        let sent = http.post(&url).send().await.and_then(|r| r.error_for_status());
-        if let Err(e) = sent {
-            return Err(BenchError::Daemon(format!("POST /orders/random failed: {e}")));
-        }
-        tokio::time::sleep(IDLE_GAP).await;
-    }
+    pgbench_at(&pair.config, oltp, 1, IDLE_FOR, Some(IDLE_RATE)).await?;
     catch_up(oltp, olap, process).await?;
     percentiles(olap, from).await
 }

@@ -3,8 +3,10 @@
 //!
 //! [`run::run`] is `brewlytics bench`: it starts a private durable PostgreSQL, clones a migrated
 //! and seeded pair of databases for each scenario, and runs the scenarios in order:
-//! [`drain`], [`freshness`] (also `longtx`), [`api`] and [`capture`].
+//! [`drain`], [`freshness`] (also `longtx`), [`api`] and [`capture`]. [`analytics`] (endpoint
+//! latencies on a year of sales) runs only when asked for by name.
 
+mod analytics;
 pub mod api;
 mod bulk;
 mod capture;
@@ -35,6 +37,8 @@ pub enum BenchError {
     Pgbench(String),
     #[error("the cdc daemon under test failed: {0}")]
     Daemon(String),
+    #[error("the analytics service under test failed: {0}")]
+    Analytics(String),
     #[error("timed out after {seconds} s waiting for {what}")]
     Timeout { what: &'static str, seconds: u64 },
     #[error("writing the JSON report failed: {0}")]

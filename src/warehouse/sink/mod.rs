@@ -8,6 +8,7 @@
 
 use tokio_postgres::{types::ToSql, Client, Statement, Transaction};
 
+mod feedback;
 mod sql;
 
 use super::{product, rows::*, transform::WarehouseBatch};
@@ -32,6 +33,7 @@ pub(crate) struct Sink {
     payments: Statement,
     inventory: Statement,
     inventory_days: Statement,
+    feedback: feedback::FeedbackStatements,
 }
 
 impl Sink {
@@ -54,6 +56,7 @@ impl Sink {
             payments: p(sql::PAYMENTS.to_string()).await?,
             inventory: p(sql::inventory(sql::InventoryMode::Add)).await?,
             inventory_days: p(sql::inventory(sql::InventoryMode::Replace)).await?,
+            feedback: feedback::FeedbackStatements::prepare(client).await?,
         })
     }
 
@@ -72,6 +75,7 @@ impl Sink {
         self.write_payments(tx, &batch.payments).await?;
         self.write_inventory(tx, &self.inventory, &batch.inventory).await?;
         self.write_inventory(tx, &self.inventory_days, &batch.inventory_days).await?;
+        self.feedback.write(tx, &batch.feedback).await?;
         Ok(stats)
     }
 
@@ -141,7 +145,7 @@ impl Sink {
         for stmt in &self.order_headers {
             tx.execute(stmt, &[&ids]).await?;
         }
-        Ok(())
+        self.feedback.refresh_headers(tx, &ids).await
     }
 
     async fn write_sales(&self, tx: &Transaction<'_>, r: &[SaleRow]) -> Result<(), tokio_postgres::Error> {

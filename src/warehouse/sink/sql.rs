@@ -26,6 +26,9 @@ macro_rules! guard {
     };
 }
 
+/// The guard as text, for statements built outside this file ([`super::feedback`]).
+pub(super) const GUARD: &str = guard!();
+
 pub(super) const STORES: &str = concat!(
     "insert into dim_store as t (store_id, name, city, is_deleted, changed_at, src_id)
      select s.id, s.name, s.city, s.deleted, coalesce(s.at, '-infinity'), s.src

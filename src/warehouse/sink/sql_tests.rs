@@ -17,6 +17,8 @@ fn statements() -> Vec<(String, String)> {
         ("order headers of payments".into(), header("fact_payments", false)),
         ("inventory movements".into(), inventory(InventoryMode::Add)),
         ("inventory days".into(), inventory(InventoryMode::Replace)),
+        ("feedback".into(), super::super::feedback::upsert_sql(GUARD)),
+        ("order headers of feedback".into(), super::super::feedback::HEADERS_SQL.into()),
     ];
     for dim in Dim::ALL {
         all.push((format!("inferred {}", dim.label()), inferred(dim)));
@@ -67,7 +69,7 @@ fn fact_orders_is_read_only_for_the_batchs_orders() {
             assert_eq!(param, expected, "{name}: fact_orders filtered by another parameter: {sql}");
         }
     }
-    assert_eq!(reads, 4, "sales, payments and both header updates read fact_orders");
+    assert_eq!(reads, 6, "sales, payments, ratings and their header updates read fact_orders");
 }
 
 #[test]
@@ -85,7 +87,7 @@ fn updates_of_facts_change_only_the_batchs_orders() {
             }
         }
     }
-    assert_eq!(updates, 2);
+    assert_eq!(updates, 3);
 }
 
 #[test]
@@ -107,8 +109,9 @@ fn lines_and_payments_conflict_on_their_order_keyed_primary_keys() {
     let sql = statements().into_iter().collect::<std::collections::BTreeMap<_, _>>();
     assert!(sql["sales"].contains(" on conflict (order_id, order_item_id) do update "));
     assert!(sql["payments"].contains(" on conflict (order_id, payment_id) do update "));
+    assert!(sql["feedback"].contains(" on conflict (order_id, feedback_id) do update "));
     // The order id is the key: it is never set.
-    for name in ["sales", "payments"] {
+    for name in ["sales", "payments", "feedback"] {
         assert!(!sql[name].contains("order_id = excluded.order_id"), "{name}");
     }
 }
