@@ -155,3 +155,50 @@ async fn the_warehouse_restarting_mid_load_is_survived() {
     assert!(report.is_clean(), "{:#?}", report.differences);
     assert_eq!(scalar::<i64>(&olap, "select applied_changes from cdc_offset").await, target);
 }
+
+/// A statement the warehouse refuses to plan (here: the order lines' upsert once its conflict
+/// target matches no key, SQLSTATE 42P10, as Citus's planner refusals do) is a bug: the daemon
+/// says so at error level and waits five minutes before the next attempt instead of retrying at
+/// once, and still stops promptly on SIGTERM.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_statement_the_warehouse_refuses_to_plan_is_reported_and_retried_rarely() {
+    use std::io::BufRead;
+    let t = shop_db().await;
+    shop::place_order(&t.oltp().await, 1, 1, &[(1, 1)]).await;
+    t.olap().await.batch_execute("alter table fact_sales drop constraint fact_sales_pkey").await.unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_brewlytics"))
+        .arg("cdc")
+        .env("OLTP_DATABASE_URL", t.url_as(brewlytics::db::Db::Oltp, "brewlytics_cdc"))
+        .env("OLAP_DATABASE_URL", t.url_as(brewlytics::db::Db::Olap, "brewlytics_cdc"))
+        .env("METRICS_ADDR", "127.0.0.1:0")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn brewlytics cdc");
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        std::io::BufReader::new(stderr).lines().map_while(Result::ok).for_each(|l| drop(lines_tx.send(l)))
+    });
+    let mut failures = Vec::new();
+    let refusal = wait_for("the refusal logged", Duration::from_secs(20), || {
+        let next: Vec<serde_json::Value> = lines.try_iter().filter_map(|l| serde_json::from_str(&l).ok()).collect();
+        failures.extend(next);
+        let found = failures.iter().find(|l| l["fields"]["kind"] == "unsupported").cloned();
+        async move { found }
+    })
+    .await;
+    assert_eq!(refusal["level"], "ERROR", "{refusal}");
+    assert!(refusal["fields"]["message"].as_str().unwrap().contains("this is a bug, please report it"), "{refusal}");
+    assert!(refusal["fields"]["error"].as_str().unwrap().contains("ON CONFLICT"), "{refusal}");
+    assert_eq!(refusal["fields"]["retry_in_ms"], 300_000, "{refusal}");
+    assert!(failures.iter().all(|l| l["fields"]["kind"] != "internal"), "never classified as internal: {failures:#?}");
+    let daemon = DaemonProcess { child };
+    daemon.terminate();
+    let mut daemon = daemon;
+    let (status, _) = daemon.wait_exit(Duration::from_secs(10)).expect("the long pause yields to SIGTERM");
+    assert!(status.success(), "exit status {status}");
+}

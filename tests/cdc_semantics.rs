@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::support::{process::status_json, scalar, shop, wait_caught_up, wait_for, InProcessDaemon, TestDb};
+use crate::support::{
+    assert_verified, process::status_json, scalar, shop, wait_caught_up, wait_for, InProcessDaemon, TestDb,
+};
 
 async fn shop_db() -> TestDb {
     let t = TestDb::new().await;
@@ -184,4 +186,53 @@ async fn retention_prunes_only_applied_changes() {
         scalar::<i64>(&t.olap().await, &format!("select count(*) from fact_orders where order_id = {later}")).await
             == 1
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_line_or_payment_moved_to_another_order_follows_it() {
+    let t = shop_db().await;
+    let daemon = InProcessDaemon::start(&t.config);
+    wait_caught_up(&t, Duration::from_secs(10)).await;
+    let oltp = t.oltp().await;
+    let a = shop::place_order(&oltp, 1, 1, &[(1, 1)]).await;
+    let b = shop::place_order(&oltp, 2, 2, &[(2, 2)]).await;
+    let line: i32 = scalar(&oltp, &format!("select id from order_items where order_id = {a}")).await;
+    wait_caught_up(&t, Duration::from_secs(10)).await;
+    // The warehouse keys lines and payments by (order, id): a move is a new key.
+    oltp.batch_execute(&format!(
+        "update order_items set order_id = {b} where order_id = {a};
+         update payments set order_id = {b} where order_id = {a}"
+    ))
+    .await
+    .unwrap();
+    wait_caught_up(&t, Duration::from_secs(10)).await;
+    assert_verified(&t).await;
+    let olap = t.olap().await;
+    let rows = |sql: String| {
+        let olap = &olap;
+        async move {
+            let rows = olap.query(&sql, &[]).await.unwrap();
+            rows.iter().map(|r| (r.get::<_, i32>(0), r.get::<_, bool>(1))).collect::<Vec<_>>()
+        }
+    };
+    let line_rows = format!("select order_id, is_deleted from fact_sales where order_item_id = {line} order by 1");
+    assert_eq!(rows(line_rows.clone()).await, [(a, true), (b, false)], "retired under a, live under b");
+    let store_keys = format!(
+        "select count(distinct f.store_key)::int4, bool_and(f.store_key = o.store_key)
+         from fact_sales f join fact_orders o using (order_id) where f.order_id = {b} and not f.is_deleted"
+    );
+    assert_eq!(rows(store_keys).await, [(1, true)], "the moved line took its new order's store");
+    let payments = format!("select order_id, is_deleted from fact_payments where order_id in ({a}, {b}) order by 1, 2");
+    assert_eq!(rows(payments).await, [(a, true), (b, false), (b, false)]);
+    // Back again, with an edit: alive under a, retired under b; each id live once.
+    oltp.batch_execute(&format!("update order_items set order_id = {a}, quantity = 3 where id = {line}"))
+        .await
+        .unwrap();
+    wait_caught_up(&t, Duration::from_secs(10)).await;
+    daemon.stop().await;
+    assert_verified(&t).await;
+    assert_eq!(rows(line_rows).await, [(a, false), (b, true)]);
+    let twice = "select count(*) from (select order_item_id from fact_sales where not is_deleted
+                 group by 1 having count(*) > 1) d";
+    assert_eq!(scalar::<i64>(&olap, twice).await, 0, "a line id is unique among the live lines");
 }

@@ -26,6 +26,11 @@ const RETENTION_EVERY: Duration = Duration::from_secs(60);
 /// How often the daemon looks for a requested snapshot job (`brewlytics resync`).
 const JOBS_EVERY: Duration = Duration::from_secs(1);
 
+/// The pause after the warehouse refused to plan a statement ([`ErrorKind::Unsupported`]): a bug
+/// no retry fixes, so the daemon does not hammer the server; it retries this rarely (someone may
+/// have repaired the schema) and says so loudly each time.
+const UNSUPPORTED_RETRY: Duration = Duration::from_secs(300);
+
 /// Capped exponential backoff between sessions, back at the start after a healthy session.
 struct Backoff {
     next: Duration,
@@ -62,13 +67,7 @@ pub async fn run(config: &Config, shutdown: CancellationToken) {
     while !shutdown.is_cancelled() {
         let delay = match run_connected(config, &shutdown, &checkpoint_tx, &mut backoff).await {
             Ok(()) => break,
-            Err(e) => {
-                let delay = backoff.next_delay();
-                metrics::counter!(telemetry::CDC_ERRORS, "kind" => e.kind.label()).increment(1);
-                metrics::counter!(telemetry::CDC_RETRIES).increment(1);
-                tracing::warn!(error = %Chain(&e), kind = e.kind.label(), retry_in_ms = delay.as_millis() as u64, "cdc failure, retrying");
-                delay
-            }
+            Err(e) => failed(&e, &mut backoff),
         };
         tokio::select! {
             _ = shutdown.cancelled() => break,
@@ -79,6 +78,25 @@ pub async fn run(config: &Config, shutdown: CancellationToken) {
     monitor.abort();
     reconciler.abort();
     tracing::info!("cdc daemon stopped");
+}
+
+/// Count and log a failed session; returns the pause before the next one.
+fn failed(e: &CdcError, backoff: &mut Backoff) -> Duration {
+    metrics::counter!(telemetry::CDC_ERRORS, "kind" => e.kind.label()).increment(1);
+    metrics::counter!(telemetry::CDC_RETRIES).increment(1);
+    if e.kind == ErrorKind::Unsupported {
+        let delay = UNSUPPORTED_RETRY;
+        tracing::error!(
+            error = %Chain(e),
+            kind = e.kind.label(),
+            retry_in_ms = delay.as_millis() as u64,
+            "the warehouse refuses to plan a statement of the daemon: this is a bug, please report it with this message; retrying rarely"
+        );
+        return delay;
+    }
+    let delay = backoff.next_delay();
+    tracing::warn!(error = %Chain(e), kind = e.kind.label(), retry_in_ms = delay.as_millis() as u64, "cdc failure, retrying");
+    delay
 }
 
 /// One connected session: returns Ok on shutdown, Err when a connection or step fails.
@@ -130,11 +148,15 @@ fn target(config: &Config, which: Db) -> Result<DbTarget, CdcError> {
     Ok(target)
 }
 
-/// One connection of the daemon's.
+/// One connection of the daemon's; a warehouse session is tuned for Citus when it is there.
 pub(super) async fn connect(config: &Config, which: Db) -> Result<Client, CdcError> {
-    db::connect_target(&target(config, which)?, which).await.map_err(|e| CdcError {
+    let client = db::connect_target(&target(config, which)?, which).await.map_err(|e| CdcError {
         step: "connecting",
         kind: ErrorKind::Connection,
         source: Box::new(e),
-    })
+    })?;
+    if which == Db::Olap {
+        db::citus::tune_session(&client).await.map_err(|e| CdcError::db("preparing the warehouse session", e))?;
+    }
+    Ok(client)
 }

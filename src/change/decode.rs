@@ -1,6 +1,6 @@
 //! Decoding a stored change once, at the transform's edge, into typed images.
 
-use serde::de::DeserializeOwned;
+use serde::{de::DeserializeOwned, Deserialize};
 
 use super::{image::*, ChangeRow, Op, Version};
 
@@ -93,6 +93,14 @@ pub(crate) struct Change {
     pub version: Version,
     pub op: Op,
     pub record: Record,
+    /// An update that moved an order line, a payment or a rating to another order: the order it left.
+    pub moved_from: Option<i32>,
+}
+
+/// The order a line, a payment or a rating belongs to, from its before image.
+#[derive(Deserialize)]
+struct OrderOf {
+    order_id: i32,
 }
 
 /// The row a change is about: the image its op calls for (`after` for inserts and updates,
@@ -131,7 +139,8 @@ impl Change {
             },
             Table::Feedback => Record::Feedback(image(row)?),
         };
-        Ok(Change { version: row.version(), op: row.op, record })
+        let moved_from = moved_from(row, &record)?;
+        Ok(Change { version: row.version(), op: row.op, record, moved_from })
     }
 
     /// The table this change is about.
@@ -149,6 +158,22 @@ impl Change {
             Record::Feedback(_) => Table::Feedback,
         }
     }
+}
+
+/// For an update of an order line, a payment or a rating whose before image names another order:
+/// that order.
+fn moved_from(row: &ChangeRow, record: &Record) -> Result<Option<i32>, DecodeError> {
+    let order_id = match record {
+        Record::OrderItem(i) => i.order_id,
+        Record::Payment(p) => p.order_id,
+        Record::Feedback(f) => f.order_id,
+        _ => return Ok(None),
+    };
+    if row.op != Op::Update || row.before.is_none() {
+        return Ok(None);
+    }
+    let before: OrderOf = side(row, Side::Before)?;
+    Ok((before.order_id != order_id).then_some(before.order_id))
 }
 
 /// The image the op calls for.

@@ -2,7 +2,7 @@
 
 use tokio_postgres::Client;
 
-use super::{adopt, Db, DbError};
+use super::{adopt, citus, Db, DbError};
 
 mod oltp_migrations {
     refinery::embed_migrations!("migrations/oltp");
@@ -13,7 +13,8 @@ mod olap_migrations {
 
 /// Apply the pending migrations of one database; a second run is a no-op. Returns how many ran.
 /// A database of the original Brewlytics is adopted first; one that is neither empty, ours nor
-/// the original's is refused, untouched, with every difference named.
+/// the original's is refused, untouched, with every difference named. A warehouse with the
+/// `citus` extension is then distributed ([`citus::distribute`], idempotent).
 pub async fn migrate(client: &mut Client, db: Db) -> Result<usize, DbError> {
     quiet(client).await?;
     match adopt::inspect(client, db).await? {
@@ -27,6 +28,11 @@ pub async fn migrate(client: &mut Client, db: Db) -> Result<usize, DbError> {
     };
     let report =
         runner.set_abort_divergent(true).set_abort_missing(true).run_async(client).await.map_err(|e| error(db, e))?;
+    if db == Db::Olap {
+        if let Some(d) = citus::distribute(client).await? {
+            tracing::info!(placed = d.placed.len(), already = d.already, "citus: the warehouse is distributed");
+        }
+    }
     Ok(report.applied_migrations().len())
 }
 

@@ -1,9 +1,11 @@
 //! PostgreSQL plumbing shared by every part: connections and pools ([`connect`], [`pool`]),
 //! always through the TLS connector of their settings ([`tls`]), the embedded migrations of
-//! both databases ([`migrate`]), the database roles ([`apply_roles`]), and the one
-//! classification of PostgreSQL errors ([`classify`]).
+//! both databases ([`migrate`]) with the warehouse's distribution on Citus ([`citus`]), the
+//! database roles ([`apply_roles`]), and the one classification of PostgreSQL errors
+//! ([`classify`]).
 
 mod adopt;
+pub(crate) mod citus;
 mod classify;
 mod connect;
 mod migrate;
@@ -18,6 +20,7 @@ pub use roles::apply_roles;
 
 use crate::config::ConfigError;
 pub use crate::config::Db;
+pub use citus::Misplaced;
 pub use roles::{grant_database_access, Role};
 
 /// `application_name`s of the long-running components: `status` finds them in
@@ -70,6 +73,8 @@ pub enum DbError {
         #[source]
         source: refinery::Error,
     },
+    #[error(transparent)]
+    Misplaced(citus::Misplaced),
     #[error("{step} failed")]
     Sql {
         step: &'static str,
@@ -86,7 +91,7 @@ impl DbError {
         match self {
             DbError::Config(_) | DbError::Tls { .. } => true,
             DbError::Connect { source, .. } => match source.code() {
-                Some(_) => classify(source) == ErrorKind::Internal,
+                Some(_) => matches!(classify(source), ErrorKind::Internal | ErrorKind::Unsupported),
                 None => tls::is_tls_failure(source) || !has_io_cause(source) && !source.is_closed(),
             },
             _ => false,

@@ -14,7 +14,7 @@
 
 use tokio_postgres::Client;
 
-use super::{Db, DbError};
+use super::{citus, Db, DbError};
 use crate::config::{Config, Secret};
 
 /// A role `brewlytics roles` manages.
@@ -67,21 +67,68 @@ impl Role {
 
 /// Create (or update the passwords of) the roles on each server and grant their privileges in
 /// both databases. The two databases may be on different servers.
+///
+/// On a Citus warehouse the roles are created through the warehouse connection first: Citus
+/// propagates a `create role` run in a database with its extension to every worker (and later
+/// password changes of such a role), never one run elsewhere, and the grants on the shards need
+/// the roles on the workers. A role that exists already but is not a distributed object of the
+/// warehouse (created through another database, or before the extension) is distributed first
+/// ([`distribute_role`]).
 pub async fn apply_roles(oltp: &Client, olap: &Client, config: &Config) -> Result<(), DbError> {
     let sql = |step, source| DbError::Sql { step, source };
     super::migrate::quiet(oltp).await?;
     super::migrate::quiet(olap).await?;
-    for (client, db) in [(oltp, Db::Oltp), (olap, Db::Olap)] {
-        for role in Role::ALL.into_iter().filter(|r| r.uses(db)) {
-            client
-                .batch_execute(&create_role(role, role.password(config).1))
+    if citus::is_citus(olap).await.map_err(|e| sql("looking for the citus extension", e))? {
+        for role in undistributed_roles(olap).await.map_err(|e| sql("checking the roles on Citus", e))? {
+            distribute_role(olap, &role)
                 .await
-                .map_err(|e| sql("creating roles", e))?;
+                .map_err(|e| sql("distributing an existing role to the Citus workers", e))?;
+            tracing::info!(role, "citus: existing role distributed to every node");
+        }
+    }
+    // Each role gets one verifier, so both servers (or one server seen twice) store the same.
+    let verifiers: Vec<(Role, String)> =
+        Role::ALL.into_iter().map(|r| (r, scram_verifier(r.password(config).1))).collect();
+    for (client, db) in [(olap, Db::Olap), (oltp, Db::Oltp)] {
+        for (role, verifier) in verifiers.iter().filter(|(r, _)| r.uses(db)) {
+            client.batch_execute(&create_role(*role, verifier)).await.map_err(|e| sql("creating roles", e))?;
         }
     }
     oltp.batch_execute(&oltp_grants()).await.map_err(|e| sql("granting OLTP privileges", e))?;
-    olap.batch_execute(&olap_grants()).await.map_err(|e| sql("granting OLAP privileges", e))?;
+    for statement in olap_grants() {
+        olap.batch_execute(&statement).await.map_err(|e| sql("granting OLAP privileges", e))?;
+    }
     grant_database_access(oltp, olap).await
+}
+
+/// The warehouse roles that exist but are not distributed objects of the Citus warehouse.
+async fn undistributed_roles(olap: &Client) -> Result<Vec<String>, tokio_postgres::Error> {
+    let names: Vec<&str> = Role::ALL.into_iter().filter(|r| r.uses(Db::Olap)).map(Role::name).collect();
+    let rows = olap
+        .query(
+            "select r.rolname::text from pg_roles r
+             where r.rolname = any($1)
+               and not exists (select from pg_dist_object o where o.classid = 'pg_authid'::regclass and o.objid = r.oid)
+             order by 1",
+            &[&names],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Make an existing role a distributed object of the Citus warehouse: Citus creates (or alters)
+/// it on every worker, with its password verifier, when it becomes a member dependency of a
+/// distributed role (here a throw-away one, in one transaction). From then on `alter role`
+/// reaches the workers too.
+async fn distribute_role(olap: &Client, role: &str) -> Result<(), tokio_postgres::Error> {
+    olap.batch_execute(&format!(
+        "begin;
+         create role brewlytics_role_sync nologin;
+         grant {role} to brewlytics_role_sync;
+         drop role brewlytics_role_sync;
+         commit;"
+    ))
+    .await
 }
 
 /// Only the roles that work in a database may connect to it (CONNECT revoked from PUBLIC). A
@@ -101,10 +148,14 @@ pub async fn grant_database_access(oltp: &Client, olap: &Client) -> Result<(), D
     Ok(())
 }
 
-/// Create or alter a login role. Only a SCRAM verifier computed here reaches the server (and
-/// its statement log), never the password itself.
-fn create_role(role: Role, password: &Secret) -> String {
-    let verifier = postgres_protocol::password::scram_sha_256(password.expose().as_bytes());
+/// The SCRAM verifier of `password`: the only form of it that reaches a server (and its
+/// statement log).
+fn scram_verifier(password: &Secret) -> String {
+    postgres_protocol::password::scram_sha_256(password.expose().as_bytes())
+}
+
+/// Create or alter a login role with its SCRAM `verifier`.
+fn create_role(role: Role, verifier: &str) -> String {
     let role = role.name();
     format!(
         "do $role$ begin
@@ -137,27 +188,32 @@ fn oltp_grants() -> String {
     )
 }
 
-fn olap_grants() -> String {
+/// The OLAP grants, one statement each: they run one by one (each its own transaction), since
+/// Citus refuses a schema command after a parallel command on its shards in one transaction.
+fn olap_grants() -> Vec<String> {
     let (cdc, reader, dbt) = (Role::Cdc.name(), Role::Reader.name(), Role::Dbt.name());
-    format!(
-        "revoke all on schema public from public;
-         grant usage on schema public to {cdc}, {reader}, {dbt};
-         grant select, insert, update, delete on all tables in schema public to {cdc};
-         grant usage on all sequences in schema public to {cdc};
-         grant select on all tables in schema public to {reader}, {dbt};
-         alter default privileges in schema public grant select, insert, update, delete on tables to {cdc};
-         alter default privileges in schema public grant usage on sequences to {cdc};
-         alter default privileges in schema public grant select on tables to {reader}, {dbt};
-         do $history$ begin
-           if to_regclass('refinery_schema_history') is not null then
-             revoke all on refinery_schema_history from {cdc};
-           end if;
-         end $history$;
-         create schema if not exists marts authorization {dbt};
-         grant usage on schema marts to {reader};
-         alter default privileges for role {dbt} in schema marts grant select on tables to {reader};
-         grant select on all tables in schema marts to {reader};
-         grant usage on schema brewlytics_v1 to {reader};
-         grant select on all tables in schema brewlytics_v1 to {reader};"
-    )
+    [
+        "revoke all on schema public from public".to_string(),
+        format!("grant usage on schema public to {cdc}, {reader}, {dbt}"),
+        format!("grant select, insert, update, delete on all tables in schema public to {cdc}"),
+        format!("grant usage on all sequences in schema public to {cdc}"),
+        format!("grant select on all tables in schema public to {reader}, {dbt}"),
+        format!("alter default privileges in schema public grant select, insert, update, delete on tables to {cdc}"),
+        format!("alter default privileges in schema public grant usage on sequences to {cdc}"),
+        format!("alter default privileges in schema public grant select on tables to {reader}, {dbt}"),
+        format!(
+            "do $history$ begin
+               if to_regclass('refinery_schema_history') is not null then
+                 revoke all on refinery_schema_history from {cdc};
+               end if;
+             end $history$"
+        ),
+        format!("create schema if not exists marts authorization {dbt}"),
+        format!("grant usage on schema marts to {reader}"),
+        format!("alter default privileges for role {dbt} in schema marts grant select on tables to {reader}"),
+        format!("grant select on all tables in schema marts to {reader}"),
+        format!("grant usage on schema brewlytics_v1 to {reader}"),
+        format!("grant select on all tables in schema brewlytics_v1 to {reader}"),
+    ]
+    .into()
 }

@@ -6,6 +6,8 @@
 //! * Product changes are all kept, in order, so the sink can open every type 2 version.
 //! * Inventory movements become deltas into their day's `fact_inventory` row: an insert adds
 //!   the movement, a delete subtracts it, an update does both.
+//! * Order lines and payments are keyed by (order, id), as in the warehouse: an update that moves
+//!   one to another order also writes it, soft-deleted, under the order it left.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -87,7 +89,8 @@ pub(crate) fn transform(changes: &[ChangeRow]) -> WarehouseBatch {
     for row in ordered {
         let added = Change::decode(row).map_err(TransformError::from).and_then(|change| {
             let table = change.table();
-            acc.add(change.record, change.op == Op::Delete, RowVersion::Change(change.version))
+            let version = RowVersion::Change(change.version);
+            acc.add(change.record, change.op == Op::Delete, version, change.moved_from)
                 .map_err(TransformError::Invalid)?;
             Ok(table)
         });
@@ -104,7 +107,7 @@ pub(crate) fn transform(changes: &[ChangeRow]) -> WarehouseBatch {
 pub(crate) fn transform_snapshot(job: i64, records: Vec<Record>) -> Result<WarehouseBatch, Violation> {
     let mut acc = Accumulator::default();
     for record in records {
-        acc.add(record, false, RowVersion::Snapshot { job })?;
+        acc.add(record, false, RowVersion::Snapshot { job }, None)?;
     }
     Ok(acc.finish())
 }
@@ -117,15 +120,25 @@ struct Accumulator {
     customers: HashMap<i32, CustomerRow>,
     employees: HashMap<i32, EmployeeRow>,
     orders: HashMap<i32, OrderRow>,
-    sales: HashMap<i32, SaleRow>,
-    payments: HashMap<i32, PaymentRow>,
+    /// By (order_id, order_item_id), the warehouse's key.
+    sales: HashMap<(i32, i32), SaleRow>,
+    /// By (order_id, payment_id).
+    payments: HashMap<(i32, i32), PaymentRow>,
     inventory: HashMap<(i32, i32, i32), InventoryDelta>,
-    feedback: HashMap<i32, FeedbackRow>,
+    /// By (order_id, feedback_id).
+    feedback: HashMap<(i32, i32), FeedbackRow>,
 }
 
 impl Accumulator {
-    /// Add one row image of version `version`.
-    fn add(&mut self, record: Record, deleted: bool, version: RowVersion) -> Result<(), Violation> {
+    /// Add one row image of version `version`; a line or payment `moved_from` another order is
+    /// also written, deleted, under that order.
+    fn add(
+        &mut self,
+        record: Record,
+        deleted: bool,
+        version: RowVersion,
+        moved_from: Option<i32>,
+    ) -> Result<(), Violation> {
         match record {
             Record::Store(s) => {
                 let row = StoreRow { store_id: s.id, name: s.name, city: s.city, is_deleted: deleted, version };
@@ -185,7 +198,10 @@ impl Accumulator {
                     is_deleted: deleted,
                     version,
                 };
-                self.sales.insert(i.id, row);
+                if let Some(from) = moved_from {
+                    self.sales.insert((from, i.id), SaleRow { order_id: from, is_deleted: true, ..row.clone() });
+                }
+                self.sales.insert((i.order_id, i.id), row);
             }
             Record::Payment(p) => {
                 let method =
@@ -201,7 +217,10 @@ impl Accumulator {
                     is_deleted: deleted,
                     version,
                 };
-                self.payments.insert(p.id, row);
+                if let Some(from) = moved_from {
+                    self.payments.insert((from, p.id), PaymentRow { order_id: from, is_deleted: true, ..row.clone() });
+                }
+                self.payments.insert((p.order_id, p.id), row);
             }
             // A removed stock row says nothing about that day's level.
             Record::Inventory(_) if deleted => {}
@@ -229,7 +248,10 @@ impl Accumulator {
                     is_deleted: deleted,
                     version,
                 };
-                self.feedback.insert(f.id, row);
+                if let Some(from) = moved_from {
+                    self.feedback.insert((from, f.id), FeedbackRow { order_id: from, is_deleted: true, ..row.clone() });
+                }
+                self.feedback.insert((f.order_id, f.id), row);
             }
         }
         Ok(())
@@ -274,9 +296,9 @@ impl Accumulator {
         out.customers = sorted(self.customers, |r| r.customer_id);
         out.employees = sorted(self.employees, |r| r.employee_id);
         out.orders = sorted(self.orders, |r| r.order_id);
-        out.sales = sorted(self.sales, |r| r.order_item_id);
-        out.payments = sorted(self.payments, |r| r.payment_id);
-        out.feedback = sorted(self.feedback, |r| r.feedback_id);
+        out.sales = sorted(self.sales, |r| (r.order_id, r.order_item_id));
+        out.payments = sorted(self.payments, |r| (r.order_id, r.payment_id));
+        out.feedback = sorted(self.feedback, |r| (r.order_id, r.feedback_id));
         let mut inventory: Vec<_> = self.inventory.into_values().collect();
         inventory.sort_by_key(|d| (d.date_key, d.store_id, d.product_id));
         out.inventory = inventory;
@@ -309,7 +331,7 @@ impl Accumulator {
     }
 }
 
-fn sorted<T>(map: HashMap<i32, T>, key: impl Fn(&T) -> i32) -> Vec<T> {
+fn sorted<K, T, O: Ord>(map: HashMap<K, T>, key: impl Fn(&T) -> O) -> Vec<T> {
     let mut v: Vec<T> = map.into_values().collect();
     v.sort_by_key(key);
     v

@@ -155,3 +155,48 @@ fn ops_are_decoded_at_the_edge() {
     assert_eq!(Op::from_code("U").unwrap(), Op::Update);
     assert_eq!(Op::from_code("X").unwrap_err().to_string(), "unknown op 'X' (expected I, U or D)");
 }
+
+#[test]
+fn a_line_moved_to_another_order_is_deleted_under_the_one_it_left() {
+    let item =
+        |order: i32| format!(r#"{{"id": 1, "order_id": {order}, "product_id": 2, "quantity": 3, "price": 0.10}}"#);
+    let keys = |b: &super::WarehouseBatch| -> Vec<(i32, bool)> {
+        b.sales.iter().map(|s| (s.order_id, s.is_deleted)).collect()
+    };
+    let moved = transform(&[change(1, "order_items", Op::Update, Some(&item(7)), Some(&item(8)))]);
+    assert_eq!(keys(&moved), [(7, true), (8, false)]);
+    assert_eq!(moved.sales[0].version, moved.sales[1].version, "the old row is retired by the same change");
+    // Moved back in the same batch: alive under 7 again, retired under 8.
+    let back = transform(&[
+        change(1, "order_items", Op::Update, Some(&item(7)), Some(&item(8))),
+        change(2, "order_items", Op::Update, Some(&item(8)), Some(&item(7))),
+    ]);
+    assert_eq!(keys(&back), [(7, false), (8, true)]);
+    // An edit that keeps the order writes one row.
+    let edited = transform(&[change(1, "order_items", Op::Update, Some(&item(7)), Some(&item(7)))]);
+    assert_eq!(keys(&edited), [(7, false)]);
+}
+
+#[test]
+fn a_payment_moved_to_another_order_is_deleted_under_the_one_it_left() {
+    let pay = |order: i32| {
+        format!(
+            r#"{{"id": 4, "order_id": {order}, "amount": 7.60, "method": "card", "paid_at": "2025-07-20T23:31:00+00:00"}}"#
+        )
+    };
+    let b = transform(&[change(1, "payments", Op::Update, Some(&pay(9)), Some(&pay(3)))]);
+    let keys: Vec<(i32, bool)> = b.payments.iter().map(|p| (p.order_id, p.is_deleted)).collect();
+    assert_eq!(keys, [(3, false), (9, true)]);
+}
+
+#[test]
+fn a_rating_moved_to_another_order_is_deleted_under_the_one_it_left() {
+    let rating = |order: i32| {
+        format!(
+            r#"{{"id": 5, "order_id": {order}, "rating": 4, "comment": null, "created_at": "2025-07-20T23:40:00+00:00"}}"#
+        )
+    };
+    let b = transform(&[change(1, "feedback", Op::Update, Some(&rating(2)), Some(&rating(6)))]);
+    let keys: Vec<(i32, bool)> = b.feedback.iter().map(|f| (f.order_id, f.is_deleted)).collect();
+    assert_eq!(keys, [(2, true), (6, false)]);
+}

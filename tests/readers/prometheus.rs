@@ -28,7 +28,7 @@ use crate::support::{wait_for, TestDb};
 /// - the other two may return data for a moment on a busy machine without being wrong (the
 ///   backlog rises between batches; freshness p99 depends on the shared CPUs), so only their
 ///   parts are required and the expression must evaluate without error.
-const ALERTS: [(&str, &[&str], bool); 9] = [
+const ALERTS: [(&str, &[&str], bool); 10] = [
     ("CdcBacklogGrowing", &["deriv(cdc_backlog_rows[5m])", "cdc_backlog_rows"], false),
     (
         "CdcFreshnessP99High",
@@ -42,6 +42,8 @@ const ALERTS: [(&str, &[&str], bool); 9] = [
     ),
     ("CdcDeadLettersPending", &["max by (job) (cdc_dead_letters_pending)"], true),
     ("CdcLongOpenTransaction", &["max by (job) (cdc_oldest_open_transaction_seconds)"], true),
+    // The refusal counter exists only once a statement was refused: nothing to require.
+    ("CdcStatementRefused", &[], true),
     ("CdcNoActiveDaemon", &["max(cdc_active)"], true),
     // Exact at one moment, so quiet under load: a false difference would fire it.
     ("CdcReconcileDifferences", &["max by (job) (cdc_reconcile_differences)"], true),

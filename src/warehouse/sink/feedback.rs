@@ -55,7 +55,7 @@ impl FeedbackStatements {
     }
 }
 
-fn upsert_sql(guard: &str) -> String {
+pub(super) fn upsert_sql(guard: &str) -> String {
     format!(
         "insert into fact_feedback as t (feedback_id, order_id, rating, comment, rated_at, date_key, time_key,
                 is_deleted, changed_at, src_id, order_date_key, store_key, customer_key, employee_key, loaded_at)
@@ -66,8 +66,9 @@ fn upsert_sql(guard: &str) -> String {
                      $8::bool[], $9::timestamptz[], $10::int8[])
               as s(feedback_id, order_id, rating, comment, rated_at, date_key, time_key, is_deleted, changed_at,
                    src_id)
-         left join fact_orders o on o.order_id = s.order_id
-         on conflict (feedback_id) do update set order_id = excluded.order_id, rating = excluded.rating,
+         left join (select order_id, date_key, store_key, customer_key, employee_key
+                    from fact_orders where order_id = any($2::int4[])) o on o.order_id = s.order_id
+         on conflict (order_id, feedback_id) do update set rating = excluded.rating,
            comment = excluded.comment, rated_at = excluded.rated_at, date_key = excluded.date_key,
            time_key = excluded.time_key, is_deleted = excluded.is_deleted, changed_at = excluded.changed_at,
            src_id = excluded.src_id, order_date_key = excluded.order_date_key, store_key = excluded.store_key,
@@ -77,7 +78,7 @@ fn upsert_sql(guard: &str) -> String {
     )
 }
 
-const HEADERS_SQL: &str = "
+pub(super) const HEADERS_SQL: &str = "
     update fact_feedback f set order_date_key = o.date_key, store_key = o.store_key,
            customer_key = o.customer_key, employee_key = o.employee_key
     from fact_orders o

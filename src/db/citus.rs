@@ -1,0 +1,338 @@
+//! The warehouse on Citus: where each table lives on a coordinator and its workers, and the
+//! distribution step `brewlytics migrate` runs after the migrations when the `citus` extension
+//! is in the warehouse database (the extension is the switch: no option, and nothing happens on
+//! plain PostgreSQL).
+//!
+//! * Dimensions are **reference tables** (a copy on every node: every fact joins them).
+//! * `fact_orders`, `fact_sales`, `fact_payments` and `fact_feedback` are **distributed by
+//!   `order_id`** and colocated: an order's lines, payments and rating live on the shard of the
+//!   order, so the sink's
+//!   look-ups of `fact_orders` and the header updates stay on the batch's shards.
+//! * `fact_inventory` is distributed by `store_id`, in a colocation group of its own.
+//! * The daemon's bookkeeping (`cdc_offset`, `cdc_dead_letter`, `cdc_snapshot`,
+//!   `cdc_snapshot_table`) and refinery's history stay **plain local tables on the coordinator**:
+//!   a batch commits them in the same transaction as its facts, and Citus's two-phase commit makes
+//!   the coordinator's local commit the decision for every worker.
+//!
+//! The step is idempotent: it reads `pg_dist_partition` first and places only what is not placed
+//! yet (a second `create_distributed_table` fails with 42P16), in one transaction; a table placed
+//! differently (another distribution column or colocation) is an error naming it, never changed.
+
+use std::collections::BTreeMap;
+
+use tokio_postgres::Client;
+
+use super::DbError;
+
+/// Where a warehouse table lives on a Citus cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// A copy on every node.
+    Reference,
+    /// Sharded by `column`; colocated with `with` (its shards on the same nodes, by the same
+    /// hash ranges), or in a colocation group of its own when `None`.
+    Distributed { column: &'static str, with: Option<&'static str> },
+}
+
+/// The warehouse tables Citus holds, in the order they are placed (a colocated table after the
+/// table it follows).
+pub(crate) const LAYOUT: [(&str, Placement); 11] = [
+    ("dim_date", Placement::Reference),
+    ("dim_time", Placement::Reference),
+    ("dim_store", Placement::Reference),
+    ("dim_customer", Placement::Reference),
+    ("dim_employee", Placement::Reference),
+    ("dim_product", Placement::Reference),
+    ("fact_orders", Placement::Distributed { column: "order_id", with: None }),
+    ("fact_sales", Placement::Distributed { column: "order_id", with: Some("fact_orders") }),
+    ("fact_payments", Placement::Distributed { column: "order_id", with: Some("fact_orders") }),
+    ("fact_feedback", Placement::Distributed { column: "order_id", with: Some("fact_orders") }),
+    ("fact_inventory", Placement::Distributed { column: "store_id", with: None }),
+];
+
+/// Tables that stay plain local tables on the coordinator (they commit with each batch).
+pub(crate) const LOCAL: [&str; 5] =
+    ["cdc_offset", "cdc_dead_letter", "cdc_snapshot", "cdc_snapshot_table", "refinery_schema_history"];
+
+/// The distribution column of a warehouse table, if Citus distributes it (the tests of the sink's
+/// statements check their shape against it).
+#[cfg(test)]
+pub(crate) fn distribution_column(table: &str) -> Option<&'static str> {
+    LAYOUT.iter().find(|(t, _)| *t == table).and_then(|(_, p)| match p {
+        Placement::Distributed { column, .. } => Some(*column),
+        Placement::Reference => None,
+    })
+}
+
+/// What `pg_dist_partition` says about a table already known to Citus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Placed {
+    Reference,
+    Distributed {
+        column: String,
+        colocation: i32,
+    },
+    /// Anything else (a Citus-managed local table, a single-shard table, append distribution).
+    Other(String),
+}
+
+/// A table Citus already holds, but not as [`LAYOUT`] says.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{table} is already {found} on Citus, but the warehouse needs it {wanted}; undistribute it (undistribute_table) and run migrate again")]
+pub struct Misplaced {
+    pub table: String,
+    pub found: String,
+    pub wanted: String,
+}
+
+/// The statements that place every table of [`LAYOUT`] not in `placed`, in order. Fails on a
+/// table placed differently (see [`Misplaced`]).
+pub(crate) fn plan(placed: &BTreeMap<String, Placed>) -> Result<Vec<String>, Misplaced> {
+    let mut statements = Vec::new();
+    for (table, wanted) in LAYOUT {
+        match placed.get(table) {
+            None => statements.push(create(table, wanted)),
+            Some(found) => check(table, wanted, found, placed)?,
+        }
+    }
+    Ok(statements)
+}
+
+fn create(table: &str, placement: Placement) -> String {
+    match placement {
+        Placement::Reference => format!("select create_reference_table('public.{table}')"),
+        Placement::Distributed { column, with } => {
+            let with = with.map_or_else(|| "none".to_string(), |t| format!("public.{t}"));
+            format!("select create_distributed_table('public.{table}', '{column}', colocate_with => '{with}')")
+        }
+    }
+}
+
+fn check(table: &str, wanted: Placement, found: &Placed, placed: &BTreeMap<String, Placed>) -> Result<(), Misplaced> {
+    let ok = match (wanted, found) {
+        (Placement::Reference, Placed::Reference) => true,
+        (Placement::Distributed { column, with }, Placed::Distributed { column: c, colocation }) => c == column
+            && with.is_none_or(
+                |w| matches!(placed.get(w), Some(Placed::Distributed { colocation: other, .. }) if other == colocation),
+            ),
+        _ => false,
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(Misplaced { table: table.to_string(), found: describe_placed(found), wanted: describe(wanted) })
+}
+
+fn describe(p: Placement) -> String {
+    match p {
+        Placement::Reference => "a reference table".into(),
+        Placement::Distributed { column, with: Some(w) } => format!("distributed by {column}, colocated with {w}"),
+        Placement::Distributed { column, with: None } => format!("distributed by {column}"),
+    }
+}
+
+fn describe_placed(p: &Placed) -> String {
+    match p {
+        Placed::Reference => "a reference table".into(),
+        Placed::Distributed { column, colocation } => {
+            format!("distributed by {column} (colocation group {colocation})")
+        }
+        Placed::Other(what) => what.clone(),
+    }
+}
+
+/// Whether the warehouse database has the `citus` extension.
+pub(crate) async fn is_citus(client: &Client) -> Result<bool, tokio_postgres::Error> {
+    Ok(client.query_one("select exists (select from pg_extension where extname = 'citus')", &[]).await?.get(0))
+}
+
+/// Connections a session's Citus executor keeps open to each worker between transactions. Citus
+/// keeps 1 by default, so each batch that touches several shards of a worker opens new
+/// connections (TCP, TLS, backend start) for the others; measured in docs/SCALING.md.
+const CACHED_CONNECTIONS_PER_WORKER: i32 = 16;
+
+/// Prepare a warehouse session of the daemon: on Citus, keep
+/// [`CACHED_CONNECTIONS_PER_WORKER`] worker connections between transactions, unless
+/// `citus.max_cached_conns_per_worker` was configured (for the role, the database or the server).
+/// Nothing on plain PostgreSQL.
+pub(crate) async fn tune_session(client: &Client) -> Result<(), tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "select exists (select from pg_extension where extname = 'citus'),
+                    coalesce((select source from pg_settings where name = 'citus.max_cached_conns_per_worker'), '')",
+            &[],
+        )
+        .await?;
+    let (citus, source): (bool, String) = (row.get(0), row.get(1));
+    if citus && source == "default" {
+        client
+            .batch_execute(&format!("set citus.max_cached_conns_per_worker = {CACHED_CONNECTIONS_PER_WORKER}"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// What the distribution step did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Distributed {
+    /// Tables placed by this run.
+    pub placed: Vec<&'static str>,
+    /// Tables of [`LAYOUT`] found placed already.
+    pub already: usize,
+}
+
+/// On a Citus coordinator, place every warehouse table as [`LAYOUT`] says (see the module docs);
+/// `None` on plain PostgreSQL.
+pub(crate) async fn distribute(client: &mut Client) -> Result<Option<Distributed>, DbError> {
+    let sql = |step| move |source| DbError::Sql { step, source };
+    if !is_citus(client).await.map_err(sql("looking for the citus extension"))? {
+        return Ok(None);
+    }
+    let placed = placed(client).await.map_err(sql("reading pg_dist_partition"))?;
+    let statements = plan(&placed).map_err(DbError::Misplaced)?;
+    let pending: Vec<&'static str> = LAYOUT.iter().map(|(t, _)| *t).filter(|t| !placed.contains_key(*t)).collect();
+    warn_unplaced(client).await.map_err(sql("listing the warehouse tables"))?;
+    if statements.is_empty() {
+        return Ok(Some(Distributed { placed: vec![], already: LAYOUT.len() }));
+    }
+    let tx = client.transaction().await.map_err(sql("distributing the warehouse on Citus"))?;
+    for statement in &statements {
+        tx.batch_execute(statement).await.map_err(sql("distributing the warehouse on Citus"))?;
+    }
+    // The rows a table held (the calendar, the unknown members, or a whole warehouse moved here)
+    // were copied into its shards; the coordinator's own copy is hidden but still on disk.
+    for table in &pending {
+        tx.batch_execute(&format!("select truncate_local_data_after_distributing_table('public.{table}')"))
+            .await
+            .map_err(sql("removing the coordinator's copies of distributed tables"))?;
+    }
+    tx.commit().await.map_err(sql("distributing the warehouse on Citus"))?;
+    for table in &pending {
+        tracing::info!(table, "citus: table placed");
+    }
+    Ok(Some(Distributed { already: LAYOUT.len() - pending.len(), placed: pending }))
+}
+
+/// The tables of `public` Citus holds, with their placement.
+async fn placed(client: &Client) -> Result<BTreeMap<String, Placed>, tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "select c.relname::text, p.partmethod::text, p.repmodel::text, p.colocationid,
+                    case when p.partkey is not null and p.partkey <> ''
+                         then column_to_column_name(p.logicalrelid, p.partkey) end
+             from pg_dist_partition p join pg_class c on c.oid = p.logicalrelid
+             where c.relnamespace = 'public'::regnamespace",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let (method, model, column): (String, String, Option<String>) = (r.get(1), r.get(2), r.get(4));
+            let placed = match (method.as_str(), model.as_str(), column) {
+                ("n", "t", _) => Placed::Reference,
+                ("h", _, Some(column)) => Placed::Distributed { column, colocation: r.get(3) },
+                _ => Placed::Other(format!("a Citus table of method '{method}', replication '{model}'")),
+            };
+            (r.get(0), placed)
+        })
+        .collect())
+}
+
+/// Warn about tables of `public` neither in [`LAYOUT`] nor in [`LOCAL`]: they stay local tables
+/// on the coordinator, which works but is read and written through the coordinator alone.
+async fn warn_unplaced(client: &Client) -> Result<(), tokio_postgres::Error> {
+    let rows = client
+        .query(
+            "select c.relname::text from pg_class c
+             where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p') and not c.relispartition
+               and not exists (select from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid
+                               and d.deptype = 'e')",
+            &[],
+        )
+        .await?;
+    for row in rows {
+        let table: String = row.get(0);
+        if !LAYOUT.iter().any(|(t, _)| *t == table) && !LOCAL.contains(&table.as_str()) {
+            tracing::warn!(
+                table,
+                "citus: a table the distribution layout does not know stays local on the coordinator"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn distributed(column: &str, colocation: i32) -> Placed {
+        Placed::Distributed { column: column.into(), colocation }
+    }
+
+    #[test]
+    fn a_new_warehouse_gets_every_table_placed_in_order() {
+        let statements = plan(&BTreeMap::new()).unwrap();
+        assert_eq!(
+            statements,
+            [
+                "select create_reference_table('public.dim_date')",
+                "select create_reference_table('public.dim_time')",
+                "select create_reference_table('public.dim_store')",
+                "select create_reference_table('public.dim_customer')",
+                "select create_reference_table('public.dim_employee')",
+                "select create_reference_table('public.dim_product')",
+                "select create_distributed_table('public.fact_orders', 'order_id', colocate_with => 'none')",
+                "select create_distributed_table('public.fact_sales', 'order_id', colocate_with => 'public.fact_orders')",
+                "select create_distributed_table('public.fact_payments', 'order_id', colocate_with => 'public.fact_orders')",
+                "select create_distributed_table('public.fact_feedback', 'order_id', colocate_with => 'public.fact_orders')",
+                "select create_distributed_table('public.fact_inventory', 'store_id', colocate_with => 'none')",
+            ]
+        );
+        // Nothing of the bookkeeping: it must commit locally with each batch.
+        for table in LOCAL {
+            assert!(statements.iter().all(|s| !s.contains(table)), "{table} is placed");
+        }
+    }
+
+    #[test]
+    fn a_second_run_places_nothing_and_a_half_run_the_rest() {
+        let mut placed: BTreeMap<String, Placed> =
+            LAYOUT[..6].iter().map(|(t, _)| (t.to_string(), Placed::Reference)).collect();
+        placed.insert("fact_orders".into(), distributed("order_id", 3));
+        let rest = plan(&placed).unwrap();
+        assert_eq!(rest.len(), 4);
+        assert!(rest[0].contains("'public.fact_sales', 'order_id', colocate_with => 'public.fact_orders'"));
+        placed.insert("fact_sales".into(), distributed("order_id", 3));
+        placed.insert("fact_payments".into(), distributed("order_id", 3));
+        placed.insert("fact_feedback".into(), distributed("order_id", 3));
+        placed.insert("fact_inventory".into(), distributed("store_id", 4));
+        assert_eq!(plan(&placed).unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_table_placed_otherwise_is_refused_by_name() {
+        let mut placed: BTreeMap<String, Placed> =
+            LAYOUT[..6].iter().map(|(t, _)| (t.to_string(), Placed::Reference)).collect();
+        placed.insert("fact_orders".into(), distributed("order_id", 3));
+        placed.insert("fact_sales".into(), distributed("order_id", 5));
+        let err = plan(&placed).unwrap_err();
+        assert_eq!(err.table, "fact_sales");
+        assert_eq!(err.to_string(), "fact_sales is already distributed by order_id (colocation group 5) on Citus, but the warehouse needs it distributed by order_id, colocated with fact_orders; undistribute it (undistribute_table) and run migrate again");
+        placed.insert("fact_sales".into(), distributed("order_item_id", 3));
+        assert_eq!(plan(&placed).unwrap_err().table, "fact_sales");
+        placed.insert("dim_date".into(), distributed("date_key", 9));
+        assert_eq!(plan(&placed).unwrap_err().table, "dim_date");
+    }
+
+    #[test]
+    fn facts_are_distributed_by_order_except_inventory() {
+        for fact in ["fact_orders", "fact_sales", "fact_payments", "fact_feedback"] {
+            assert_eq!(distribution_column(fact), Some("order_id"));
+        }
+        assert_eq!(distribution_column("fact_inventory"), Some("store_id"));
+        assert_eq!(distribution_column("dim_product"), None);
+        assert_eq!(distribution_column("cdc_offset"), None);
+    }
+}
