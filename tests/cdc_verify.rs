@@ -165,3 +165,26 @@ async fn a_dead_lettered_change_is_a_named_difference_and_an_open_window_is_exit
     assert_eq!(code, 3, "{out}");
     assert!(out.contains("cannot compare now") && !out.contains("DIFFERENCE"), "{out}");
 }
+
+/// On Citus a repeatable-read snapshot is per node, so the warehouse side holds batches while it
+/// reads: the statement it takes is accepted in its read-only repeatable-read transaction and
+/// holds a batch's checkpoint update until the read ends (checked here on plain PostgreSQL).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_citus_hold_on_batches_works_in_the_read_and_holds_a_checkpoint_update() {
+    let t = TestDb::new().await;
+    let (mut reader, batch) = (t.olap().await, t.olap().await);
+    let tx = reader
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .unwrap();
+    tx.batch_execute(reconcile::CITUS_HOLD_BATCHES).await.expect("allowed in a read-only repeatable read");
+    batch.batch_execute("set lock_timeout = '300ms'").await.unwrap();
+    let checkpoint = "update cdc_offset set batch_seq = batch_seq + 1";
+    let held = batch.batch_execute(checkpoint).await.expect_err("a batch's checkpoint waits for the read");
+    assert_eq!(held.code(), Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE), "{held:?}");
+    tx.commit().await.unwrap();
+    batch.batch_execute(checkpoint).await.expect("the batch goes on once the read ends");
+}

@@ -4,7 +4,9 @@
 //! (`cdc_offset.window_start`) when no window is open. So:
 //!
 //! 1. one repeatable-read transaction on OLAP reads C and the warehouse aggregates; if a window
-//!    is open (a large window applied page by page), wait for a moment without one;
+//!    is open (a large window applied page by page), wait for a moment without one. On Citus,
+//!    where that snapshot is per node, it first takes [`CITUS_HOLD_BATCHES`] so that no batch
+//!    commits while it reads;
 //! 2. then a repeatable-read transaction on OLTP: its snapshot S was taken after C was committed,
 //!    so S sees everything C sees. OLTP as of C is S minus the changes of the transactions in
 //!    (C, S], undone from their before images in `cdc_orders` (retention never deletes them: it
@@ -21,7 +23,13 @@ use std::time::{Duration, Instant};
 use tokio_postgres::{Client, IsolationLevel};
 
 use super::{checkpoint::SOURCE, error::CdcError, window::Snapshot};
-use crate::warehouse::verify::{self, Scope, VerifyReport};
+use crate::{
+    db,
+    warehouse::verify::{self, Scope, VerifyReport},
+};
+
+/// Taken first by the warehouse side on Citus (see `attempt`): batches wait while it reads.
+pub const CITUS_HOLD_BATCHES: &str = "lock table cdc_offset in share mode";
 
 /// How long to wait between attempts when the moment is not right.
 const RETRY: Duration = Duration::from_millis(100);
@@ -97,7 +105,16 @@ async fn attempt(
     opts: &ReconcileOptions,
 ) -> Result<Result<Outcome, NotNow>, CdcError> {
     let db = |step| move |e| CdcError::db(step, e);
+    let citus = db::citus::is_citus(olap).await.map_err(db("looking for the citus extension"))?;
     let tx = repeatable_read(olap).await.map_err(db("reading the warehouse side"))?;
+    if citus {
+        // On Citus a repeatable-read snapshot is per node: the checkpoint (on the coordinator)
+        // and the facts (on the workers) would be read at different moments, and a batch
+        // committing in between shows as differences. A batch updates cdc_offset and keeps its
+        // locks until every worker has committed (two-phase commit), so holding SHARE on
+        // cdc_offset makes the read see whole batches only; batches wait meanwhile.
+        tx.batch_execute(CITUS_HOLD_BATCHES).await.map_err(db("holding batches on Citus"))?;
+    }
     let row = tx
         .query_one(
             "select window_start, window_end is not null,

@@ -149,25 +149,44 @@ pub(crate) async fn is_citus(client: &Client) -> Result<bool, tokio_postgres::Er
 /// Connections a session's Citus executor keeps open to each worker between transactions. Citus
 /// keeps 1 by default, so each batch that touches several shards of a worker opens new
 /// connections (TCP, TLS, backend start) for the others; measured in docs/SCALING.md.
-const CACHED_CONNECTIONS_PER_WORKER: i32 = 16;
+const CACHED_CONNECTIONS_PER_WORKER: &str = "16";
 
-/// Prepare a warehouse session of the daemon: on Citus, keep
-/// [`CACHED_CONNECTIONS_PER_WORKER`] worker connections between transactions, unless
-/// `citus.max_cached_conns_per_worker` was configured (for the role, the database or the server).
-/// Nothing on plain PostgreSQL.
+/// The settings [`tune_session`] gives a warehouse session on Citus, each unless configured
+/// otherwise (for the role, the database or the server):
+/// * `citus.max_cached_conns_per_worker`: see [`CACHED_CONNECTIONS_PER_WORKER`];
+/// * `citus.multi_shard_modify_mode = sequential`: a batch writes reference tables (dimensions,
+///   inferred members) and then distributed facts in one transaction. In the default `parallel`
+///   mode Citus may write two shards of one worker over two connections, and the next statement
+///   that needs both (a fact upsert reading `fact_orders` after the dimension write) then fails
+///   with 25001 `cannot perform query with placements that were modified over multiple
+///   connections`, depending on timing. One connection per worker for multi-shard writes is the
+///   mode Citus documents for this; the batch still writes both workers at once.
+const SESSION_SETTINGS: [(&str, &str); 2] = [
+    ("citus.max_cached_conns_per_worker", CACHED_CONNECTIONS_PER_WORKER),
+    ("citus.multi_shard_modify_mode", "sequential"),
+];
+
+/// The `set` statements for a Citus session whose [`SESSION_SETTINGS`] come from `sources`
+/// (`pg_settings.source` by name): only those still at their default.
+fn session_statements(sources: &BTreeMap<String, String>) -> Vec<String> {
+    SESSION_SETTINGS
+        .iter()
+        .filter(|(name, _)| sources.get(*name).is_some_and(|source| source == "default"))
+        .map(|(name, value)| format!("set {name} = '{value}'"))
+        .collect()
+}
+
+/// Prepare a warehouse session that runs the sink (the daemon's, `dlq replay`'s): on Citus, apply
+/// [`SESSION_SETTINGS`] (see there); nothing on plain PostgreSQL.
 pub(crate) async fn tune_session(client: &Client) -> Result<(), tokio_postgres::Error> {
-    let row = client
-        .query_one(
-            "select exists (select from pg_extension where extname = 'citus'),
-                    coalesce((select source from pg_settings where name = 'citus.max_cached_conns_per_worker'), '')",
-            &[],
-        )
-        .await?;
-    let (citus, source): (bool, String) = (row.get(0), row.get(1));
-    if citus && source == "default" {
-        client
-            .batch_execute(&format!("set citus.max_cached_conns_per_worker = {CACHED_CONNECTIONS_PER_WORKER}"))
-            .await?;
+    if !is_citus(client).await? {
+        return Ok(());
+    }
+    let names: Vec<String> = SESSION_SETTINGS.iter().map(|(n, _)| n.to_string()).collect();
+    let rows = client.query("select name, source from pg_settings where name = any($1)", &[&names]).await?;
+    let sources: BTreeMap<String, String> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    for statement in session_statements(&sources) {
+        client.batch_execute(&statement).await?;
     }
     Ok(())
 }
@@ -324,6 +343,27 @@ mod tests {
         assert_eq!(plan(&placed).unwrap_err().table, "fact_sales");
         placed.insert("dim_date".into(), distributed("date_key", 9));
         assert_eq!(plan(&placed).unwrap_err().table, "dim_date");
+    }
+
+    #[test]
+    fn a_citus_session_gets_each_setting_not_configured_elsewhere() {
+        let sources = |cached: &str, mode: &str| -> BTreeMap<String, String> {
+            [("citus.max_cached_conns_per_worker", cached), ("citus.multi_shard_modify_mode", mode)]
+                .into_iter()
+                .map(|(n, s)| (n.to_string(), s.to_string()))
+                .collect()
+        };
+        assert_eq!(
+            session_statements(&sources("default", "default")),
+            ["set citus.max_cached_conns_per_worker = '16'", "set citus.multi_shard_modify_mode = 'sequential'"]
+        );
+        // `alter role brewlytics_cdc set citus.max_cached_conns_per_worker = 4` wins.
+        assert_eq!(
+            session_statements(&sources("user", "default")),
+            ["set citus.multi_shard_modify_mode = 'sequential'"]
+        );
+        assert_eq!(session_statements(&sources("database", "configuration file")), Vec::<String>::new());
+        assert_eq!(session_statements(&BTreeMap::new()), Vec::<String>::new());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use tokio_postgres::{Client, Row, Transaction};
 use super::{apply_reason, DeadLetterError};
 use crate::{
     change::{ChangeRow, Op},
-    db::{classify, ErrorKind},
+    db::{self, classify, ErrorKind},
     warehouse::{transform, Sink},
 };
 
@@ -20,6 +20,7 @@ pub struct ReplayReport {
 
 /// Replay pending dead letters (one, with `id`).
 pub async fn replay(olap: &mut Client, id: Option<i64>) -> Result<ReplayReport, DeadLetterError> {
+    db::citus::tune_session(olap).await.map_err(DeadLetterError::at("preparing the warehouse session"))?;
     let sink = Sink::prepare(olap).await.map_err(DeadLetterError::at("preparing the sink"))?;
     let mut tx = olap.transaction().await.map_err(DeadLetterError::at("beginning a replay"))?;
     let rows = tx

@@ -142,7 +142,9 @@ pub(super) fn as_of_prefix() -> String {
 }
 
 /// The full statement of one side of a check: its key rows from day `$since` on (keys without a
-/// day always), then the `total` row over every key.
+/// day always), then the `total` row over every key. The columns are named by a subquery alias,
+/// not by a column list on the `with` query: Citus 13 loses such a list when the query is a
+/// `union all` of reference tables (the dimensions check: `column "k" does not exist`).
 pub(super) fn statement(prefix: &str, check: &Check, sql: &str, since: usize) -> String {
     let n = check.values;
     let columns: Vec<String> = (1..=n).map(|i| format!("v{i}")).collect();
@@ -150,7 +152,7 @@ pub(super) fn statement(prefix: &str, check: &Check, sql: &str, since: usize) ->
         cols.iter().map(|c| format!("coalesce({c}::text, '-')")).collect::<Vec<_>>().join(" || '/' || ")
     };
     let mut out = format!(
-        "{prefix}q(day, k, {cols}) as ({sql})
+        "{prefix}q as (select * from ({sql}) s(day, k, {cols}))
          select k, {vals} from q where day is null or day >= ${since}",
         prefix = if prefix.is_empty() { "with " } else { prefix },
         cols = columns.join(", "),
