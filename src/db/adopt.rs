@@ -10,7 +10,7 @@
 
 use tokio_postgres::Client;
 
-use super::{migrate::oltp_migration, Db, DbError};
+use super::{embedded::oltp_migration, Db, DbError};
 
 /// What a database holds before `migrate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
