@@ -11,7 +11,7 @@
 //!                        └───────────┬───────────────┘
 //!                                    ▼
 //!                      apply ─▶ [warehouse] transform (pure) ─▶ sink ──┐
-//!                        └─▶ [dead_letter] isolate, store              │
+//!                        └─▶ [dead_letter] isolate, snapshot, store    │
 //!        also: pipeline, lock, listen, checkpoint,                     │
 //!        reconcile (exact verify at the checkpoint)                    ▼
 //!                          coffee_olap: dim_*, fact_*, cdc_offset, cdc_dead_letter
