@@ -60,12 +60,9 @@ pub(super) async fn inspect(client: &Client, db: Db) -> Result<Found, DbError> {
 pub(super) async fn adopt(client: &mut Client, db: Db) -> Result<(), DbError> {
     let script = match db {
         Db::Oltp => oltp_script()?,
-        Db::Olap => [
-            include_str!("adopt/olap_10_settings.sql"),
-            DETECT_OLAP,
-            include_str!("adopt/olap_20_move.sql"),
-        ]
-        .concat(),
+        Db::Olap => {
+            [include_str!("adopt/olap_10_settings.sql"), DETECT_OLAP, include_str!("adopt/olap_20_move.sql")].concat()
+        }
     };
     let sql = |source| DbError::Sql { step: "adopting the original Brewlytics database", source };
     let tx = client.transaction().await.map_err(sql)?;
