@@ -3,16 +3,20 @@
 //! # The product, in the order data flows
 //!
 //! ```text
-//!  order API ──▶ coffee_oltp ──(statement triggers)──▶ cdc_orders
-//!  [api] uses [shop]                                       │
-//!                                                          ▼
-//!  [cdc] the daemon: source (snapshot windows) ─▶ apply ─▶ [warehouse] transform (pure) ─▶ sink
-//!        pipeline, lock, listen, checkpoint        │                                        │
-//!                                                  └─▶ [dead_letter] isolate, store          │
-//!                                                                                            ▼
-//!                                          coffee_olap: dim_*, fact_*, cdc_offset, cdc_dead_letter
-//!                                                                                            │
-//!  [analytics] read API, docs, live page (analytics_reader, read-only) ◀─────────────────────┘
+//!  order API ──▶ coffee_oltp ──(row triggers)──▶ cdc_orders
+//!  [api] uses [shop]     │                           │
+//!                        ▼                           ▼
+//!  [cdc] the daemon: backfill (initial       source (snapshot windows)
+//!                    snapshot, resync)               │
+//!                        └───────────┬───────────────┘
+//!                                    ▼
+//!                      apply ─▶ [warehouse] transform (pure) ─▶ sink ──┐
+//!                        └─▶ [dead_letter] isolate, snapshot, store    │
+//!        also: pipeline, lock, listen, checkpoint,                     │
+//!        reconcile (exact verify at the checkpoint)                    ▼
+//!                          coffee_olap: dim_*, fact_*, cdc_offset, cdc_dead_letter
+//!                                                                      │
+//!  [analytics] read API, docs, live page (analytics_reader, read-only) ◀┘
 //! ```
 //!
 //! Every arrow points one way: [`cdc`] drives [`warehouse`] and [`dead_letter`], which read the

@@ -110,10 +110,10 @@ async fn poison_changes_are_dead_lettered_and_the_rest_applied() {
     .unwrap();
     let mut olap_mut = t.olap().await;
     let id: i64 = scalar(&olap, "select id from cdc_dead_letter where error_kind = 'apply'").await;
-    let report = brewlytics::dead_letter::replay(&mut olap_mut, Some(id)).await.unwrap();
+    let report = brewlytics::dead_letter::replay(&mut olap_mut, &oltp, Some(id)).await.unwrap();
     assert_eq!(report.replayed, vec![id]);
     assert_eq!(scalar::<i64>(&olap, "select count(*) from fact_sales where order_item_id = 9003").await, 1);
-    let again = brewlytics::dead_letter::replay(&mut olap_mut, None).await.unwrap();
+    let again = brewlytics::dead_letter::replay(&mut olap_mut, &oltp, None).await.unwrap();
     assert_eq!(again.failed.len(), 3, "the undecodable ones fail again and stay");
     assert_eq!(scalar::<i64>(&olap, "select count(*) from cdc_dead_letter where replayed_at is null").await, 3);
 }

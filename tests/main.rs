@@ -15,5 +15,6 @@ mod readers;
 mod roles;
 mod schema;
 mod snapshot;
+mod snapshot_faults;
 mod tls;
 mod up;

@@ -12,7 +12,7 @@ use super::{
     backfill::{self, Job, JobKind, Lane, SnapshotReader},
     checkpoint::{self, Checkpoint},
     error::CdcError,
-    pipeline::connect,
+    session::connect,
     source::{Page, Source},
     window::{Snapshot, Window},
 };

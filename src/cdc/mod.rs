@@ -27,6 +27,7 @@ mod pipeline;
 pub mod reconcile;
 mod reconciler;
 pub mod retention;
+mod session;
 mod source;
 pub mod status;
 mod window;

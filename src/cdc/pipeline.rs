@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -14,11 +13,11 @@ use super::{
     error::{CdcError, ErrorKind},
     listen::{Cadence, Listener},
     lock, monitor, reconciler, retention,
+    session::{connect, target},
     source::Source,
 };
 use crate::{
-    config::{Config, Db, DbTarget},
-    db,
+    config::{Config, Db},
     telemetry::{self, Chain},
 };
 
@@ -138,25 +137,4 @@ async fn run_connected(
             r = listener.wait(wait) => found = r?,
         }
     }
-}
-
-/// A database of the daemon, named `brewlytics-cdc <host>:<pid>` in `pg_stat_activity` (how
-/// `status` finds the active daemon and the role it runs as).
-fn target(config: &Config, which: Db) -> Result<DbTarget, CdcError> {
-    let mut target = config.target(which).map_err(|e| CdcError::internal("config", e))?;
-    target.pg.application_name(format!("{} {}", db::application::CDC, lock::instance_name()));
-    Ok(target)
-}
-
-/// One connection of the daemon's; a warehouse session is tuned for Citus when it is there.
-pub(super) async fn connect(config: &Config, which: Db) -> Result<Client, CdcError> {
-    let client = db::connect_target(&target(config, which)?, which).await.map_err(|e| CdcError {
-        step: "connecting",
-        kind: ErrorKind::Connection,
-        source: Box::new(e),
-    })?;
-    if which == Db::Olap {
-        db::citus::tune_session(&client).await.map_err(|e| CdcError::db("preparing the warehouse session", e))?;
-    }
-    Ok(client)
 }

@@ -16,7 +16,9 @@
 //! last checkpoint. It cannot compare *now* while a snapshot job (initial load, resync) is open or
 //! the checkpoint stays inside an open window past the deadline, or when more than `max_pending`
 //! changes wait (the undo would be too costly). Rows loaded by a snapshot job hold the state of
-//! its snapshot, which the checkpoint then starts from, so they compare like streamed ones.
+//! its snapshot, which the checkpoint then starts from, so they compare like streamed ones; but
+//! a job resumed after a kill read its later tables from a newer snapshot (its `latest`), so
+//! until the checkpoint covers that one the warehouse is not one cut, and it cannot compare.
 
 use std::time::{Duration, Instant};
 
@@ -59,6 +61,8 @@ pub enum NotNow {
     SnapshotJob,
     /// More changes wait than the comparison may undo.
     Behind { pending: i64 },
+    /// Snapshot job `job` resumed after a kill from a newer snapshot that streaming has not passed.
+    ResumedSnapshot { job: i64 },
 }
 
 impl std::fmt::Display for NotNow {
@@ -69,6 +73,11 @@ impl std::fmt::Display for NotNow {
             }
             NotNow::SnapshotJob => f.write_str("a snapshot job (initial load or resync) is loading tables"),
             NotNow::Behind { pending } => write!(f, "the daemon is behind by more than {pending} changes"),
+            NotNow::ResumedSnapshot { job } => write!(
+                f,
+                "snapshot job {job} resumed after a restart and read its last tables from a newer OLTP snapshot, \
+                 which streaming has not passed yet (until then its tables show two moments)"
+            ),
         }
     }
 }
@@ -117,9 +126,12 @@ async fn attempt(
     }
     let row = tx
         .query_one(
-            "select window_start, window_end is not null,
-                    exists (select from cdc_snapshot where state <> 'done')
-             from cdc_offset where source = $1",
+            "select o.window_start, o.window_end is not null,
+                    exists (select from cdc_snapshot where state <> 'done'), j.job_id, j.latest
+             from cdc_offset o
+             left join lateral (select job_id, latest from cdc_snapshot where state = 'done'
+                                order by job_id desc limit 1) j on true
+             where o.source = $1",
             &[&SOURCE],
         )
         .await
@@ -134,6 +146,13 @@ async fn attempt(
         Some(text) => text.parse().map_err(|e| CdcError::internal("parsing the checkpoint", e))?,
         None => Snapshot::origin(),
     };
+    if let Some(latest) = row.get::<_, Option<String>>(4) {
+        let latest: Snapshot =
+            latest.parse().map_err(|e| CdcError::internal("parsing the job's latest snapshot", e))?;
+        if !start.covers(&latest) {
+            return Ok(Err(NotNow::ResumedSnapshot { job: row.get(3) }));
+        }
+    }
     let warehouse = verify::warehouse_side(&tx, opts.scope).await.map_err(db("reading the warehouse side"))?;
     tx.commit().await.map_err(db("reading the warehouse side"))?;
 

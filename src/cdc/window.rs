@@ -28,6 +28,13 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// Whether every transaction `other` sees is seen by this snapshot too.
+    pub(crate) fn covers(&self, other: &Snapshot) -> bool {
+        other.xmax <= self.xmax && self.xip.iter().all(|&x| !other.sees(x))
+    }
+}
+
 /// The snapshot text was not `xmin:xmax:xip,…`.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid pg_snapshot text '{0}'")]
@@ -125,6 +132,16 @@ mod tests {
         let s = snap("100:105:101,103");
         assert!(s.sees(99) && s.sees(100) && s.sees(102) && s.sees(104));
         assert!(!s.sees(101) && !s.sees(103) && !s.sees(105) && !s.sees(200));
+    }
+
+    #[test]
+    fn a_snapshot_covers_another_when_it_sees_all_it_sees() {
+        let s = snap("100:105:101,103");
+        assert!(s.covers(&s) && s.covers(&snap("90:95:91")) && s.covers(&snap("100:104:101,102,103")));
+        assert!(!s.covers(&snap("100:106:101,103")), "T105 finished after s");
+        assert!(!s.covers(&snap("100:105:103")), "T101 committed after s");
+        assert!(snap("106:106:").covers(&s) && !s.covers(&snap("106:106:")));
+        assert!(s.covers(&Snapshot::origin()));
     }
 
     #[test]

@@ -120,6 +120,29 @@ pub(crate) enum Record {
     Feedback(FeedbackImage),
 }
 
+impl Record {
+    /// The row as a change of table `.0` to primary key `.1` would carry it: its image as JSON
+    /// (a movement's after image; a stock level is keyed 0, it has a composite key).
+    pub(crate) fn image(&self) -> (Table, i64, Result<String, serde_json::Error>) {
+        use serde_json::to_string;
+        match self {
+            Record::Store(x) => (Table::Stores, x.id.into(), to_string(x)),
+            Record::Customer(x) => (Table::Customers, x.id.into(), to_string(x)),
+            Record::Employee(x) => (Table::Employees, x.id.into(), to_string(x)),
+            Record::Product(x) => (Table::Products, x.id.into(), to_string(x)),
+            Record::Order(x) => (Table::Orders, x.id.into(), to_string(x)),
+            Record::OrderItem(x) => (Table::OrderItems, x.id.into(), to_string(x)),
+            Record::Payment(x) => (Table::Payments, x.id.into(), to_string(x)),
+            Record::Inventory(x) => (Table::Inventory, 0, to_string(x)),
+            Record::Movement { before, after } => {
+                let image = after.as_ref().or(before.as_ref());
+                (Table::InventoryMovements, image.map_or(0, |m| m.id.into()), to_string(&image))
+            }
+            Record::Feedback(x) => (Table::Feedback, x.id.into(), to_string(x)),
+        }
+    }
+}
+
 impl Change {
     /// Decode `row`'s table and images.
     pub(crate) fn decode(row: &ChangeRow) -> Result<Self, DecodeError> {

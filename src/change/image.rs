@@ -1,12 +1,13 @@
 //! Row images: each business table's row as the capture triggers render it (`to_jsonb(row)`,
-//! timestamps in UTC, numerics with their exact digits).
+//! timestamps in UTC, numerics with their exact digits). They serialize back to the same shape,
+//! so a row a snapshot job read can be stored as a dead letter's image.
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// `stores` row image.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub(crate) struct StoreImage {
     pub id: i32,
     pub name: String,
@@ -14,7 +15,7 @@ pub(crate) struct StoreImage {
 }
 
 /// `customers` row image.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub(crate) struct CustomerImage {
     pub id: i32,
     pub name: String,
@@ -22,7 +23,7 @@ pub(crate) struct CustomerImage {
 }
 
 /// `employees` row image.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub(crate) struct EmployeeImage {
     pub id: i32,
     pub store_id: i32,
@@ -32,7 +33,7 @@ pub(crate) struct EmployeeImage {
 }
 
 /// `products` row image.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub(crate) struct ProductImage {
     pub id: i32,
     pub name: String,
@@ -42,7 +43,7 @@ pub(crate) struct ProductImage {
 }
 
 /// `orders` row image.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub(crate) struct OrderImage {
     pub id: i32,
     pub customer_id: i32,
@@ -54,7 +55,7 @@ pub(crate) struct OrderImage {
 }
 
 /// `order_items` row image (`price` is the unit price snapshot).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub(crate) struct OrderItemImage {
     pub id: i32,
     pub order_id: i32,
@@ -64,7 +65,7 @@ pub(crate) struct OrderItemImage {
 }
 
 /// `payments` row image.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub(crate) struct PaymentImage {
     pub id: i32,
     pub order_id: i32,
@@ -74,7 +75,7 @@ pub(crate) struct PaymentImage {
 }
 
 /// `inventory` row image (stock on hand).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub(crate) struct InventoryImage {
     pub product_id: i32,
     pub store_id: i32,
@@ -82,7 +83,7 @@ pub(crate) struct InventoryImage {
 }
 
 /// `inventory_movements` row image.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub(crate) struct MovementImage {
     pub id: i32,
     pub product_id: i32,
@@ -93,7 +94,7 @@ pub(crate) struct MovementImage {
 }
 
 /// `feedback` row image: one customer rating of an order.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub(crate) struct FeedbackImage {
     pub id: i32,
     pub order_id: i32,

@@ -235,8 +235,8 @@ pub(crate) async fn dlq_list(config: &Config, all: bool) -> anyhow::Result<()> {
 
 /// `brewlytics dlq replay [--id N]`.
 pub(crate) async fn dlq_replay(config: &Config, id: Option<i64>) -> anyhow::Result<()> {
-    let mut olap = db::connect(config, Db::Olap).await?;
-    let r = dead_letter::replay(&mut olap, id).await?;
+    let (mut olap, oltp) = (db::connect(config, Db::Olap).await?, db::connect(config, Db::Oltp).await?);
+    let r = dead_letter::replay(&mut olap, &oltp, id).await?;
     println!("replayed {} dead letter(s), {} failed again", r.replayed.len(), r.failed.len());
     for (id, reason) in &r.failed {
         println!("  #{id}: {reason}");

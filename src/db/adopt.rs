@@ -4,13 +4,18 @@
 //! brought to ours in one transaction, its own change log kept aside in `brewlytics_legacy`,
 //! never replayed); anything else is refused with every difference named, and left untouched.
 //!
-//! The SQL lives in `src/db/adopt/`: `detect_*.sql` classify a database in one query; the other
+//! The SQL lives in `src/db/adopt/`: `detect_*.sql` list what the original's databases hold and
+//! `detect.sql` compares a database with that, in one query; the other
 //! files are the steps of the adoption, run in this order with our own V1 and V2 verbatim in
 //! between (so `public` ends exactly as a database our migrations created).
 
 use tokio_postgres::Client;
 
-use super::{migrate::oltp_migration, Db, DbError};
+use super::{embedded::oltp_migration, Db, DbError};
+
+/// The classifying query of each database: what the original's holds, then the shared comparison.
+const DETECT_OLTP: &str = concat!(include_str!("adopt/detect_oltp.sql"), include_str!("adopt/detect.sql"));
+const DETECT_OLAP: &str = concat!(include_str!("adopt/detect_olap.sql"), include_str!("adopt/detect.sql"));
 
 /// What a database holds before `migrate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,8 +33,8 @@ pub(super) enum Found {
 /// Classify `client`'s database.
 pub(super) async fn inspect(client: &Client, db: Db) -> Result<Found, DbError> {
     let sql = match db {
-        Db::Oltp => include_str!("adopt/detect_oltp.sql"),
-        Db::Olap => include_str!("adopt/detect_olap.sql"),
+        Db::Oltp => DETECT_OLTP,
+        Db::Olap => DETECT_OLAP,
     };
     let rows =
         client.query(sql, &[]).await.map_err(|source| DbError::Sql { step: "inspecting the database", source })?;
@@ -55,12 +60,9 @@ pub(super) async fn inspect(client: &Client, db: Db) -> Result<Found, DbError> {
 pub(super) async fn adopt(client: &mut Client, db: Db) -> Result<(), DbError> {
     let script = match db {
         Db::Oltp => oltp_script()?,
-        Db::Olap => [
-            include_str!("adopt/olap_10_settings.sql"),
-            include_str!("adopt/detect_olap.sql"),
-            include_str!("adopt/olap_20_move.sql"),
-        ]
-        .concat(),
+        Db::Olap => {
+            [include_str!("adopt/olap_10_settings.sql"), DETECT_OLAP, include_str!("adopt/olap_20_move.sql")].concat()
+        }
     };
     let sql = |source| DbError::Sql { step: "adopting the original Brewlytics database", source };
     let tx = client.transaction().await.map_err(sql)?;
@@ -88,7 +90,7 @@ fn oltp_script() -> Result<String, DbError> {
     let v2_sql = v2.sql().unwrap_or_default().to_string();
     Ok([
         include_str!("adopt/10_settings.sql"),
-        include_str!("adopt/detect_oltp.sql"),
+        DETECT_OLTP,
         include_str!("adopt/11_refuse_kind.sql"),
         "create temp table adopt_problems on commit drop as\n",
         include_str!("adopt/preflight.sql"),

@@ -2,14 +2,7 @@
 
 use tokio_postgres::Client;
 
-use super::{adopt, citus, Db, DbError};
-
-mod oltp_migrations {
-    refinery::embed_migrations!("migrations/oltp");
-}
-mod olap_migrations {
-    refinery::embed_migrations!("migrations/olap");
-}
+use super::{adopt, citus, embedded, Db, DbError};
 
 /// Apply the pending migrations of one database; a second run is a no-op. Returns how many ran.
 /// A database of the original Brewlytics is adopted first; one that is neither empty, ours nor
@@ -23,8 +16,8 @@ pub async fn migrate(client: &mut Client, db: Db) -> Result<usize, DbError> {
         adopt::Found::Other(differences) => return Err(DbError::Foreign { db: db.label(), differences }),
     }
     let runner = match db {
-        Db::Oltp => oltp_migrations::migrations::runner(),
-        Db::Olap => olap_migrations::migrations::runner(),
+        Db::Oltp => embedded::oltp(),
+        Db::Olap => embedded::olap(),
     };
     let report =
         runner.set_abort_divergent(true).set_abort_missing(true).run_async(client).await.map_err(|e| error(db, e))?;
@@ -56,11 +49,4 @@ fn error(db: Db, e: refinery::Error) -> DbError {
         },
         _ => DbError::Migrate { db: db.label(), source: e },
     }
-}
-
-/// Our OLTP migration `version`, as embedded.
-pub(super) fn oltp_migration(version: i32) -> Result<refinery::Migration, DbError> {
-    let runner = oltp_migrations::migrations::runner();
-    let found = runner.get_migrations().iter().find(|m| m.version() == version).cloned();
-    found.ok_or(DbError::MissingMigration { version })
 }

@@ -8,6 +8,7 @@ mod adopt;
 pub(crate) mod citus;
 mod classify;
 mod connect;
+mod embedded;
 mod migrate;
 mod roles;
 pub mod tls;

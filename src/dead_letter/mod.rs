@@ -5,10 +5,13 @@
 //! * [`DeadLetter`] and its [`Kind`]: why a change could not be applied.
 //! * [`isolate`]: when the warehouse rejects a batch as data, apply it change by change under
 //!   savepoints to find the culprits.
+//! * [`isolate_snapshot`]: the same for a chunk of a snapshot job (the initial load, a resync),
+//!   whose rows have no `cdc_orders` id (see [`snapshot`] for how their letters are keyed).
 //! * [`list`], [`replay`]: `brewlytics dlq list` and `brewlytics dlq replay [--id N]`.
 
 mod isolate;
 mod replay;
+mod snapshot;
 mod store;
 
 use crate::{
@@ -18,6 +21,7 @@ use crate::{
 
 pub(crate) use isolate::isolate;
 pub use replay::{replay, ReplayReport};
+pub(crate) use snapshot::isolate_snapshot;
 pub(crate) use store::insert;
 pub use store::{list, pending, DeadLetterEntry};
 
@@ -38,6 +42,8 @@ pub(crate) enum Kind {
     Invalid,
     /// The warehouse rejected it (SQLSTATE class 22 or 23).
     Apply,
+    /// A row a snapshot job read that the warehouse rejected, or that breaks a rule of the model.
+    Snapshot,
 }
 
 impl Kind {
@@ -47,6 +53,7 @@ impl Kind {
             Kind::Decode => "decode",
             Kind::Invalid => "invalid",
             Kind::Apply => "apply",
+            Kind::Snapshot => "snapshot",
         }
     }
 }
@@ -79,8 +86,13 @@ impl DeadLetterError {
 
 /// The reason of a change the warehouse rejected.
 fn apply_reason(e: &tokio_postgres::Error) -> String {
+    format!("warehouse rejected the change: {}", rejection(e))
+}
+
+/// What the warehouse said: its message and SQLSTATE (never the row's values).
+fn rejection(e: &tokio_postgres::Error) -> String {
     match e.as_db_error() {
-        Some(db) => format!("warehouse rejected the change: {} (SQLSTATE {})", db.message(), db.code().code()),
-        None => format!("warehouse rejected the change: {}", crate::telemetry::Chain(e)),
+        Some(db) => format!("{} (SQLSTATE {})", db.message(), db.code().code()),
+        None => crate::telemetry::Chain(e).to_string(),
     }
 }

@@ -126,6 +126,16 @@ pub(super) async fn start(
     Ok(())
 }
 
+/// Record that `job` resumed after a kill and reads the rest of its rows from `snapshot`, newer
+/// than its origin: until the checkpoint covers it, the warehouse is not one consistent cut
+/// (`crate::cdc::reconcile` waits). Committed before any row is read from it.
+pub(super) async fn resumed(olap: &Client, job: &Job, snapshot: &Snapshot) -> Result<(), CdcError> {
+    olap.execute("update cdc_snapshot set latest = $2 where job_id = $1", &[&job.id, &snapshot.to_string()])
+        .await
+        .map_err(db("recording the snapshot job's resumption"))?;
+    Ok(())
+}
+
 /// Move `source`'s position from `prev` to `last_id` (`rows` more done); fails if another
 /// writer moved it meanwhile.
 pub(super) async fn advance(

@@ -14,10 +14,16 @@
 //! additive days must come from one snapshot) commits atomically with the job's origin snapshot;
 //! the order tables follow in primary-key chunks, each committed with its progress. A job
 //! killed after its first step resumes from its chunk positions, reading the rest from a newer
-//! snapshot: streaming from the origin then replays what changed in between, which only ever
-//! overwrites (facts and type 1 dimensions), so nothing is lost or doubled. Killed before it, the
-//! job starts over.
+//! snapshot S' (recorded as the job's `latest`): streaming from the origin then replays what
+//! changed in between, which only ever overwrites (facts and type 1 dimensions), so nothing is
+//! lost or doubled. Until the checkpoint has passed S', though, the tables loaded before the kill
+//! and those loaded after it show two moments, so `verify` and the scheduled reconciliation do
+//! not compare until then. Killed before it, the job starts over.
+//!
+//! A row the warehouse rejects as data (a line total beyond its `numeric(12,2)`, say) becomes a
+//! dead letter of kind `snapshot` and the rest of its chunk loads (see `chunk`).
 
+mod chunk;
 mod job;
 mod read;
 mod run;

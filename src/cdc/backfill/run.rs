@@ -1,11 +1,15 @@
 //! Running a job: its first step (dimensions and stock, atomically with the job's origin), its
-//! chunks (the order tables), and its end (what it did not load is retired).
+//! chunks (the order tables), and its end (what it did not load is retired). A chunk the
+//! warehouse rejects as data is read again and written through dead-letter isolation (see
+//! `chunk`): its bad rows become dead letters, the rest loads, and the job goes on. Any other
+//! failure fails the job's session (the daemon retries it).
 
 use std::time::Instant;
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Transaction};
 
 use super::{
+    chunk::{self, ChunkAt, Progress},
     is_first_step, job,
     job::{Job, JobKind},
     progress_key,
@@ -18,7 +22,7 @@ use crate::{
         error::CdcError,
     },
     telemetry,
-    warehouse::{transform_snapshot, Sink, WarehouseBatch},
+    warehouse::{Sink, WarehouseBatch},
 };
 
 /// The warehouse side a job writes through: the daemon's connection and sink.
@@ -47,7 +51,12 @@ pub(in crate::cdc) async fn run(
 ) -> Result<(), CdcError> {
     let started = Instant::now();
     let job = match job.origin {
-        Some(_) => job,
+        Some(_) => {
+            // Resumed after a kill: the rest is read from this newer snapshot (see `job::resumed`).
+            tracing::info!(job = job.id, snapshot = %reader.snapshot, "snapshot job resuming from a newer snapshot");
+            job::resumed(w.client, &job, &reader.snapshot).await?;
+            job
+        }
         None => first_step(job, reader, w).await?,
     };
     let mut chunked: Vec<Source> =
@@ -94,12 +103,12 @@ async fn first_step(mut job: Job, reader: &SnapshotReader, w: &mut Writer<'_>) -
     }
     tracing::info!(job = job.id, origin = %origin, tables = job.targets.len(), "snapshot job starting");
     metrics::gauge!(telemetry::CDC_SNAPSHOT_RUNNING).set(1.0);
-    let tx = w.client.transaction().await.map_err(|e| CdcError::db("beginning the first snapshot step", e))?;
+    let mut tx = w.client.transaction().await.map_err(|e| CdcError::db("beginning the first snapshot step", e))?;
     job::start(&tx, &job, &origin, &totals).await?;
     for &table in job.targets.iter().filter(|t| is_first_step(**t)) {
         let started = Instant::now();
         let rows = match source(table) {
-            Some(source) => load_whole(&tx, w.sink, &job, source, reader, w.chunk_rows).await?,
+            Some(source) => load_whole(&mut tx, w.sink, &job, source, reader, w.chunk_rows).await?,
             None => load_stock(&tx, w.sink, reader).await?,
         };
         let key = progress_key(table);
@@ -118,9 +127,9 @@ async fn first_step(mut job: Job, reader: &SnapshotReader, w: &mut Writer<'_>) -
     Ok(job)
 }
 
-/// Every row of `source`, chunk by chunk, inside `tx`. Returns the rows written.
+/// Every row of `source`, chunk by chunk, inside `tx`. Returns the rows read.
 async fn load_whole(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &mut Transaction<'_>,
     sink: &Sink,
     job: &Job,
     source: Source,
@@ -134,10 +143,10 @@ async fn load_whole(
         if n == 0 {
             return Ok(rows);
         }
-        after = chunk.last_id;
-        rows += n;
-        let batch = snapshot_batch(job, source, chunk)?;
-        sink.write(tx, &batch).await.map_err(|e| CdcError::db("writing snapshot rows", e))?;
+        let last = chunk.last_id;
+        let at = ChunkAt { job, source, after, chunk_rows };
+        chunk::write_within(tx, sink, reader, &at, chunk).await?;
+        (after, rows) = (last, rows + n);
         if n < chunk_rows {
             return Ok(rows);
         }
@@ -182,13 +191,10 @@ async fn load_chunks(
         let n = chunk.records.len() as i64;
         let last = if n == 0 { after } else { chunk.last_id };
         let complete = n < chunk_rows;
-        let batch = snapshot_batch(job, source, std::mem::take(&mut chunk))?;
-        let write = async {
-            let tx = client.transaction().await.map_err(|e| CdcError::db("beginning a snapshot chunk", e))?;
-            sink.write(&tx, &batch).await.map_err(|e| CdcError::db("writing a snapshot chunk", e))?;
-            job::advance(&tx, job, key, after, last, n, complete).await?;
-            tx.commit().await.map_err(|e| CdcError::db("committing a snapshot chunk", e))
-        };
+        let at = ChunkAt { job, source, after, chunk_rows };
+        let progress = Progress { key, last, rows: n, done: complete };
+        let batch = chunk::snapshot_batch(&at, std::mem::take(&mut chunk));
+        let write = chunk::commit(client, sink, &at, &progress, batch);
         let next = async {
             if complete {
                 return Ok(Chunk::default());
@@ -196,7 +202,10 @@ async fn load_chunks(
             reader.chunk(source, last, chunk_rows).await
         };
         let (wrote, next) = tokio::join!(write, next);
-        wrote?;
+        if !wrote? {
+            // Rejected as data: read it again and isolate its bad rows, in a new transaction.
+            chunk::commit_isolated(client, sink, reader, &at, &progress).await?;
+        }
         written += n;
         metrics::gauge!(telemetry::CDC_SNAPSHOT_ROWS_DONE, "table" => key).increment(n as f64);
         if complete {
@@ -206,13 +215,6 @@ async fn load_chunks(
     }
     log_table(job, key, written, started);
     Ok(())
-}
-
-fn snapshot_batch(job: &Job, source: Source, chunk: Chunk) -> Result<WarehouseBatch, CdcError> {
-    transform_snapshot(job.id, chunk.records).map_err(|v| {
-        tracing::error!(table = source.table(), error = %v, "a snapshot row breaks a rule of the model");
-        CdcError::internal("mapping snapshot rows", v)
-    })
 }
 
 /// Retire what the job did not load, close it, and (initial) start streaming at its origin.

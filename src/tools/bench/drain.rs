@@ -89,8 +89,8 @@ pub(super) async fn run(
         Figure::new("daemon peak RSS (VmHWM)", main.peak_rss_mib, "MiB"),
     ];
     let goals = vec![
-        Goal::new("ratio >= 0.5", ratio >= 0.5),
-        Goal::new(">= 50k change rows/s", main.change_rows_per_s >= 50_000.0),
+        Goal::new("ratio >= 0.6", ratio >= 0.6),
+        Goal::new(">= 100k change rows/s", main.change_rows_per_s >= 100_000.0),
         Goal::new("peak RSS <= 64 MiB", main.peak_rss_mib <= 64.0),
         Goal::new("verify clean after the drain", main.verify_clean),
     ];

@@ -1,0 +1,33 @@
+//! The daemon's connections: each named in `pg_stat_activity`, the warehouse's tuned for Citus.
+
+use tokio_postgres::Client;
+
+use super::{
+    error::{CdcError, ErrorKind},
+    lock,
+};
+use crate::{
+    config::{Config, Db, DbTarget},
+    db,
+};
+
+/// A database of the daemon, named `brewlytics-cdc <host>:<pid>` in `pg_stat_activity` (how
+/// `status` finds the active daemon and the role it runs as).
+pub(super) fn target(config: &Config, which: Db) -> Result<DbTarget, CdcError> {
+    let mut target = config.target(which).map_err(|e| CdcError::internal("config", e))?;
+    target.pg.application_name(format!("{} {}", db::application::CDC, lock::instance_name()));
+    Ok(target)
+}
+
+/// One connection of the daemon's; a warehouse session is tuned for Citus when it is there.
+pub(super) async fn connect(config: &Config, which: Db) -> Result<Client, CdcError> {
+    let client = db::connect_target(&target(config, which)?, which).await.map_err(|e| CdcError {
+        step: "connecting",
+        kind: ErrorKind::Connection,
+        source: Box::new(e),
+    })?;
+    if which == Db::Olap {
+        db::citus::tune_session(&client).await.map_err(|e| CdcError::db("preparing the warehouse session", e))?;
+    }
+    Ok(client)
+}
