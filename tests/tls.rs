@@ -4,6 +4,7 @@
 
 mod failures;
 mod pipeline;
+mod version1;
 
 use std::{
     path::{Path, PathBuf},

@@ -12,7 +12,8 @@
 //! Trusted roots: the `sslrootcert` PEM file, else (or with `sslrootcert=system`) the operating
 //! system's store, else Mozilla's roots (webpki-roots). All certificate checks are rustls'
 //! WebPKI verifier; verify-ca only forgives its name check, the unchecked modes still verify
-//! the handshake signature (so SCRAM channel binding means something).
+//! the handshake signature (so SCRAM channel binding means something), with the certificate's
+//! public key, so that they accept any certificate version as libpq does (TLS 1.3).
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -22,7 +23,7 @@ use rustls::{
         WebPkiServerVerifier,
     },
     crypto::CryptoProvider,
-    pki_types::{pem::PemObject, CertificateDer, ServerName, UnixTime},
+    pki_types::{pem::PemObject, CertificateDer, ServerName, SubjectPublicKeyInfoDer, UnixTime},
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -171,18 +172,36 @@ impl ServerCertVerifier for Unchecked {
         rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
     }
 
+    /// With the certificate's public key alone, so that any certificate libpq accepts in these
+    /// modes works here too: WebPKI parses only X.509 v3, and some servers present v1 (the one
+    /// `create extension citus` generates, `openssl x509 -req` without extensions).
     fn verify_tls13_signature(
         &self,
         message: &[u8],
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        let key = subject_public_key_info(cert)?;
+        rustls::crypto::verify_tls13_signature_with_raw_key(
+            message,
+            &key,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
     }
+}
+
+/// The subject public key of a certificate of any X.509 version.
+fn subject_public_key_info(cert: &CertificateDer<'_>) -> Result<SubjectPublicKeyInfoDer<'static>, rustls::Error> {
+    use x509_cert::der::{Decode, Encode};
+    let bad = |_| rustls::Error::InvalidCertificate(CertificateError::BadEncoding);
+    let parsed = x509_cert::Certificate::from_der(cert.as_ref()).map_err(bad)?;
+    let key = parsed.tbs_certificate.subject_public_key_info.to_der().map_err(bad)?;
+    Ok(SubjectPublicKeyInfoDer::from(key))
 }
 
 /// Whether a failed connection attempt failed in TLS itself: a certificate that does not verify,
