@@ -101,24 +101,7 @@ fn make_ca(dir: &Path, name: &str, subject: &str) -> PathBuf {
 
 /// A server certificate for `localhost` and 127.0.0.1 signed by `ca`; returns (cert, key).
 fn make_server_cert(dir: &Path) -> (PathBuf, PathBuf) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
-    );
+    new_key_and_request(dir, "server");
     std::fs::write(
         dir.join("server.ext"),
         "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\nbasicConstraints=CA:FALSE\n\
@@ -146,6 +129,29 @@ fn make_server_cert(dir: &Path) -> (PathBuf, PathBuf) {
         ],
     );
     (dir.join("server.crt"), dir.join("server.key"))
+}
+
+/// A P-256 key `<name>.key` and a signing request `<name>.csr` for `localhost`.
+pub(crate) fn new_key_and_request(dir: &Path, name: &str) {
+    let (key, csr) = (format!("{name}.key"), format!("{name}.csr"));
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+        ],
+    );
 }
 
 /// The built binary with only the given database settings (none inherited from the caller).

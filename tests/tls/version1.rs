@@ -6,28 +6,11 @@ use std::path::Path;
 
 use brewlytics::tools::cluster::{ClusterOptions, PrivateCluster, ServerTls};
 
-use super::{openssl, run, text};
+use super::{new_key_and_request, openssl, run, text};
 
 /// A self-signed version-1 certificate for `localhost` (no extensions); returns (cert, key).
 fn make_version_1_cert(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-new",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "v1.key",
-            "-out",
-            "v1.csr",
-        ],
-    );
+    new_key_and_request(dir, "v1");
     openssl(dir, &["x509", "-req", "-in", "v1.csr", "-signkey", "v1.key", "-days", "2", "-out", "v1.crt"]);
     let out = std::process::Command::new("openssl")
         .args(["x509", "-in", "v1.crt", "-noout", "-text"])
