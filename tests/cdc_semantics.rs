@@ -110,10 +110,10 @@ async fn poison_changes_are_dead_lettered_and_the_rest_applied() {
     .unwrap();
     let mut olap_mut = t.olap().await;
     let id: i64 = scalar(&olap, "select id from cdc_dead_letter where error_kind = 'apply'").await;
-    let report = brewlytics::dead_letter::replay(&mut olap_mut, &oltp, Some(id)).await.unwrap();
+    let report = brewlytics::apply::replay(&mut olap_mut, &oltp, Some(id)).await.unwrap();
     assert_eq!(report.replayed, vec![id]);
     assert_eq!(scalar::<i64>(&olap, "select count(*) from fact_sales where order_item_id = 9003").await, 1);
-    let again = brewlytics::dead_letter::replay(&mut olap_mut, &oltp, None).await.unwrap();
+    let again = brewlytics::apply::replay(&mut olap_mut, &oltp, None).await.unwrap();
     assert_eq!(again.failed.len(), 3, "the undecodable ones fail again and stay");
     assert_eq!(scalar::<i64>(&olap, "select count(*) from cdc_dead_letter where replayed_at is null").await, 3);
 }
@@ -166,8 +166,8 @@ async fn retention_prunes_only_applied_changes() {
     config.cdc_retention = Duration::from_secs(86_400);
     // Unapplied old rows must survive: prune against the initial checkpoint deletes nothing.
     let olap = t.olap().await;
-    let initial = brewlytics::cdc::checkpoint::load(&olap).await.unwrap();
-    let pruned = brewlytics::cdc::retention::prune(&oltp, &initial, config.cdc_retention).await.unwrap();
+    let initial = brewlytics::cdc::stream::checkpoint::load(&olap).await.unwrap();
+    let pruned = brewlytics::cdc::ops::retention::prune(&oltp, &initial, config.cdc_retention).await.unwrap();
     assert_eq!(pruned, 0);
     // The daemon prunes after it has applied them (and on a timer after that).
     let daemon = InProcessDaemon::start(&config);

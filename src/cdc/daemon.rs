@@ -1,171 +1,176 @@
-//! One active daemon's work on its connections: apply batches until caught up, and run the
-//! snapshot jobs (the initial load, resyncs) before streaming goes on.
+//! The daemon's loop: take the apply lock, run the open snapshot job (the initial load, a
+//! resync) before streaming goes on, then stream batches until caught up, prune applied changes
+//! now and then, and wait for a NOTIFY (or the poll interval). The monitor and the scheduled
+//! reconciliation run beside it. A failed session is retried with capped exponential backoff.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
-use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    apply::Applier,
-    backfill::{self, Job, JobKind, Lane, SnapshotReader},
-    checkpoint::{self, Checkpoint},
-    error::CdcError,
-    session::connect,
-    source::{Page, Source},
-    window::{Snapshot, Window},
+    error::{CdcError, ErrorKind},
+    ops::{monitor, retention},
+    reconcile::schedule,
+    session::{connect, target},
+    snapshot_job::{self, JobKind, Lane, SnapshotReader},
+    stream::{
+        checkpoint::Checkpoint,
+        listen::{Cadence, Listener},
+        lock,
+        source::Source,
+        Stream,
+    },
 };
 use crate::{
-    change::ChangeRow,
+    apply::Applier,
     config::{Config, Db, SnapshotMode},
-    telemetry,
-    warehouse::Sink,
+    telemetry::{self, Chain},
 };
 
-/// What one step did.
-enum Step {
-    Applied,
-    Idle,
+const RETENTION_EVERY: Duration = Duration::from_secs(60);
+/// How often the daemon looks for a requested snapshot job (`brewlytics resync`).
+const JOBS_EVERY: Duration = Duration::from_secs(1);
+
+/// The pause after the warehouse refused to plan a statement ([`ErrorKind::Unsupported`]): a bug
+/// no retry fixes, so the daemon does not hammer the server; it retries this rarely (someone may
+/// have repaired the schema) and says so loudly each time.
+const UNSUPPORTED_RETRY: Duration = Duration::from_secs(300);
+
+/// Capped exponential backoff between sessions, back at the start after a healthy session.
+struct Backoff {
+    next: Duration,
 }
 
-/// The active daemon's state on its connections.
-pub(super) struct Daemon<'a> {
-    applier: Applier,
-    source: Source,
-    checkpoint: Checkpoint,
-    checkpoint_tx: &'a watch::Sender<Option<Checkpoint>>,
-    max_rows: i64,
-    max_bytes: i64,
-    snapshot_mode: SnapshotMode,
-    /// The next page of the open window, read while the previous batch was being applied.
-    prefetched: Option<Page>,
+impl Backoff {
+    const START: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(10);
+
+    fn new() -> Self {
+        Backoff { next: Self::START }
+    }
+
+    /// The delay before the next attempt; each call doubles the one after, up to the cap.
+    fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (self.next * 2).min(Self::MAX);
+        delay
+    }
+
+    /// A session worked (it drained the backlog once): the next failure starts over.
+    fn reset(&mut self) {
+        self.next = Self::START;
+    }
 }
 
-impl<'a> Daemon<'a> {
-    pub(super) async fn new(
-        config: &Config,
-        olap: Client,
-        source: Source,
-        checkpoint_tx: &'a watch::Sender<Option<Checkpoint>>,
-    ) -> Result<Self, CdcError> {
-        let checkpoint = checkpoint::load(&olap).await?;
-        let applier = Applier::new(olap).await?;
-        checkpoint_tx.send_replace(Some(checkpoint.clone()));
-        Ok(Daemon {
-            applier,
-            source,
-            checkpoint,
-            checkpoint_tx,
-            max_rows: config.cdc_batch_rows,
-            max_bytes: config.cdc_batch_bytes,
-            snapshot_mode: config.cdc_snapshot,
-            prefetched: None,
-        })
-    }
-
-    /// The checkpoint.
-    pub(super) fn checkpoint(&self) -> &Checkpoint {
-        &self.checkpoint
-    }
-
-    /// Apply batches until nothing is left, stopping early (between batches) on shutdown.
-    /// Returns whether any change was applied.
-    pub(super) async fn drain(&mut self, shutdown: &CancellationToken) -> Result<bool, CdcError> {
-        let mut applied = false;
-        while !shutdown.is_cancelled() {
-            match self.step(None).await? {
-                Step::Applied => applied = true,
-                Step::Idle => break,
-            }
+/// Run the daemon until `shutdown` is cancelled. Database failures are retried with capped
+/// exponential backoff; this returns only on shutdown.
+pub async fn run(config: &Config, shutdown: CancellationToken) {
+    let (checkpoint_tx, checkpoint_rx) = watch::channel(None);
+    let monitor = tokio::spawn(monitor::run(config.clone(), checkpoint_rx.clone(), shutdown.child_token()));
+    let reconciler = tokio::spawn(schedule::run(config.clone(), checkpoint_rx, shutdown.child_token()));
+    let mut backoff = Backoff::new();
+    while !shutdown.is_cancelled() {
+        let delay = match run_connected(config, &shutdown, &checkpoint_tx, &mut backoff).await {
+            Ok(()) => break,
+            Err(e) => failed(&e, &mut backoff),
+        };
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = tokio::time::sleep(delay) => {}
         }
-        Ok(applied)
     }
+    metrics::gauge!(telemetry::CDC_ACTIVE).set(0.0);
+    monitor.abort();
+    reconciler.abort();
+    tracing::info!("cdc daemon stopped");
+}
 
-    /// Apply batches up to exactly `target` (a snapshot taken after the checkpoint's): afterwards
-    /// the warehouse holds every change `target` sees and no other.
-    async fn catch_up_to(&mut self, target: &Snapshot) -> Result<(), CdcError> {
-        while let Step::Applied = self.step(Some(target)).await? {}
-        Ok(())
+/// Count and log a failed session; returns the pause before the next one.
+fn failed(e: &CdcError, backoff: &mut Backoff) -> Duration {
+    metrics::counter!(telemetry::CDC_ERRORS, "kind" => e.kind.label()).increment(1);
+    metrics::counter!(telemetry::CDC_RETRIES).increment(1);
+    if e.kind == ErrorKind::Unsupported {
+        let delay = UNSUPPORTED_RETRY;
+        tracing::error!(
+            error = %Chain(e),
+            kind = e.kind.label(),
+            retry_in_ms = delay.as_millis() as u64,
+            "the warehouse refuses to plan a statement of the daemon: this is a bug, please report it with this message; retrying rarely"
+        );
+        return delay;
     }
+    let delay = backoff.next_delay();
+    tracing::warn!(error = %Chain(e), kind = e.kind.label(), retry_in_ms = delay.as_millis() as u64, "cdc failure, retrying");
+    delay
+}
 
-    /// Run the open snapshot job, or open the initial one when the warehouse never started
-    /// (`CDC_SNAPSHOT=initial`). Streaming waits meanwhile. `oltp` gives the job's reader.
-    pub(super) async fn run_jobs(&mut self, config: &Config) -> Result<(), CdcError> {
-        let olap = self.applier.client();
-        let job = match backfill::open_job(olap).await? {
-            Some(job) => job,
-            None if self.checkpoint.never_set && self.snapshot_mode == SnapshotMode::Initial => {
-                backfill::create_initial(olap).await?
-            }
-            None => return Ok(()),
-        };
-        let reader = SnapshotReader::open(connect(config, Db::Oltp).await?).await?;
-        let olap = connect(config, Db::Olap).await?;
-        let sink = Sink::prepare(&olap).await.map_err(|e| CdcError::db("preparing the sink", e))?;
-        let lane = Lane { reader: reader.join(connect(config, Db::Oltp).await?).await?, client: olap, sink };
-        self.run_job(job, reader, lane).await
+/// One connected session: returns Ok on shutdown, Err when a connection or step fails.
+async fn run_connected(
+    config: &Config,
+    shutdown: &CancellationToken,
+    checkpoint_tx: &watch::Sender<Option<Checkpoint>>,
+    backoff: &mut Backoff,
+) -> Result<(), CdcError> {
+    let olap = connect(config, Db::Olap).await?;
+    if !lock::acquire(&olap, shutdown).await? {
+        return Ok(());
     }
-
-    async fn run_job(&mut self, job: Job, reader: SnapshotReader, lane: Lane) -> Result<(), CdcError> {
-        if job.origin.is_none() && job.kind == JobKind::Resync && !self.checkpoint.never_set {
-            tracing::info!(job = job.id, "resync: streaming up to its snapshot first");
-            self.catch_up_to(&reader.snapshot).await?;
+    let source = Source::new(connect(config, Db::Oltp).await?).await?;
+    // Retention deletes, so it has a connection of its own: the reader's never holds an xid.
+    let pruner = connect(config, Db::Oltp).await?;
+    let mut listener = Listener::start(&target(config, Db::Oltp)?).await?;
+    let mut stream = Stream::new(config, olap, source, checkpoint_tx).await?;
+    tracing::info!(applied_changes = stream.checkpoint().applied_changes, "cdc daemon active");
+    let mut last_retention = Instant::now() - RETENTION_EVERY;
+    let mut last_jobs = Instant::now() - JOBS_EVERY;
+    let mut cadence = Cadence::new(config.poll_min(), config.poll_interval());
+    let mut found = true;
+    loop {
+        if last_jobs.elapsed() >= JOBS_EVERY {
+            run_jobs(config, &mut stream).await?;
+            last_jobs = Instant::now();
         }
-        let chunk_rows = self.max_rows;
-        let (client, sink) = self.applier.parts();
-        let mut writer = backfill::Writer { client, sink, checkpoint: &mut self.checkpoint, chunk_rows };
-        backfill::run(job, &reader, &mut writer, Some(lane)).await?;
-        reader.close().await;
-        self.checkpoint_tx.send_replace(Some(self.checkpoint.clone()));
-        Ok(())
-    }
-
-    /// Apply one batch: of the open window, else of a new one ending at `target` (default: now).
-    async fn step(&mut self, target: Option<&Snapshot>) -> Result<Step, CdcError> {
-        let started = Instant::now();
-        let (window, resuming) = match self.checkpoint.open_window() {
-            Some(w) => (w, true),
-            None => {
-                let cur = match target {
-                    Some(t) => t.clone(),
-                    None => self.source.snapshot().await?,
-                };
-                let w = Window { prev: self.checkpoint.window_start.clone(), cur };
-                if w.is_empty() {
-                    return Ok(Step::Idle);
-                }
-                (w, false)
-            }
-        };
-        // A prefetched page is always of the open window at the current checkpoint (see below).
-        let page = match self.prefetched.take() {
-            Some(page) if resuming => page,
-            _ => self.source.read_page(&window, self.checkpoint.after, self.max_rows, self.max_bytes).await?,
-        };
-        if page.rows.is_empty() && !resuming {
-            // Nothing committed in between: keep the old start, nothing to write.
-            return Ok(Step::Idle);
+        found |= stream.drain(shutdown).await?;
+        backoff.reset();
+        if last_retention.elapsed() >= RETENTION_EVERY {
+            retention::prune(&pruner, stream.checkpoint(), config.cdc_retention).await?;
+            last_retention = Instant::now();
         }
-        telemetry::observe_phase("read", started.elapsed());
-        let last = page.rows.last().map(ChangeRow::position);
-        let next = self.checkpoint.advanced(&window, last, page.complete, page.rows.len() as i64);
-        // While the batch commits, read the page after it when the window is still open: the
-        // changes of a window are committed and immutable, so that page is exactly what the next
-        // step would read. It is kept only if the batch commits.
-        let Daemon { applier, source, checkpoint, max_rows, max_bytes, .. } = self;
-        let prefetch = async {
-            let Some(w) = next.open_window() else { return Ok(None) };
-            let started = Instant::now();
-            let page = source.read_page(&w, next.after, *max_rows, *max_bytes).await?;
-            telemetry::observe_phase("prefetch", started.elapsed());
-            Ok::<_, CdcError>(Some(page))
-        };
-        let (applied, prefetched) = tokio::join!(applier.apply(&page.rows, checkpoint, &next), prefetch);
-        applied?;
-        self.prefetched = prefetched?;
-        self.checkpoint = next;
-        self.checkpoint_tx.send_replace(Some(self.checkpoint.clone()));
-        Ok(Step::Applied)
+        let wait = cadence.after(found);
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return Ok(()),
+            r = listener.wait(wait) => found = r?,
+        }
     }
+}
+
+/// Run the open snapshot job, or open the initial one when the warehouse never started
+/// (`CDC_SNAPSHOT=initial`). Streaming waits meanwhile; a resync first streams up to exactly the
+/// job's snapshot.
+async fn run_jobs(config: &Config, stream: &mut Stream<'_>) -> Result<(), CdcError> {
+    let olap = stream.olap();
+    let job = match snapshot_job::open_job(olap).await? {
+        Some(job) => job,
+        None if stream.checkpoint().never_set && config.cdc_snapshot == SnapshotMode::Initial => {
+            snapshot_job::create_initial(olap).await?
+        }
+        None => return Ok(()),
+    };
+    let reader = SnapshotReader::open(connect(config, Db::Oltp).await?).await?;
+    let lane_olap = connect(config, Db::Olap).await?;
+    let applier = Applier::prepare(&lane_olap).await?;
+    let lane = Lane { reader: reader.join(connect(config, Db::Oltp).await?).await?, client: lane_olap, applier };
+    if job.origin.is_none() && job.kind == JobKind::Resync && !stream.checkpoint().never_set {
+        tracing::info!(job = job.id, "resync: streaming up to its snapshot first");
+        stream.catch_up_to(&reader.snapshot).await?;
+    }
+    let chunk_rows = config.cdc_batch_rows;
+    let (client, applier, checkpoint) = stream.parts();
+    let mut writer = snapshot_job::Writer { client, applier, checkpoint, chunk_rows };
+    snapshot_job::run(job, &reader, &mut writer, Some(lane)).await?;
+    reader.close().await;
+    stream.publish();
+    Ok(())
 }

@@ -1,7 +1,7 @@
 //! Errors of the CDC daemon: which step failed, classified once so the loop knows how to react.
 
 pub(crate) use crate::db::ErrorKind;
-use crate::{db::classify, dead_letter::DeadLetterError};
+use crate::{apply::ApplyError, db::classify, dead_letter::DeadLetterError};
 
 /// A failure of one step of the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -28,5 +28,11 @@ impl CdcError {
 impl From<DeadLetterError> for CdcError {
     fn from(e: DeadLetterError) -> Self {
         CdcError { step: e.step, kind: classify(&e.source), source: Box::new(e.source) }
+    }
+}
+
+impl From<ApplyError> for CdcError {
+    fn from(e: ApplyError) -> Self {
+        CdcError { step: e.step, kind: e.kind, source: e.source }
     }
 }

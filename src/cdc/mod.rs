@@ -1,40 +1,24 @@
-//! The CDC daemon (`brewlytics cdc`): reads committed changes from `cdc_orders` in snapshot
-//! windows, has the warehouse map them onto the star schema, and applies each batch with its
-//! checkpoint in one warehouse transaction.
+//! The CDC daemon (`brewlytics cdc`) and the commands that look at it, by concept:
 //!
-//! ```text
-//! pipeline (loop, lock, wake-ups) ─▶ source (pages of a window) ─▶ apply ─▶ warehouse transform + sink
-//!                                                                    └──▶ checkpoint, dead letters
-//! ```
+//! * [`stream`]: committed changes of `cdc_orders` read in snapshot windows, each page applied
+//!   once with the checkpoint (`crate::apply`) — the daemon's main job;
+//! * [`snapshot_job`]: the initial snapshot of an empty warehouse and resyncs (`brewlytics
+//!   resync`), loaded from one OLTP snapshot before streaming goes on;
+//! * [`reconcile`]: the warehouse against OLTP at the checkpoint, exactly (`brewlytics verify`),
+//!   and the daemon's scheduled reconciliation;
+//! * [`ops`]: status, the monitor's gauges, retention of applied changes.
 //!
-//! * `snapshot` defines windows between two transaction snapshots; `source` reads their pages.
-//! * `apply` wraps a batch in one warehouse transaction with the [`checkpoint`]; a batch the
-//!   warehouse rejects as data goes through dead-letter isolation.
-//! * `pipeline` is the loop; `lock` keeps one daemon active; `listen` wakes it up; `monitor`
-//!   exports gauges; [`retention`] prunes applied changes; [`status`] reports from the databases.
-//! * [`reconcile`] compares OLTP and the warehouse at one moment (`brewlytics verify`);
-//!   `reconciler` runs it on a schedule (`CDC_RECONCILE_EVERY`) and exports the result.
+//! `daemon` is the loop that ties them together: one active daemon (an advisory lock), a session
+//! per connection with capped backoff, the open snapshot job before streaming, retention now and
+//! then, the monitor and the reconciliation beside it, one shutdown token passed down.
 
-mod apply;
-mod backfill;
-pub mod checkpoint;
 mod daemon;
 mod error;
-mod listen;
-mod lock;
-mod monitor;
-mod pipeline;
+pub mod ops;
 pub mod reconcile;
-mod reconciler;
-pub mod retention;
 mod session;
-mod source;
-pub mod status;
-mod window;
+pub mod snapshot_job;
+pub mod stream;
 
-pub use backfill::{
-    progress as snapshot_progress, request_resync, JobProgress, ResyncRequest, StarTable, TableProgress,
-};
-pub use checkpoint::Checkpoint;
+pub use daemon::run;
 pub use error::CdcError;
-pub use pipeline::run;

@@ -4,7 +4,7 @@ use tokio_postgres::Client;
 
 use super::{
     error::{CdcError, ErrorKind},
-    lock,
+    stream::lock,
 };
 use crate::{
     config::{Config, Db, DbTarget},

@@ -1,24 +1,20 @@
-//! The change model: one row of `cdc_orders` as stored ([`ChangeRow`]) and what it decodes to
-//! ([`Change`]). The source produces rows, the warehouse transform decodes and maps them, and the
-//! dead-letter table stores the rows it could not; this module depends on nothing else of the crate.
+//! The change model: one row of `cdc_orders` as stored ([`ChangeRow`]), its version and place,
+//! and the decoding of its images ([`decode`]). The source produces rows, the tables decode and
+//! map them, and the dead-letter table stores the rows that could not be applied; this module
+//! depends on nothing else of the crate.
 
 mod decode;
-mod image;
 
 use chrono::{DateTime, Utc};
 
-pub(crate) use decode::{Change, DecodeError, Record, Table};
-pub(crate) use image::{
-    CustomerImage, EmployeeImage, FeedbackImage, MovementImage, OrderImage, OrderItemImage, PaymentImage, ProductImage,
-    StoreImage,
-};
+pub(crate) use decode::{to_json, DecodeError, Side};
 
 /// A captured change as stored in `cdc_orders`, its images still JSON text.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct ChangeRow {
     pub id: i64,
     pub txid: i64,
-    /// The captured table, as stored (decoded into a [`Table`] by [`Change::decode`]).
+    /// The captured table, as stored (`crate::tables::source` finds its table).
     pub table: String,
     pub op: Op,
     pub row_id: i64,

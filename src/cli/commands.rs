@@ -7,7 +7,7 @@ use anyhow::Context;
 use tokio_util::sync::CancellationToken;
 
 use brewlytics::{
-    cdc,
+    apply, cdc,
     config::Config,
     db::{self, Db},
     dead_letter, telemetry,
@@ -76,7 +76,7 @@ async fn check_connections(config: &Config) -> anyhow::Result<()> {
 /// `brewlytics status [--json]`.
 pub(crate) async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
     let (oltp, olap) = (db::connect(config, Db::Oltp).await?, db::connect(config, Db::Olap).await?);
-    let s = cdc::status::status(&oltp, &olap).await?;
+    let s = cdc::ops::status::status(&oltp, &olap).await?;
     if json {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(());
@@ -119,7 +119,7 @@ pub(crate) async fn verify(config: &Config, wait: Duration) -> ExitCode {
 
 async fn try_verify(config: &Config, wait: Duration) -> anyhow::Result<ExitCode> {
     let (mut oltp, mut olap) = (db::connect(config, Db::Oltp).await?, db::connect(config, Db::Olap).await?);
-    let status = cdc::status::status(&oltp, &olap).await?;
+    let status = cdc::ops::status::status(&oltp, &olap).await?;
     println!("daemon: {}", status.active.as_deref().map_or("none active".to_string(), |a| format!("active ({a})")));
     let opts = cdc::reconcile::ReconcileOptions { wait, ..Default::default() };
     let outcome = cdc::reconcile::reconcile(&mut oltp, &mut olap, &opts).await.context("reconciling")?;
@@ -157,22 +157,22 @@ async fn try_verify(config: &Config, wait: Duration) -> anyhow::Result<ExitCode>
 pub(crate) async fn resync(config: &Config, tables: &[String], no_wait: bool) -> anyhow::Result<ExitCode> {
     let mut targets = Vec::new();
     for name in tables {
-        let Some(t) = cdc::StarTable::from_name(name) else {
-            let known: Vec<&str> = cdc::StarTable::ALL.iter().map(|t| t.name()).collect();
+        let Some(t) = cdc::snapshot_job::StarTable::from_name(name) else {
+            let known: Vec<&str> = cdc::snapshot_job::StarTable::all().into_iter().map(|t| t.name()).collect();
             eprintln!("error: --table {name} is not a warehouse table (one of: {})", known.join(", "));
             return Ok(ExitCode::from(2));
         };
         targets.push(t);
     }
     let (oltp, olap) = (db::connect(config, Db::Oltp).await?, db::connect(config, Db::Olap).await?);
-    let job = match cdc::request_resync(&olap, &targets).await? {
-        cdc::ResyncRequest::Queued { job_id } => job_id,
-        cdc::ResyncRequest::Busy { job_id, kind } => {
+    let job = match cdc::snapshot_job::request_resync(&olap, &targets).await? {
+        cdc::snapshot_job::ResyncRequest::Queued { job_id } => job_id,
+        cdc::snapshot_job::ResyncRequest::Busy { job_id, kind } => {
             println!("a {kind} snapshot job (#{job_id}) is open already: it runs first; try again when it is done");
             return Ok(ExitCode::FAILURE);
         }
     };
-    let status = cdc::status::status(&oltp, &olap).await?;
+    let status = cdc::ops::status::status(&oltp, &olap).await?;
     if status.active.is_none() {
         println!("resync #{job} queued; no daemon is active: it runs when `brewlytics cdc` (or `up`) starts");
         return Ok(ExitCode::SUCCESS);
@@ -183,7 +183,7 @@ pub(crate) async fn resync(config: &Config, tables: &[String], no_wait: bool) ->
     }
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let Some(p) = cdc::snapshot_progress(&olap).await? else { continue };
+        let Some(p) = cdc::snapshot_job::progress(&olap).await? else { continue };
         if p.job_id != job {
             continue;
         }
@@ -197,7 +197,7 @@ pub(crate) async fn resync(config: &Config, tables: &[String], no_wait: bool) ->
 }
 
 /// One line of a snapshot job's progress: its current table, rows done of total, rate, ETA.
-pub(crate) fn progress_line(p: &cdc::JobProgress) -> String {
+pub(crate) fn progress_line(p: &cdc::snapshot_job::JobProgress) -> String {
     let current = p.tables.iter().find(|t| !t.done && t.rows_done > 0).or_else(|| p.tables.iter().find(|t| !t.done));
     match current {
         None if p.state == "requested" => format!("snapshot #{} ({}) waiting to start", p.job_id, p.kind),
@@ -236,7 +236,7 @@ pub(crate) async fn dlq_list(config: &Config, all: bool) -> anyhow::Result<()> {
 /// `brewlytics dlq replay [--id N]`.
 pub(crate) async fn dlq_replay(config: &Config, id: Option<i64>) -> anyhow::Result<()> {
     let (mut olap, oltp) = (db::connect(config, Db::Olap).await?, db::connect(config, Db::Oltp).await?);
-    let r = dead_letter::replay(&mut olap, &oltp, id).await?;
+    let r = apply::replay(&mut olap, &oltp, id).await?;
     println!("replayed {} dead letter(s), {} failed again", r.replayed.len(), r.failed.len());
     for (id, reason) in &r.failed {
         println!("  #{id}: {reason}");

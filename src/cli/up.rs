@@ -214,7 +214,7 @@ async fn status_lines(config: &Config, shutdown: &CancellationToken) {
 }
 
 async fn status_line(oltp: &Client, olap: &Client, last: &mut Option<(Instant, i64, i64)>) -> anyhow::Result<String> {
-    let status = cdc::status::status(oltp, olap).await?;
+    let status = cdc::ops::status::status(oltp, olap).await?;
     if let Some(p) = status.snapshot.as_ref().filter(|p| p.state != "done") {
         return Ok(crate::commands::progress_line(p));
     }

@@ -23,32 +23,18 @@ use std::collections::BTreeMap;
 use tokio_postgres::Client;
 
 use super::DbError;
+use crate::tables::{self, Placement};
 
-/// Where a warehouse table lives on a Citus cluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Placement {
-    /// A copy on every node.
-    Reference,
-    /// Sharded by `column`; colocated with `with` (its shards on the same nodes, by the same
-    /// hash ranges), or in a colocation group of its own when `None`.
-    Distributed { column: &'static str, with: Option<&'static str> },
-}
+/// The calendar: reference tables no captured table loads.
+const CALENDAR: [&str; 2] = ["dim_date", "dim_time"];
 
 /// The warehouse tables Citus holds, in the order they are placed (a colocated table after the
-/// table it follows).
-pub(crate) const LAYOUT: [(&str, Placement); 11] = [
-    ("dim_date", Placement::Reference),
-    ("dim_time", Placement::Reference),
-    ("dim_store", Placement::Reference),
-    ("dim_customer", Placement::Reference),
-    ("dim_employee", Placement::Reference),
-    ("dim_product", Placement::Reference),
-    ("fact_orders", Placement::Distributed { column: "order_id", with: None }),
-    ("fact_sales", Placement::Distributed { column: "order_id", with: Some("fact_orders") }),
-    ("fact_payments", Placement::Distributed { column: "order_id", with: Some("fact_orders") }),
-    ("fact_feedback", Placement::Distributed { column: "order_id", with: Some("fact_orders") }),
-    ("fact_inventory", Placement::Distributed { column: "store_id", with: None }),
-];
+/// table it follows): the calendar, then each table's star tables as it says
+/// ([`crate::tables::Target::placement`]).
+pub(crate) fn layout() -> Vec<(&'static str, Placement)> {
+    let calendar = CALENDAR.into_iter().map(|t| (t, Placement::Reference));
+    calendar.chain(tables::targets().map(|(_, t)| (t.name, t.placement))).collect()
+}
 
 /// Tables that stay plain local tables on the coordinator (they commit with each batch).
 pub(crate) const LOCAL: [&str; 5] =
@@ -58,8 +44,8 @@ pub(crate) const LOCAL: [&str; 5] =
 /// statements check their shape against it).
 #[cfg(test)]
 pub(crate) fn distribution_column(table: &str) -> Option<&'static str> {
-    LAYOUT.iter().find(|(t, _)| *t == table).and_then(|(_, p)| match p {
-        Placement::Distributed { column, .. } => Some(*column),
+    layout().into_iter().find(|(t, _)| *t == table).and_then(|(_, p)| match p {
+        Placement::Distributed { column, .. } => Some(column),
         Placement::Reference => None,
     })
 }
@@ -76,7 +62,7 @@ pub(crate) enum Placed {
     Other(String),
 }
 
-/// A table Citus already holds, but not as [`LAYOUT`] says.
+/// A table Citus already holds, but not as [`layout`] says.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{table} is already {found} on Citus, but the warehouse needs it {wanted}; undistribute it (undistribute_table) and run migrate again")]
 pub struct Misplaced {
@@ -85,11 +71,11 @@ pub struct Misplaced {
     pub wanted: String,
 }
 
-/// The statements that place every table of [`LAYOUT`] not in `placed`, in order. Fails on a
+/// The statements that place every table of [`layout`] not in `placed`, in order. Fails on a
 /// table placed differently (see [`Misplaced`]).
 pub(crate) fn plan(placed: &BTreeMap<String, Placed>) -> Result<Vec<String>, Misplaced> {
     let mut statements = Vec::new();
-    for (table, wanted) in LAYOUT {
+    for (table, wanted) in layout() {
         match placed.get(table) {
             None => statements.push(create(table, wanted)),
             Some(found) => check(table, wanted, found, placed)?,
@@ -196,11 +182,11 @@ pub(crate) async fn tune_session(client: &Client) -> Result<(), tokio_postgres::
 pub(crate) struct Distributed {
     /// Tables placed by this run.
     pub placed: Vec<&'static str>,
-    /// Tables of [`LAYOUT`] found placed already.
+    /// Tables of [`layout`] found placed already.
     pub already: usize,
 }
 
-/// On a Citus coordinator, place every warehouse table as [`LAYOUT`] says (see the module docs);
+/// On a Citus coordinator, place every warehouse table as [`layout`] says (see the module docs);
 /// `None` on plain PostgreSQL.
 pub(crate) async fn distribute(client: &mut Client) -> Result<Option<Distributed>, DbError> {
     let sql = |step| move |source| DbError::Sql { step, source };
@@ -209,10 +195,11 @@ pub(crate) async fn distribute(client: &mut Client) -> Result<Option<Distributed
     }
     let placed = placed(client).await.map_err(sql("reading pg_dist_partition"))?;
     let statements = plan(&placed).map_err(DbError::Misplaced)?;
-    let pending: Vec<&'static str> = LAYOUT.iter().map(|(t, _)| *t).filter(|t| !placed.contains_key(*t)).collect();
+    let layout = layout();
+    let pending: Vec<&'static str> = layout.iter().map(|(t, _)| *t).filter(|t| !placed.contains_key(*t)).collect();
     warn_unplaced(client).await.map_err(sql("listing the warehouse tables"))?;
     if statements.is_empty() {
-        return Ok(Some(Distributed { placed: vec![], already: LAYOUT.len() }));
+        return Ok(Some(Distributed { placed: vec![], already: layout.len() }));
     }
     let tx = client.transaction().await.map_err(sql("distributing the warehouse on Citus"))?;
     for statement in &statements {
@@ -229,7 +216,7 @@ pub(crate) async fn distribute(client: &mut Client) -> Result<Option<Distributed
     for table in &pending {
         tracing::info!(table, "citus: table placed");
     }
-    Ok(Some(Distributed { already: LAYOUT.len() - pending.len(), placed: pending }))
+    Ok(Some(Distributed { already: layout.len() - pending.len(), placed: pending }))
 }
 
 /// The tables of `public` Citus holds, with their placement.
@@ -258,7 +245,7 @@ async fn placed(client: &Client) -> Result<BTreeMap<String, Placed>, tokio_postg
         .collect())
 }
 
-/// Warn about tables of `public` neither in [`LAYOUT`] nor in [`LOCAL`]: they stay local tables
+/// Warn about tables of `public` neither in [`layout`] nor in [`LOCAL`]: they stay local tables
 /// on the coordinator, which works but is read and written through the coordinator alone.
 async fn warn_unplaced(client: &Client) -> Result<(), tokio_postgres::Error> {
     let rows = client
@@ -270,9 +257,10 @@ async fn warn_unplaced(client: &Client) -> Result<(), tokio_postgres::Error> {
             &[],
         )
         .await?;
+    let layout = layout();
     for row in rows {
         let table: String = row.get(0);
-        if !LAYOUT.iter().any(|(t, _)| *t == table) && !LOCAL.contains(&table.as_str()) {
+        if !layout.iter().any(|(t, _)| *t == table) && !LOCAL.contains(&table.as_str()) {
             tracing::warn!(
                 table,
                 "citus: a table the distribution layout does not know stays local on the coordinator"
@@ -305,8 +293,8 @@ mod tests {
                 "select create_distributed_table('public.fact_orders', 'order_id', colocate_with => 'none')",
                 "select create_distributed_table('public.fact_sales', 'order_id', colocate_with => 'public.fact_orders')",
                 "select create_distributed_table('public.fact_payments', 'order_id', colocate_with => 'public.fact_orders')",
-                "select create_distributed_table('public.fact_feedback', 'order_id', colocate_with => 'public.fact_orders')",
                 "select create_distributed_table('public.fact_inventory', 'store_id', colocate_with => 'none')",
+                "select create_distributed_table('public.fact_feedback', 'order_id', colocate_with => 'public.fact_orders')",
             ]
         );
         // Nothing of the bookkeeping: it must commit locally with each batch.
@@ -318,7 +306,7 @@ mod tests {
     #[test]
     fn a_second_run_places_nothing_and_a_half_run_the_rest() {
         let mut placed: BTreeMap<String, Placed> =
-            LAYOUT[..6].iter().map(|(t, _)| (t.to_string(), Placed::Reference)).collect();
+            layout()[..6].iter().map(|(t, _)| (t.to_string(), Placed::Reference)).collect();
         placed.insert("fact_orders".into(), distributed("order_id", 3));
         let rest = plan(&placed).unwrap();
         assert_eq!(rest.len(), 4);
@@ -333,7 +321,7 @@ mod tests {
     #[test]
     fn a_table_placed_otherwise_is_refused_by_name() {
         let mut placed: BTreeMap<String, Placed> =
-            LAYOUT[..6].iter().map(|(t, _)| (t.to_string(), Placed::Reference)).collect();
+            layout()[..6].iter().map(|(t, _)| (t.to_string(), Placed::Reference)).collect();
         placed.insert("fact_orders".into(), distributed("order_id", 3));
         placed.insert("fact_sales".into(), distributed("order_id", 5));
         let err = plan(&placed).unwrap_err();

@@ -245,7 +245,7 @@ pub(crate) async fn wait_caught_up(t: &TestDb, deadline: Duration) {
 
 /// Run the exact reconciliation of `brewlytics verify` on two connections; panics when it cannot
 /// compare.
-pub(crate) async fn verify_report(oltp: &mut Client, olap: &mut Client) -> brewlytics::warehouse::verify::VerifyReport {
+pub(crate) async fn verify_report(oltp: &mut Client, olap: &mut Client) -> brewlytics::cdc::reconcile::VerifyReport {
     match brewlytics::cdc::reconcile::verify(oltp, olap).await.expect("verify runs") {
         brewlytics::cdc::reconcile::Outcome::Compared { report, .. } => report,
         brewlytics::cdc::reconcile::Outcome::CannotCompare(reason) => panic!("verify cannot compare: {reason}"),

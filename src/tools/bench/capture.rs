@@ -23,18 +23,10 @@ use super::{
 };
 use crate::config::Config;
 
-/// Tables with capture triggers (migrations/oltp: every business table).
-const CAPTURED: [&str; 9] = [
-    "stores",
-    "customers",
-    "products",
-    "employees",
-    "orders",
-    "order_items",
-    "payments",
-    "inventory",
-    "inventory_movements",
-];
+/// Tables with capture triggers: every captured table.
+fn captured() -> impl Iterator<Item = &'static str> {
+    crate::tables::sources().map(|(_, s)| s.name)
+}
 
 /// The unmeasured first run of each database.
 const WARM_UP: Duration = Duration::from_secs(2);
@@ -43,15 +35,17 @@ const WARM_UP: Duration = Duration::from_secs(2);
 pub(crate) const CLIENTS: usize = 8;
 
 /// The PgQ capture of the same tables (after ours is disabled).
-const PGQ_SETUP: &str = "
-    create extension if not exists pgq;
-    select pgq.create_queue('brewlytics');
-    do $$ declare t text; begin
-      foreach t in array array['stores', 'customers', 'products', 'employees', 'orders', 'order_items',
-                               'payments', 'inventory', 'inventory_movements'] loop
-        execute format('create trigger pgq_capture after insert or update or delete on %I '
-                       'for each row execute function pgq.logutriga(%L)', t, 'brewlytics');
-      end loop; end $$;";
+fn pgq_setup() -> String {
+    let triggers: String = captured()
+        .map(|t| {
+            format!(
+                "create trigger pgq_capture after insert or update or delete on {t} \
+                 for each row execute function pgq.logutriga('brewlytics');"
+            )
+        })
+        .collect();
+    format!("create extension if not exists pgq; select pgq.create_queue('brewlytics'); {triggers}")
+}
 
 /// One capture variant: its database and its pgbench runs.
 struct Variant {
@@ -80,7 +74,7 @@ impl Variant {
 }
 
 fn disable_ours() -> String {
-    CAPTURED.iter().map(|t| format!("alter table {t} disable trigger user;")).collect()
+    captured().map(|t| format!("alter table {t} disable trigger user;")).collect()
 }
 
 /// Run `rounds` pairs of pgbench runs of `duration` for each variant.
@@ -90,7 +84,7 @@ pub(super) async fn run(env: &BenchEnv, duration: Duration, rounds: usize) -> Re
         Variant::new(env, "ours", "capture_ours", "").await?,
         Variant::new(env, "ours + NOTIFY", "capture_notify", "select cdc_set_notify(true)").await?,
     ];
-    let pgq = match Variant::new(env, "PgQ logutriga", "capture_pgq", &(disable_ours() + PGQ_SETUP)).await {
+    let pgq = match Variant::new(env, "PgQ logutriga", "capture_pgq", &(disable_ours() + &pgq_setup())).await {
         Ok(v) => {
             variants.push(v);
             None

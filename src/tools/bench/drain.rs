@@ -22,7 +22,7 @@ use super::{
     BenchError,
 };
 
-/// The reader's own projection of `cdc_orders` (see `cdc::source`).
+/// The reader's own projection of `cdc_orders` (see `cdc::stream::source`).
 const CHANGES_OUT: &str = "copy (select id, txid::text::int8, table_name, op, row_id, before::text, after::text,
                                         changed_at from cdc_orders order by txid, id) to stdout";
 

@@ -21,18 +21,10 @@ use super::{
     BenchError,
 };
 
-/// The OLTP tables a snapshot reads.
-const SOURCES: [&str; 9] = [
-    "stores",
-    "customers",
-    "employees",
-    "products",
-    "inventory",
-    "inventory_movements",
-    "orders",
-    "order_items",
-    "payments",
-];
+/// The OLTP tables a snapshot reads: every captured table.
+fn sources() -> impl Iterator<Item = &'static str> {
+    crate::tables::sources().map(|(_, s)| s.name)
+}
 
 /// One snapshot run's figures.
 #[derive(Debug, Clone, Serialize)]
@@ -163,13 +155,13 @@ struct Limit {
 async fn copy_limit(pair: &DbPair) -> Result<Limit, BenchError> {
     let (source, target) = (pair.oltp().await?, pair.oltp().await?);
     let started = Instant::now();
-    for table in SOURCES {
+    for table in sources() {
         let mut out = pin!(source.copy_out(&format!("copy {table} to stdout (format binary)")).await?);
         while out.try_next().await?.is_some() {}
     }
     let copy_out = started.elapsed();
     let (mut rows, mut copy_in) = (0, Duration::ZERO);
-    for table in SOURCES {
+    for table in sources() {
         let copy = format!("bench_copy_{table}");
         target
             .batch_execute(&format!("drop table if exists {copy}; create table {copy} (like {table} including all)"))

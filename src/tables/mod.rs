@@ -1,0 +1,251 @@
+//! The tables: what the project knows about each business table it captures, one module each.
+//!
+//! A module names its OLTP table(s) and their stable codes, decodes their row images, maps them
+//! onto its star table's rows (checking the model's rules), writes those rows (its SQL), and
+//! says how a snapshot job reads it, what reconciliation compares and where Citus keeps its star
+//! table. Everything else — the transform and the sink (`crate::warehouse`), snapshot jobs,
+//! verify, the Citus distribution step, dead letters, the benchmark — walks [`ALL`] and names no
+//! table.
+//!
+//! Adding a table takes its migrations (the OLTP table with `select cdc_capture_table(…)`, its
+//! star table), one module here implementing [`Table`] and [`Rows`], and one line in [`ALL`].
+//! Neither trait has a default method, so the compiler asks for every part; the tests below
+//! check what it cannot (unique names and codes, snapshot reads keyed by `id`, a placement and a
+//! check for every star table).
+
+mod check;
+mod customer;
+mod dims;
+mod employee;
+mod feedback;
+mod order;
+mod order_line;
+mod payment;
+mod product;
+mod row;
+mod stock;
+mod store;
+
+use std::collections::HashMap;
+
+use futures_util::future::BoxFuture;
+use tokio_postgres::{binary_copy::BinaryCopyOutRow, types::Type, Client, Statement, Transaction};
+
+pub(crate) use check::Check;
+pub(crate) use dims::{Dim, DimKeys, PerDim};
+pub(crate) use row::{date_key, RowVersion, TransformError, Violation};
+
+use crate::change::ChangeRow;
+
+/// Every captured table. Dimensions are written in this order, then facts (orders first).
+pub(crate) static ALL: [&dyn Table; 9] = [
+    &store::Stores,
+    &customer::Customers,
+    &employee::Employees,
+    &product::Products,
+    &order::Orders,
+    &order_line::OrderLines,
+    &payment::Payments,
+    &stock::Stock,
+    &feedback::Feedback,
+];
+
+/// One subject of the business: the OLTP table(s) it is captured from, the star table it is
+/// loaded into, and everything in between (see the module docs).
+pub(crate) trait Table: Sync {
+    /// The OLTP tables captured for it (several when they feed one star table, as stock does).
+    fn sources(&self) -> &'static [Source];
+    /// The star table(s) it loads (its own first), with their Citus placement and what a snapshot
+    /// job retires.
+    fn targets(&self) -> &'static [Target];
+    /// When a batch writes its rows.
+    fn stage(&self) -> Stage;
+    /// An empty set of its rows, for one batch.
+    fn rows(&self) -> Box<dyn Rows>;
+    /// Every statement its rows are written with (prepared once per warehouse connection).
+    fn statements(&self) -> Vec<&'static str>;
+    /// What reconciliation compares between its OLTP table(s) and its star table.
+    fn checks(&self) -> &'static [Check];
+    /// A row a snapshot job read from `source`, as the JSON image a change of it would carry
+    /// (what its dead letter stores).
+    fn snapshot_image(&self, source: &Source, row: &BinaryCopyOutRow) -> Result<String, TransformError>;
+}
+
+/// A batch's rows of one [`Table`]: what its changes (or a snapshot job's rows) map to, kept until
+/// the sink writes them.
+pub(crate) trait Rows: Send + Sync {
+    /// Add a captured change of `source`; changes arrive in version order.
+    fn add_change(&mut self, source: &Source, change: &ChangeRow) -> Result<(), TransformError>;
+    /// Add a row that snapshot job `job` read from `source` (columns as its [`Read`] says).
+    fn add_snapshot(&mut self, source: &Source, row: &BinaryCopyOutRow, job: i64) -> Result<(), TransformError>;
+    /// The dimension keys its rows reference (`referenced`) and those it writes rows of (`written`):
+    /// the sink creates inferred members for keys referenced and not written.
+    fn keys(&self, referenced: &mut DimKeys, written: &mut DimKeys);
+    /// Whether there is nothing to write.
+    fn is_empty(&self) -> bool;
+    /// Write the rows in `w`'s transaction; returns the type 2 versions opened.
+    fn write<'a>(&'a self, w: &'a Writer<'a>) -> BoxFuture<'a, Result<u64, tokio_postgres::Error>>;
+}
+
+/// A captured OLTP table.
+#[derive(Debug)]
+pub(crate) struct Source {
+    /// Its name in OLTP and in `cdc_orders.table_name`.
+    pub name: &'static str,
+    /// Its code in stored data (the dead-letter ids of snapshot rows): written here, never derived
+    /// from a position in a list, never reused. Below [`Source::CODES`].
+    pub code: u8,
+    /// How a snapshot job reads it.
+    pub snapshot: SnapshotRead,
+}
+
+impl Source {
+    /// Codes are below this (a snapshot row's dead-letter id packs the code in 4 bits).
+    pub(crate) const CODES: u8 = 16;
+}
+
+/// How a snapshot job reads one source.
+#[derive(Debug)]
+pub(crate) struct SnapshotRead {
+    pub step: Step,
+    pub read: Read,
+}
+
+/// When a snapshot job loads a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// In the job's first step, whole, atomically with the job's origin: dimensions (their type 2
+    /// history comes from one snapshot) and stock (its days are additive).
+    First,
+    /// In primary-key chunks, each committed with its progress: the order tables.
+    Chunks,
+}
+
+/// What a snapshot job selects.
+#[derive(Debug)]
+pub(crate) enum Read {
+    /// The table's rows in primary-key order: these columns, the first of them `id`.
+    Rows { columns: &'static str, types: &'static [Type] },
+    /// One query, read whole. Its rows have no key, so one the warehouse rejects fails the job.
+    Query { sql: &'static str, types: &'static [Type] },
+}
+
+/// A star table.
+#[derive(Debug)]
+pub(crate) struct Target {
+    pub name: &'static str,
+    /// Where it lives on a Citus cluster.
+    pub placement: Placement,
+    /// What a snapshot job does to the rows it did not load.
+    pub retire: Retire,
+}
+
+/// Where a star table lives on a Citus cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Placement {
+    /// A copy on every node.
+    Reference,
+    /// Sharded by `column`; colocated with `with` (its shards on the same nodes, by the same hash
+    /// ranges), or in a colocation group of its own when `None`.
+    Distributed { column: &'static str, with: Option<&'static str> },
+}
+
+/// The statement that marks what a snapshot job did not load as gone: rows soft-deleted (stock
+/// days lose their movement figures). It calls no volatile function (Citus refuses
+/// `clock_timestamp()` in an UPDATE of a distributed table) and reads no local table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Retire {
+    /// `$1` is the job's id: rows not written by the job (version `('-infinity', -job)`).
+    ByJob(&'static str),
+    /// `$1` is the time the job started: rows not loaded since.
+    ByStart(&'static str),
+}
+
+/// When a batch writes a table's rows.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Stage {
+    /// A dimension, written first (in [`ALL`] order). Facts may reference its keys before its rows
+    /// arrive: `inferred` inserts placeholder members for such keys (`$1`: the keys, `int4[]`),
+    /// `returning` each one it inserted.
+    Dimension { dim: Dim, inferred: &'static str },
+    /// `fact_orders`: written before the other facts, as they copy its header.
+    Orders,
+    /// A fact. `headers`, when it belongs to orders: the statement that copies the header of the
+    /// orders `$1` (`int4[]`) onto its rows, run after `fact_orders` is written.
+    Fact { headers: Option<&'static str> },
+}
+
+/// Where a batch is written: its transaction (or savepoint) and the statements prepared on the
+/// connection.
+pub(crate) struct Writer<'a> {
+    pub tx: &'a Transaction<'a>,
+    statements: &'a Statements,
+}
+
+impl<'a> Writer<'a> {
+    pub(crate) fn new(tx: &'a Transaction<'a>, statements: &'a Statements) -> Self {
+        Writer { tx, statements }
+    }
+
+    /// The prepared statement of `sql` (one of some table's [`Table::statements`]).
+    pub(crate) fn statement(&self, sql: &str) -> &Statement {
+        self.statements.get(sql)
+    }
+
+    /// Copy the header of `order_ids` onto the rows of every fact that belongs to orders.
+    pub(crate) async fn refresh_headers(&self, order_ids: &[i32]) -> Result<(), tokio_postgres::Error> {
+        for table in ALL {
+            if let Stage::Fact { headers: Some(sql) } = table.stage() {
+                self.tx.execute(self.statement(sql), &[&order_ids]).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every table's statements, prepared on one connection.
+pub(crate) struct Statements(HashMap<&'static str, Statement>);
+
+impl Statements {
+    /// Prepare every statement of every table on `client`.
+    pub(crate) async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
+        let mut map = HashMap::new();
+        for table in ALL {
+            for sql in table.statements() {
+                if !map.contains_key(sql) {
+                    map.insert(sql, client.prepare(sql).await?);
+                }
+            }
+        }
+        Ok(Statements(map))
+    }
+
+    fn get(&self, sql: &str) -> &Statement {
+        self.0.get(sql).unwrap_or_else(|| panic!("a statement no table lists in `statements()`: {sql}"))
+    }
+}
+
+/// The table and source of a captured table name.
+pub(crate) fn source(name: &str) -> Option<(usize, &'static Source)> {
+    ALL.iter().enumerate().find_map(|(i, t)| t.sources().iter().find(|s| s.name == name).map(|s| (i, s)))
+}
+
+/// Every captured OLTP table, with the index of its table in [`ALL`].
+pub(crate) fn sources() -> impl Iterator<Item = (usize, &'static Source)> {
+    ALL.iter().enumerate().flat_map(|(i, t)| t.sources().iter().map(move |s| (i, s)))
+}
+
+/// The table that loads star table `name`.
+pub(crate) fn by_target(name: &str) -> Option<usize> {
+    ALL.iter().position(|t| t.targets().iter().any(|x| x.name == name))
+}
+
+/// Every star table, with the index of its table in [`ALL`].
+pub(crate) fn targets() -> impl Iterator<Item = (usize, &'static Target)> {
+    ALL.iter().enumerate().flat_map(|(i, t)| t.targets().iter().map(move |x| (i, x)))
+}
+
+#[cfg(test)]
+mod registry_tests;
+#[cfg(test)]
+mod sql_tests;
