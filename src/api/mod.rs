@@ -181,7 +181,7 @@ pub fn router(state: AppState) -> Router {
 pub enum ServeError {
     #[error(transparent)]
     Db(#[from] DbError),
-    #[error("serving HTTP failed: {0}")]
+    #[error("serving HTTP failed")]
     Io(#[from] std::io::Error),
 }
 
@@ -202,4 +202,13 @@ where
     axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await?;
     tracing::info!("order api stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_serving_failure_names_its_cause_once() {
+        let e = super::ServeError::from(std::io::Error::other("address in use"));
+        assert_eq!(crate::telemetry::Chain(&e).to_string(), "serving HTTP failed: address in use");
+    }
 }

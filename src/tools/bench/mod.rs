@@ -29,11 +29,11 @@ pub enum BenchError {
     Cluster(#[from] crate::tools::cluster::ClusterError),
     #[error(transparent)]
     Load(#[from] crate::tools::load::LoadError),
-    #[error("database query failed: {0}")]
+    #[error("database query failed")]
     Sql(#[from] tokio_postgres::Error),
     #[error(transparent)]
     Cdc(#[from] crate::cdc::CdcError),
-    #[error("i/o failed: {0}")]
+    #[error("i/o failed")]
     Io(#[from] std::io::Error),
     #[error("pgbench failed: {0}")]
     Pgbench(String),
@@ -43,6 +43,20 @@ pub enum BenchError {
     Analytics(String),
     #[error("timed out after {seconds} s waiting for {what}")]
     Timeout { what: &'static str, seconds: u64 },
-    #[error("writing the JSON report failed: {0}")]
+    #[error("writing the JSON report failed")]
     Json(#[from] serde_json::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BenchError;
+    use crate::telemetry::Chain;
+
+    #[test]
+    fn a_cause_is_printed_once() {
+        let io = BenchError::from(std::io::Error::other("disk full"));
+        assert_eq!(Chain(&io).to_string(), "i/o failed: disk full");
+        let json = BenchError::from(serde_json::from_str::<u8>("x").unwrap_err());
+        assert_eq!(Chain(&json).to_string().matches("expected value").count(), 1, "{}", Chain(&json));
+    }
 }
