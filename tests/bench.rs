@@ -39,7 +39,9 @@ async fn every_scenario_runs_at_a_tiny_scale() {
     let names: Vec<_> = report.scenarios.iter().map(|s| s.scenario).collect();
     assert_eq!(names, ["drain", "freshness", "small batch", "longtx", "api", "snapshot", "capture"]);
     for s in &report.scenarios {
-        assert!(s.ratio.is_finite() && s.ratio > 0.0, "{}: ratio {}", s.scenario, s.ratio);
+        // The api figure counts only levels whose p99 stayed under 50 ms, which a machine busy
+        // with the other tests may miss: its steps are checked below instead.
+        assert!(s.ratio.is_finite() && (s.ratio > 0.0 || s.scenario == "api"), "{}: ratio {}", s.scenario, s.ratio);
         assert!(s.baseline.value.is_finite() && s.baseline.value > 0.0, "{}: baseline {:?}", s.scenario, s.baseline);
         assert!(s.figures.iter().all(|f| f.value.is_finite()), "{}: {:?}", s.scenario, s.figures);
     }
@@ -54,7 +56,9 @@ async fn every_scenario_runs_at_a_tiny_scale() {
         assert!(0.0 < p50 && p50 <= p95 && p95 <= p99, "{}: {p50} {p95} {p99}", s.scenario);
         assert!(figure(s, "fact rows sampled") > 0.0);
     }
-    assert!(figure(&report.scenarios[4], "orders/s") >= 0.0);
+    let steps = report.scenarios[4].details["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 2, "one step per concurrency level");
+    assert!(steps.iter().all(|s| s["orders_per_s"].as_f64().unwrap() > 0.0), "{steps:?}");
     let snapshot = &report.scenarios[5];
     assert!(figure(snapshot, "source rows/s") > 0.0 && figure(snapshot, "daemon peak RSS") > 0.0);
     assert!(snapshot.goals.iter().filter(|g| g.goal.contains("verify")).all(|g| g.met), "{:?}", snapshot.goals);
