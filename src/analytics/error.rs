@@ -26,6 +26,9 @@ pub(crate) enum AnalyticsError {
     /// 404: no such route.
     #[error("{0}")]
     NotFound(String),
+    /// 405: the route exists, the method is not GET (axum adds `Allow`).
+    #[error("only GET is served: see GET /docs")]
+    MethodNotAllowed,
     /// 503: the warehouse cannot be reached, or the request took too long.
     #[error("the warehouse is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -50,6 +53,7 @@ impl AnalyticsError {
             AnalyticsError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AnalyticsError::Unauthorized => StatusCode::UNAUTHORIZED,
             AnalyticsError::NotFound(_) => StatusCode::NOT_FOUND,
+            AnalyticsError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             AnalyticsError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AnalyticsError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

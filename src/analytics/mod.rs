@@ -10,8 +10,9 @@
 //! * [`router`] builds the application from an [`AnalyticsState`] (tests call it); [`serve`] binds
 //!   it. Every route is declared once in [`endpoints`], which the OpenAPI test checks.
 //! * Errors are JSON `{error, field}`: 400 malformed query string, 422 unknown, repeated or invalid
-//!   parameter (named in `field`), 401 missing API key (when ANALYTICS_API_KEY is set), 503 warehouse
-//!   down or request over [`REQUEST_TIMEOUT`], 500 internal (logged, never detailed).
+//!   parameter (named in `field`), 401 missing API key (when ANALYTICS_API_KEY is set), 405 a method
+//!   other than GET (with `Allow`), 503 warehouse down or request over [`REQUEST_TIMEOUT`], 500
+//!   internal (logged, never detailed).
 
 mod auth;
 mod customers;
@@ -164,7 +165,7 @@ async fn not_found(uri: Uri) -> AnalyticsError {
 }
 
 async fn method_not_allowed() -> AnalyticsError {
-    AnalyticsError::NotFound("only GET is served: see GET /docs".into())
+    AnalyticsError::MethodNotAllowed
 }
 
 /// Why the service could not run.

@@ -53,8 +53,8 @@ fn paths() -> Value {
             and orders of any status.", vec![date()]) },
         "/api/v1/stores/monthly": { "get": op("Served revenue, orders and average order value per store and month \
             (default: the last 12 months; at most 36).", vec![
-                param("from", json!({ "type": "string", "pattern": "^\\d{4}-\\d{2}$" }), "first month, YYYY-MM"),
-                param("to", json!({ "type": "string", "pattern": "^\\d{4}-\\d{2}$" }), "last month, YYYY-MM (default this month)"),
+                month("from", "first month, YYYY-MM"),
+                month("to", "last month, YYYY-MM (default this month)"),
             ]) },
         "/api/v1/stores/peak-hours": { "get": op("Each store's UTC hour of the day with the most served orders (ties: \
             the earlier hour) over a range (default: the last 28 days).", range()) },
@@ -81,7 +81,14 @@ fn paths() -> Value {
             "summary": "Server-sent events: an `update` event with the live page's content (HTML) whenever a change has \
                 been applied, and at least every 5 s.",
             "security": security(),
-            "responses": { "200": { "description": "event stream", "content": { "text/event-stream": { "schema": { "type": "string" } } } },
+            "responses": { "200": { "description": "event stream", "content": { "text/event-stream": { "schema": {
+                               "description": "one server-sent event",
+                               "type": "object", "required": ["event", "data"],
+                               "properties": {
+                                   "event": { "type": "string", "enum": ["update", "unavailable"] },
+                                   "data": { "type": "string", "description": "update: the page's content (HTML)" },
+                               },
+                           } } } },
                            "401": error_response() },
         } },
         "/": { "get": {
@@ -89,7 +96,7 @@ fn paths() -> Value {
             "security": security(),
             "parameters": [param("key", json!({ "type": "string" }), "the API key, kept in a cookie for the event stream")],
             "responses": { "200": { "description": "HTML page", "content": { "text/html": { "schema": { "type": "string" } } } },
-                           "401": error_response() },
+                           "401": error_response(), "422": error_response() },
         } },
         "/health": { "get": {
             "summary": "200 {\"status\":\"ok\"} when the warehouse answers, else 503 (no API key needed).",
@@ -131,20 +138,33 @@ fn param(name: &str, schema: Value, description: &str) -> Value {
     json!({ "name": name, "in": "query", "required": false, "schema": schema, "description": description })
 }
 
+/// A day of the calendar, 2015-01-01 to 2045-12-31: every valid date of those years, and nothing
+/// else (the pattern knows month lengths and leap years).
+const DAY_PATTERN: &str = "^(?:(?:201[5-9]|20[23][0-9]|204[0-5])-(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])\
+    |(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)|02-(?:0[1-9]|1[0-9]|2[0-8]))|20(?:16|20|24|28|32|36|40|44)-02-29)$";
+
+/// A month of the calendar, 2015-01 to 2045-12.
+const MONTH_PATTERN: &str = "^(?:201[5-9]|20[23][0-9]|204[0-5])-(?:0[1-9]|1[0-2])$";
+
+fn day(name: &str, description: &str) -> Value {
+    let schema = json!({ "type": "string", "format": "date", "pattern": DAY_PATTERN });
+    param(name, schema, &format!("{description} (the calendar: 2015-01-01 to 2045-12-31)"))
+}
+
 fn date() -> Value {
-    param("date", json!({ "type": "string", "format": "date" }), "one UTC day, YYYY-MM-DD (instead of from/to)")
+    day("date", "one UTC day, YYYY-MM-DD (instead of from/to)")
 }
 
 fn from() -> Value {
-    param(
-        "from",
-        json!({ "type": "string", "format": "date" }),
-        &format!("first day, YYYY-MM-DD (a range covers at most {MAX_RANGE_DAYS} days)"),
-    )
+    day("from", &format!("first day, YYYY-MM-DD (a range covers at most {MAX_RANGE_DAYS} days)"))
 }
 
 fn to() -> Value {
-    param("to", json!({ "type": "string", "format": "date" }), "last day, YYYY-MM-DD, inclusive (default today)")
+    day("to", "last day, YYYY-MM-DD, inclusive (default today)")
+}
+
+fn month(name: &str, description: &str) -> Value {
+    param(name, json!({ "type": "string", "pattern": MONTH_PATTERN }), description)
 }
 
 fn limit(default: i64, min: i64, max: i64) -> Value {

@@ -1,16 +1,20 @@
 //! `GET /openapi.json`: a hand-written OpenAPI 3.0 document of every route. A test checks that it
 //! lists exactly the routes of [`super::endpoints`].
 
-use axum::Json;
+use axum::{extract::State, Json};
 use serde_json::{json, Map, Value};
 
-/// `GET /openapi.json`.
-pub(super) async fn document() -> Json<Value> {
-    Json(spec())
+use super::AppState;
+
+/// `GET /openapi.json`: the writes declare the API key only when the server has one.
+pub(super) async fn document(State(state): State<AppState>) -> Json<Value> {
+    Json(spec(state.api_key.is_some()))
 }
 
-/// The OpenAPI document.
-pub(super) fn spec() -> Value {
+/// The OpenAPI document; with `secured`, every write needs the API key.
+pub(super) fn spec(secured: bool) -> Value {
+    let (paths, schemes) =
+        if secured { (with_write_security(paths()), security_schemes()) } else { (paths(), json!({})) };
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -20,8 +24,8 @@ pub(super) fn spec() -> Value {
                 Errors are JSON {error, field?}. Money is an exact JSON number. Ids in a request body that \
                 name no row are 422 with `field`; an unknown id in the path is 404.",
         },
-        "paths": with_write_security(paths()),
-        "components": { "schemas": schemas(), "securitySchemes": security_schemes() },
+        "paths": paths,
+        "components": { "schemas": schemas(), "securitySchemes": schemes },
     })
 }
 
@@ -33,7 +37,7 @@ fn security_schemes() -> Value {
     })
 }
 
-/// Every write operation (not GET) needs the API key when the server has one: its security
+/// Every write operation (not GET) needs the API key (the server has one): its security
 /// requirement (either scheme) and the 401 answer.
 fn with_write_security(mut paths: Value) -> Value {
     let writes = paths.as_object_mut().into_iter().flat_map(|p| p.values_mut()).flat_map(|ops| {
@@ -42,7 +46,7 @@ fn with_write_security(mut paths: Value) -> Value {
     for op in writes {
         op["security"] = json!([{ "bearerAuth": [] }, { "apiKeyHeader": [] }]);
         op["responses"]["401"] = json!({
-            "description": "missing or wrong API key (only when the server has API_KEY set)",
+            "description": "missing or wrong API key",
             "content": json_schema("Error"),
         });
     }

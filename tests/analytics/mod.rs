@@ -4,6 +4,7 @@
 
 mod browser;
 mod endpoints;
+mod schemathesis;
 mod service;
 
 use std::time::Duration;

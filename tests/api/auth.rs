@@ -98,7 +98,7 @@ async fn with_an_api_key_every_write_needs_it_and_reads_stay_open() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn openapi_documents_the_key_on_every_write_and_only_there() {
-    let api = TestApi::seeded().await;
+    let api = TestApi::seeded_with_key(Some("k")).await;
     let (_, doc) = api.get("/openapi.json").await;
     let schemes = &doc["components"]["securitySchemes"];
     assert_eq!(schemes["bearerAuth"]["scheme"], "bearer");
@@ -116,5 +116,16 @@ async fn openapi_documents_the_key_on_every_write_and_only_there() {
                 assert!(schemes.get(name).is_some(), "undeclared scheme {name}");
             }
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_key_openapi_declares_no_scheme() {
+    let api = TestApi::seeded().await;
+    let (_, doc) = api.get("/openapi.json").await;
+    assert_eq!(doc["components"]["securitySchemes"], json!({}), "no scheme without API_KEY");
+    for e in api::endpoints() {
+        let op = &doc["paths"][e.path][e.method.as_str().to_lowercase()];
+        assert!(op.get("security").is_none() && op["responses"].get("401").is_none(), "{} {}", e.method, e.path);
     }
 }

@@ -11,7 +11,7 @@ mod k6;
 mod load;
 mod orders;
 mod original;
-mod schemathesis;
+pub(crate) mod schemathesis;
 mod seed;
 
 use brewlytics::{api, db::Role, tools::seed as seeder};
