@@ -83,7 +83,7 @@ impl Table for Customers {
     }
 
     fn statements(&self) -> Vec<&'static str> {
-        vec![UPSERT, INFERRED]
+        vec![UPSERT]
     }
 
     fn checks(&self) -> &'static [Check] {

@@ -90,7 +90,7 @@ impl Table for Employees {
     }
 
     fn statements(&self) -> Vec<&'static str> {
-        vec![UPSERT, INFERRED]
+        vec![UPSERT]
     }
 
     fn checks(&self) -> &'static [Check] {

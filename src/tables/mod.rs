@@ -166,7 +166,7 @@ pub(crate) enum Retire {
 pub(crate) enum Stage {
     /// A dimension, written first (in [`ALL`] order). Facts may reference its keys before its rows
     /// arrive: `inferred` inserts placeholder members for such keys (`$1`: the keys, `int4[]`),
-    /// `returning` each one it inserted.
+    /// `returning` each one it inserted (the sink runs every dimension's in one statement).
     Dimension { dim: Dim, inferred: &'static str },
     /// `fact_orders`: written before the other facts, as they copy its header.
     Orders,

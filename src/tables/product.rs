@@ -80,9 +80,7 @@ impl Table for Products {
     }
 
     fn statements(&self) -> Vec<&'static str> {
-        let mut all = history::STATEMENTS.to_vec();
-        all.push(INFERRED);
-        all
+        history::STATEMENTS.to_vec()
     }
 
     fn checks(&self) -> &'static [Check] {

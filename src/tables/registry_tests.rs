@@ -85,9 +85,10 @@ fn every_dimension_once_and_every_stage_statement_listed() {
     for table in ALL {
         let listed = table.statements();
         let needed = match table.stage() {
-            Stage::Dimension { dim, inferred } => {
+            // The sink writes every dimension's inferred members in one statement of its own.
+            Stage::Dimension { dim, .. } => {
                 dims.push(dim);
-                Some(inferred)
+                None
             }
             Stage::Fact { headers } => headers,
             Stage::Orders => None,

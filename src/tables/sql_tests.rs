@@ -2,7 +2,7 @@
 //! own shards on Citus (and to index look-ups of its own rows on plain PostgreSQL), and what
 //! Citus refuses.
 
-use super::{Placement, ALL};
+use super::{Placement, Stage, ALL};
 use crate::db::citus::distribution_column;
 
 /// Every statement of every table, named by its star table and place, lowercase, on one line.
@@ -11,6 +11,9 @@ fn statements() -> Vec<(String, String)> {
     for table in ALL {
         for (i, sql) in table.statements().into_iter().enumerate() {
             all.push((format!("{} #{i}", table.targets()[0].name), normalize(sql)));
+        }
+        if let Stage::Dimension { inferred, .. } = table.stage() {
+            all.push((format!("{} inferred", table.targets()[0].name), normalize(inferred)));
         }
     }
     all

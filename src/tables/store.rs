@@ -83,7 +83,7 @@ impl Table for Stores {
     }
 
     fn statements(&self) -> Vec<&'static str> {
-        vec![UPSERT, INFERRED]
+        vec![UPSERT]
     }
 
     fn checks(&self) -> &'static [Check] {

@@ -7,10 +7,10 @@
 //! never overwrites a newer one, and a row a snapshot job loaded overwrites whatever is there.
 
 use futures_util::future::try_join_all;
-use tokio_postgres::{Client, Transaction};
+use tokio_postgres::{types::ToSql, Client, Statement, Transaction};
 
 use super::WarehouseBatch;
-use crate::tables::{DimKeys, PerDim, Stage, Statements, Writer, ALL};
+use crate::tables::{Dim, DimKeys, PerDim, Stage, Statements, Writer, ALL};
 
 /// What a write did, for metrics.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -29,15 +29,18 @@ impl WriteStats {
     }
 }
 
-/// Every table's statements, prepared once per connection.
+/// Every table's statements, prepared once per connection, and the inferred members of every
+/// dimension in one statement.
 pub(crate) struct Sink {
     statements: Statements,
+    inferred: Statement,
 }
 
 impl Sink {
     /// Prepare every statement on `client`.
     pub(crate) async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
-        Ok(Sink { statements: Statements::prepare(client).await? })
+        let inferred = client.prepare(&inferred_sql()).await?;
+        Ok(Sink { statements: Statements::prepare(client).await?, inferred })
     }
 
     /// Write `batch` in `tx`; the caller commits it with what it records.
@@ -52,35 +55,64 @@ impl Sink {
         for (_, rows) in tables().filter(|(stage, _)| matches!(stage, Stage::Dimension { .. })) {
             stats.product_versions += rows.write(&w).await?;
         }
-        stats.inferred = inferred(&w, batch).await?;
+        stats.inferred = self.write_inferred(tx, batch).await?;
         // The facts go out back to back (one wait instead of one per table) and run in the order
         // they are sent: orders first ([`ALL`] lists them first), so the others find theirs.
         try_join_all(tables().filter(|(stage, _)| !matches!(stage, Stage::Dimension { .. })).map(|(_, r)| r.write(&w)))
             .await?;
         Ok(stats)
     }
+
+    /// Insert a placeholder member for every key the batch's facts reference that neither the
+    /// warehouse nor the batch has; returns how many each dimension got.
+    async fn write_inferred(&self, tx: &Transaction<'_>, batch: &WarehouseBatch) -> Result<PerDim<u64>, tokio_postgres::Error> {
+        let (mut referenced, mut written) = (DimKeys::default(), DimKeys::default());
+        for rows in &batch.rows {
+            rows.keys(&mut referenced, &mut written);
+        }
+        let missing = referenced.without(&written);
+        if missing.iter().all(|(_, keys)| keys.is_empty()) {
+            return Ok(PerDim::default());
+        }
+        let keys: Vec<Vec<i32>> = dimensions().map(|(dim, _)| missing.get(dim).iter().copied().collect()).collect();
+        let params: Vec<&(dyn ToSql + Sync)> = keys.iter().map(|k| k as &(dyn ToSql + Sync)).collect();
+        let row = tx.query_one(&self.inferred, &params).await?;
+        let mut counts = PerDim::default();
+        for (i, (dim, _)) in dimensions().enumerate() {
+            *counts.get_mut(dim) = row.get::<_, i64>(i) as u64;
+        }
+        Ok(counts)
+    }
 }
 
-/// Insert a placeholder member for every key the batch's facts reference that neither the
-/// warehouse nor the batch has; returns how many each dimension got.
-async fn inferred(w: &Writer<'_>, batch: &WarehouseBatch) -> Result<PerDim<u64>, tokio_postgres::Error> {
-    let (mut referenced, mut written) = (DimKeys::default(), DimKeys::default());
-    for rows in &batch.rows {
-        rows.keys(&mut referenced, &mut written);
-    }
-    let missing = referenced.without(&written);
-    let missing = &missing;
-    let writes = ALL.iter().filter_map(|t| match t.stage() {
-        Stage::Dimension { dim, inferred } if !missing.get(dim).is_empty() => Some(async move {
-            let keys: Vec<i32> = missing.get(dim).iter().copied().collect();
-            let made = w.tx.query(w.statement(inferred), &[&keys]).await?;
-            Ok::<_, tokio_postgres::Error>((dim, made.len() as u64))
-        }),
+/// Every dimension with its inferred-member statement, in [`ALL`] order.
+fn dimensions() -> impl Iterator<Item = (Dim, &'static str)> {
+    ALL.iter().filter_map(|t| match t.stage() {
+        Stage::Dimension { dim, inferred } => Some((dim, inferred)),
         _ => None,
-    });
-    let mut counts = PerDim::default();
-    for (dim, n) in try_join_all(writes).await? {
-        *counts.get_mut(dim) = n;
+    })
+}
+
+/// One statement that runs every dimension's inferred-member insert (each its own `$1` becomes
+/// `$n`, the dimension's place) and counts what each inserted: one round trip per batch.
+fn inferred_sql() -> String {
+    let parts: Vec<String> = dimensions()
+        .enumerate()
+        .map(|(i, (_, sql))| format!("d{i} as ({})", sql.replace("$1", &format!("${}", i + 1))))
+        .collect();
+    let counts: Vec<String> = (0..parts.len()).map(|i| format!("(select count(*) from d{i})")).collect();
+    format!("with {} select {}", parts.join(", "), counts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_inferred_members_are_one_statement_with_a_parameter_per_dimension() {
+        let sql = super::inferred_sql();
+        assert!(sql.starts_with("with d0 as (insert into dim_store"), "{sql}");
+        for n in 1..=4 {
+            assert!(sql.contains(&format!("unnest(${n}::int4[])")), "{sql}");
+        }
+        assert!(!sql.contains("$5"), "{sql}");
     }
-    Ok(counts)
 }
