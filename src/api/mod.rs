@@ -22,6 +22,7 @@ mod catalog;
 mod customers;
 mod employees;
 mod error;
+mod events;
 mod extract;
 mod feedback;
 mod health;
@@ -58,7 +59,7 @@ use crate::{
 };
 
 /// Largest accepted request body.
-pub(crate) const BODY_LIMIT: usize = 64 * 1024;
+pub(crate) const BODY_LIMIT: usize = 256 * 1024;
 /// Longest a request may run before it is answered 503 (and its transaction rolled back).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections the API keeps to the OLTP database.
@@ -146,6 +147,7 @@ pub fn endpoints() -> Vec<Endpoint> {
         endpoint(M::GET, "/orders/{id}", orders::get),
         endpoint(M::POST, "/orders/{id}/status", orders::change_status),
         endpoint(M::POST, "/orders/{id}/feedback", feedback::create),
+        endpoint(M::POST, "/events", events::create),
         endpoint(M::GET, "/products", products::list),
         endpoint(M::POST, "/products/new", products::create),
         endpoint(M::PATCH, "/products/{id}", products::update),

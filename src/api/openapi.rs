@@ -4,7 +4,11 @@
 use axum::{extract::State, Json};
 use serde_json::{json, Map, Value};
 
-use super::AppState;
+use super::{
+    events::{fields_of, is_cart, MAX_EVENTS, MAX_QUANTITY},
+    AppState,
+};
+use crate::shop::EventType;
 
 /// `GET /openapi.json`: the writes declare the API key only when the server has one.
 pub(super) async fn document(State(state): State<AppState>) -> Json<Value> {
@@ -67,6 +71,12 @@ fn paths() -> Value {
         "/orders/{id}/feedback": { "post": with_id(op("Rate an order 1-5 with an optional comment (at most 500 \
             characters). Only served or refunded orders can be rated (a placed or cancelled order is 409); one \
             rating per order (a second is 409).", Some("NewFeedback"), "Feedback", &[404, 409, 422])) },
+        "/events": { "post": op("Store a batch of one app session's events (1 to 500) for the conversion funnel. \
+            Idempotent: (session_id, event_id) is unique, so a batch sent twice stores each event once (the answer \
+            counts new events and duplicates). Each type takes exactly its fields; an unknown store, customer, \
+            product or order, an order of another customer than the session's, a time more than a day ahead of \
+            the server's or an event id twice in the batch is 422 naming the field, and nothing of the batch is \
+            stored.", Some("NewEvents"), "EventsAccepted", &[422]) },
         "/products": { "get": op("Every product, by id.", None, "ProductList", &[]) },
         "/products/new": { "post": op("Add a product.", Some("NewProduct"), "Product", &[422]) },
         "/products/{id}": { "patch": with_id(op("Change name, price, category or active (a no-op writes \
@@ -193,6 +203,17 @@ fn schemas() -> Value {
             "rating": { "type": "integer", "minimum": 1, "maximum": 5 },
             "comment": { "type": "string", "maxLength": 500, "nullable": true },
         })),
+        "NewEvents": {
+            "type": "object", "required": ["session_id", "store_id", "events"], "additionalProperties": false,
+            "properties": {
+                "session_id": { "type": "string", "format": "uuid" },
+                "store_id": id,
+                "customer_id": nullable_id,
+                "events": { "type": "array", "minItems": 1, "maxItems": MAX_EVENTS, "items": { "$ref": "#/components/schemas/NewEvent" } },
+            },
+        },
+        "NewEvent": new_event(),
+        "EventsAccepted": obj(&["accepted", "duplicates"], json!({ "accepted": int, "duplicates": int })),
         "Feedback": obj(&["feedback_id", "order_id", "rating", "comment", "created_at"], json!({
             "feedback_id": int, "order_id": int, "rating": int,
             "comment": { "type": "string", "nullable": true }, "created_at": time,
@@ -203,4 +224,35 @@ fn schemas() -> Value {
 fn nullable(mut schema: Value) -> Value {
     schema["nullable"] = json!(true);
     schema
+}
+
+/// One app event: a variant per type, each with exactly its fields (`oneOf`: `type` tells them apart).
+fn new_event() -> Value {
+    let variants: Vec<Value> = EventType::ALL
+        .iter()
+        .map(|&kind| {
+            let mut properties = Map::new();
+            properties.insert("event_id".into(), json!({ "type": "integer", "format": "int32", "minimum": 0, "maximum": i32::MAX }));
+            properties.insert("type".into(), json!({ "type": "string", "enum": [kind.as_str()] }));
+            properties.insert("at".into(), json!({ "type": "string", "format": "date-time", "description": "the client's time; at most a day ahead of the server's" }));
+            let mut required = vec!["event_id", "type", "at"];
+            for &field in fields_of(kind) {
+                properties.insert(field.into(), event_field(field));
+                required.push(field);
+            }
+            if is_cart(kind) {
+                properties.insert("quantity".into(), event_field("quantity"));
+            }
+            json!({ "type": "object", "required": required, "additionalProperties": false, "properties": properties })
+        })
+        .collect();
+    json!({ "oneOf": variants })
+}
+
+fn event_field(name: &str) -> Value {
+    match name {
+        "quantity" => json!({ "type": "integer", "minimum": 1, "maximum": MAX_QUANTITY, "default": 1 }),
+        "query" => name_text(),
+        _ => int32(),
+    }
 }

@@ -72,7 +72,7 @@ impl<'a> Units<'a> {
                     Refusal::Rule(e) => Chain(&e).to_string(),
                 };
                 let (table, _) = tables::source(source.name).expect("a registered source");
-                let row_id = rows[i].try_get::<i32>(0).map_or(0, i64::from);
+                let row_id = tables::key_of(&rows[i]);
                 let image = tables::ALL[table].snapshot_image(source, &rows[i]).ok();
                 DeadLetter::snapshot(*job, source, row_id, image, &why)
             }

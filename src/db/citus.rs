@@ -295,6 +295,8 @@ mod tests {
                 "select create_distributed_table('public.fact_payments', 'order_id', colocate_with => 'public.fact_orders')",
                 "select create_distributed_table('public.fact_inventory', 'store_id', colocate_with => 'none')",
                 "select create_distributed_table('public.fact_feedback', 'order_id', colocate_with => 'public.fact_orders')",
+                "select create_distributed_table('public.fact_app_events', 'session_id', colocate_with => 'none')",
+                "select create_distributed_table('public.fact_app_sessions', 'session_id', colocate_with => 'public.fact_app_events')",
             ]
         );
         // Nothing of the bookkeeping: it must commit locally with each batch.
@@ -309,12 +311,14 @@ mod tests {
             layout()[..6].iter().map(|(t, _)| (t.to_string(), Placed::Reference)).collect();
         placed.insert("fact_orders".into(), distributed("order_id", 3));
         let rest = plan(&placed).unwrap();
-        assert_eq!(rest.len(), 4);
+        assert_eq!(rest.len(), 6);
         assert!(rest[0].contains("'public.fact_sales', 'order_id', colocate_with => 'public.fact_orders'"));
         placed.insert("fact_sales".into(), distributed("order_id", 3));
         placed.insert("fact_payments".into(), distributed("order_id", 3));
         placed.insert("fact_feedback".into(), distributed("order_id", 3));
         placed.insert("fact_inventory".into(), distributed("store_id", 4));
+        placed.insert("fact_app_events".into(), distributed("session_id", 5));
+        placed.insert("fact_app_sessions".into(), distributed("session_id", 5));
         assert_eq!(plan(&placed).unwrap(), Vec::<String>::new());
     }
 

@@ -3,6 +3,7 @@
 //! shape of a new order — and [`generator`], which drafts realistic orders from a [`Catalog`].
 
 pub(crate) mod generator;
+pub(crate) mod session;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,8 +14,7 @@ macro_rules! vocabulary {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-        #[serde(rename_all = "lowercase")]
-        pub(crate) enum $name { $($(#[$vmeta])* $variant),+ }
+        pub(crate) enum $name { $($(#[$vmeta])* #[serde(rename = $text)] $variant),+ }
 
         impl $name {
             /// Every value.
@@ -57,6 +57,21 @@ vocabulary! {
 vocabulary! {
     /// Why stock moved (`inventory_movements.reason`).
     MovementReason { Sale = "sale", Restock = "restock", Waste = "waste", Adjustment = "adjustment" }
+}
+
+vocabulary! {
+    /// What a customer did in the app or at a kiosk (`app_events.event_type`). The funnel's
+    /// milestones: a session views a product, adds to its cart, starts checking out, places an order.
+    EventType {
+        SessionStart = "session_start",
+        MenuView = "menu_view",
+        ProductView = "product_view",
+        Search = "search",
+        AddToCart = "add_to_cart",
+        RemoveFromCart = "remove_from_cart",
+        CheckoutStart = "checkout_start",
+        OrderPlaced = "order_placed",
+    }
 }
 
 impl OrderStatus {

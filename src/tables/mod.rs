@@ -13,6 +13,7 @@
 //! check what it cannot (unique names and codes, snapshot reads keyed by `id`, a placement and a
 //! check for every star table).
 
+mod app_event;
 mod check;
 mod customer;
 mod dims;
@@ -38,7 +39,7 @@ pub(crate) use row::{date_key, RowVersion, TransformError, Violation};
 use crate::change::ChangeRow;
 
 /// Every captured table. Dimensions are written in this order, then facts (orders first).
-pub(crate) static ALL: [&dyn Table; 9] = [
+pub(crate) static ALL: [&dyn Table; 10] = [
     &store::Stores,
     &customer::Customers,
     &employee::Employees,
@@ -48,6 +49,7 @@ pub(crate) static ALL: [&dyn Table; 9] = [
     &payment::Payments,
     &stock::Stock,
     &feedback::Feedback,
+    &app_event::AppEvents,
 ];
 
 /// One subject of the business: the OLTP table(s) it is captured from, the star table it is
@@ -124,10 +126,16 @@ pub(crate) enum Step {
 /// What a snapshot job selects.
 #[derive(Debug)]
 pub(crate) enum Read {
-    /// The table's rows in primary-key order: these columns, the first of them `id`.
+    /// The table's rows in primary-key order: these columns, the first of them `id` (`int4` or
+    /// `int8`).
     Rows { columns: &'static str, types: &'static [Type] },
     /// One query, read whole. Its rows have no key, so one the warehouse rejects fails the job.
     Query { sql: &'static str, types: &'static [Type] },
+}
+
+/// The primary key of a row a keyed [`Read::Rows`] read: its first column, `id`.
+pub(crate) fn key_of(row: &BinaryCopyOutRow) -> i64 {
+    row.try_get::<i64>(0).or_else(|_| row.try_get::<i32>(0).map(i64::from)).unwrap_or(0)
 }
 
 /// A star table.
@@ -159,6 +167,9 @@ pub(crate) enum Retire {
     ByJob(&'static str),
     /// `$1` is the time the job started: rows not loaded since.
     ByStart(&'static str),
+    /// A table derived from another star table: these statements (no parameter) rebuild it from
+    /// what the job left there.
+    Rebuild(&'static [&'static str]),
 }
 
 /// When a batch writes a table's rows.

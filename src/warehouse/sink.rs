@@ -65,7 +65,11 @@ impl Sink {
 
     /// Insert a placeholder member for every key the batch's facts reference that neither the
     /// warehouse nor the batch has; returns how many each dimension got.
-    async fn write_inferred(&self, tx: &Transaction<'_>, batch: &WarehouseBatch) -> Result<PerDim<u64>, tokio_postgres::Error> {
+    async fn write_inferred(
+        &self,
+        tx: &Transaction<'_>,
+        batch: &WarehouseBatch,
+    ) -> Result<PerDim<u64>, tokio_postgres::Error> {
         let (mut referenced, mut written) = (DimKeys::default(), DimKeys::default());
         for rows in &batch.rows {
             rows.keys(&mut referenced, &mut written);

@@ -24,6 +24,11 @@ fn valid(path: &str, ids: &Ids) -> (String, Option<Value>) {
         "/products/{id}" => (format!("/products/{product}"), Some(json!({"price": "3.90"}))),
         "/customers/new" => (path.into(), Some(json!({"name": "Key Holder", "email": "key.holder@example.test"}))),
         "/inventory/restock" => (path.into(), Some(json!({"product_id": product, "store_id": store, "quantity": 5}))),
+        "/events" => {
+            let at = chrono::Utc::now().to_rfc3339();
+            let events = json!([{"event_id": 1, "type": "product_view", "at": at, "product_id": product}]);
+            (path.into(), Some(json!({"session_id": uuid::Uuid::new_v4(), "store_id": store, "events": events})))
+        }
         other => panic!("the write route {other} has no valid request in this test: add one"),
     }
 }

@@ -141,7 +141,7 @@ async fn malformed_unsupported_and_oversized_bodies() {
     let (s, e) =
         api.send(api.request(Method::POST, "/customers/new").header(CONTENT_TYPE, "text/plain").body("{}")).await;
     assert_eq!(s, 415, "{e}");
-    let name = "x".repeat(100 * 1024);
+    let name = "x".repeat(300 * 1024);
     let (s, e) = api.post("/customers/new", json!({"name": name, "email": "big@example.com"})).await;
     assert_eq!(s, 413, "{e}");
     assert!(e["error"].as_str().unwrap().contains("larger than"), "{e}");

@@ -6,6 +6,7 @@ mod bench;
 mod catalog;
 mod concurrency;
 mod errors;
+mod events;
 mod feedback;
 mod k6;
 mod load;
@@ -40,7 +41,7 @@ impl Drop for TestApi {
 }
 
 /// Tables a request may write.
-pub(crate) const WRITTEN: [&str; 9] = [
+pub(crate) const WRITTEN: [&str; 10] = [
     "orders",
     "order_items",
     "payments",
@@ -49,6 +50,7 @@ pub(crate) const WRITTEN: [&str; 9] = [
     "customers",
     "products",
     "feedback",
+    "app_events",
     "cdc_orders",
 ];
 

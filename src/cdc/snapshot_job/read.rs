@@ -14,7 +14,7 @@ use tokio_postgres::{
 
 use crate::{
     cdc::{error::CdcError, stream::PgSnapshot},
-    tables::{Read, Source},
+    tables::{self, Read, Source},
 };
 
 /// Rows of one source, in the order read.
@@ -70,10 +70,7 @@ impl SnapshotReader {
         };
         let query = format!("select {columns} from {} where id > {after} order by id limit {limit}", source.name);
         let rows = self.copy(&query, types).await?;
-        let last_id = match rows.last() {
-            Some(row) => row.try_get::<i32>(0).map_err(|e| CdcError::db("reading a snapshot chunk", e))?.into(),
-            None => 0,
-        };
+        let last_id = rows.last().map_or(0, tables::key_of);
         Ok(Chunk { rows, last_id })
     }
 

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Transaction};
 
 use super::{
     job::{self, Job, JobKind},
@@ -138,15 +138,7 @@ async fn finish(job: &Job, w: &mut Writer<'_>) -> Result<(), CdcError> {
     let tx = w.client.transaction().await.map_err(|e| CdcError::db("beginning the end of a snapshot job", e))?;
     for &table in &job.targets {
         for target in ALL[table.0].targets() {
-            let retired = match target.retire {
-                Retire::ByJob(sql) => tx.execute(sql, &[&job.id]).await,
-                Retire::ByStart(sql) => {
-                    let started = "select started_at from cdc_snapshot where job_id = $1";
-                    let started: Option<chrono::DateTime<chrono::Utc>> =
-                        tx.query_one(started, &[&job.id]).await.map_err(|e| CdcError::db("retiring rows", e))?.get(0);
-                    tx.execute(sql, &[&started]).await
-                }
-            };
+            let retired = retire(&tx, job, target.retire).await;
             let retired = retired.map_err(|e| CdcError::db("retiring rows", e))?;
             if retired > 0 {
                 tracing::info!(job = job.id, table = target.name, rows = retired, "rows not in OLTP retired");
@@ -161,4 +153,24 @@ async fn finish(job: &Job, w: &mut Writer<'_>) -> Result<(), CdcError> {
         *w.checkpoint = next;
     }
     tx.commit().await.map_err(|e| CdcError::db("committing the end of a snapshot job", e))
+}
+
+/// Retire what `job` did not load of one star table; returns the rows retired (rebuilt, for a
+/// derived table).
+async fn retire(tx: &Transaction<'_>, job: &Job, retire: Retire) -> Result<u64, tokio_postgres::Error> {
+    match retire {
+        Retire::ByJob(sql) => tx.execute(sql, &[&job.id]).await,
+        Retire::ByStart(sql) => {
+            let started = "select started_at from cdc_snapshot where job_id = $1";
+            let started: Option<chrono::DateTime<chrono::Utc>> = tx.query_one(started, &[&job.id]).await?.get(0);
+            tx.execute(sql, &[&started]).await
+        }
+        Retire::Rebuild(statements) => {
+            let mut changed = 0;
+            for sql in statements {
+                changed = tx.execute(*sql, &[]).await?;
+            }
+            Ok(changed)
+        }
+    }
 }
