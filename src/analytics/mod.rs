@@ -20,6 +20,7 @@ mod daemon_metrics;
 mod docs;
 mod error;
 mod forecast;
+mod funnel;
 mod health;
 mod live;
 mod openapi;
@@ -124,6 +125,8 @@ pub fn endpoints() -> Vec<Endpoint> {
         get("/api/v1/forecast/hourly", Key, forecast::hourly),
         get("/api/v1/customers/segments", Key, customers::segments),
         get("/api/v1/satisfaction", Key, satisfaction::satisfaction),
+        get("/api/v1/funnel", Key, funnel::funnel),
+        get("/api/v1/products/interest", Key, funnel::interest),
         get("/api/v1/health/pipeline", Key, health::pipeline),
         get("/api/v1/live", Key, live::snapshot),
         get("/live/events", Key, live::events),

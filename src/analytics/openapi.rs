@@ -72,6 +72,23 @@ fn paths() -> Value {
             ]) },
         "/api/v1/satisfaction": { "get": op("Customer ratings given in a range (default: the last 30 days), from \
             fact_feedback: count, average, share of 4-5, distribution, ratings with a comment, per store.", range()) },
+        "/api/v1/funnel": { "get": op("The app's conversion funnel over the sessions started in a range (default: the \
+            last 7 days; days by the session's first event, UTC), at one store or all: sessions, and how many viewed a \
+            product, added to their cart, started checking out and placed an order (at least once, in any order), \
+            bounced (one event only); each step's and the overall conversion, the bounce rate, the median seconds \
+            from a session's start to its order, and the placed orders' revenue.", {
+                let mut p = range();
+                p.push(store_param());
+                p
+            }) },
+        "/api/v1/products/interest": { "get": op("Per product, over the app sessions of a range (default: the last 7 \
+            days): sessions that viewed it, added it to their cart, and placed an order with it, units added, and \
+            the sessions that looked at it and did not buy it (most first).", {
+                let mut p = range();
+                p.push(store_param());
+                p.push(limit(20, 1, 100));
+                p
+            }) },
         "/api/v1/health/pipeline": { "get": op("Pipeline health: freshness p50/p99 of the order lines loaded in the last \
             5 minutes, the last applied change (cdc_offset), pending dead letters, and from the daemon's metrics the \
             backlog, lag and reconciliation state (\"unavailable\" when the daemon does not answer).", vec![]) },
@@ -172,5 +189,13 @@ fn limit(default: i64, min: i64, max: i64) -> Value {
         "limit",
         json!({ "type": "integer", "minimum": min, "maximum": max, "default": default }),
         "most rows returned",
+    )
+}
+
+fn store_param() -> Value {
+    param(
+        "store_id",
+        json!({ "type": "integer", "minimum": 1, "maximum": i32::MAX }),
+        "one store (its id in OLTP); default every store",
     )
 }

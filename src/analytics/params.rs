@@ -143,6 +143,11 @@ impl Params {
         }
     }
 
+    /// An integer in `min..=max`, when given.
+    pub(crate) fn optional_int(&self, name: &str, min: i64, max: i64) -> AnalyticsResult<Option<i64>> {
+        self.get(name).map(|_| self.int(name, 0, min, max)).transpose()
+    }
+
     /// One of `options`, the first when absent.
     pub(crate) fn choice(&self, name: &str, options: &[&'static str]) -> AnalyticsResult<&'static str> {
         let Some(v) = self.get(name) else { return Ok(options[0]) };

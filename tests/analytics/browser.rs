@@ -101,7 +101,8 @@ impl Browser {
              return { status: t('status'), served: t('served-today'), revenue: t('revenue-today'),
                       last: row ? Number(row.dataset.orderId) : null, applied: t('applied-changes'),
                       hours: [...document.querySelectorAll('#chart-hours rect')].map(r => Number(r.dataset.orders)),
-                      top: [...document.querySelectorAll('#chart-top rect')].map(r => [Number(r.dataset.productId), Number(r.dataset.quantity)]) };",
+                      top: [...document.querySelectorAll('#chart-top rect')].map(r => [Number(r.dataset.productId), Number(r.dataset.quantity)]),
+                      funnel: [...document.querySelectorAll('#funnel rect')].map(r => [r.dataset.stage, Number(r.dataset.sessions)]) };",
         )
         .await
     }
@@ -148,7 +149,23 @@ async fn truth(olap: &tokio_postgres::Client) -> Value {
         )
         .await
         .unwrap();
+    let f = olap
+        .query_one(
+            "select count(*)::int8, count(first_product_view_at)::int8, count(first_add_to_cart_at)::int8,
+                    count(checkout_at)::int8, count(purchased_at)::int8
+             from fact_app_sessions where date_key = $1 and not is_deleted",
+            &[&key],
+        )
+        .await
+        .unwrap();
+    let stages = ["sessions", "viewed_product", "added_to_cart", "started_checkout", "purchased"];
+    let funnel: Vec<Value> = if f.get::<_, i64>(0) == 0 {
+        Vec::new()
+    } else {
+        stages.iter().enumerate().map(|(i, s)| json!([s, f.get::<_, i64>(i)])).collect()
+    };
     json!({
+        "funnel": funnel,
         "served": r.get::<_, i64>(0).to_string(),
         "revenue": r.get::<_, Decimal>(1).to_string(),
         "last": r.get::<_, Option<i32>>(2),
@@ -158,7 +175,7 @@ async fn truth(olap: &tokio_postgres::Client) -> Value {
 }
 
 fn same_figures(shown: &Value, truth: &Value) -> bool {
-    ["served", "revenue", "last", "hours", "top"].iter().all(|k| shown[*k] == truth[*k])
+    ["served", "revenue", "last", "hours", "top", "funnel"].iter().all(|k| shown[*k] == truth[*k])
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -213,6 +230,7 @@ async fn the_live_page_updates_by_itself_in_chromium_and_shows_the_warehouse() {
     })
     .await;
     assert!(shown["served"].as_str().unwrap().parse::<i64>().unwrap() > 0, "{shown}");
+    assert!(shown["funnel"][0][1].as_i64().unwrap_or(0) > 0, "the app funnel is drawn: {shown}");
 
     // One more order: it appears within a second of being applied.
     let http = reqwest::Client::new();

@@ -6,6 +6,7 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use rust_decimal::Decimal;
 
 use super::snapshot::Live;
+use crate::analytics::funnel::Stages;
 
 /// The stylesheet of the live page and the docs page.
 pub(crate) const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;background:#f6f4f1;color:#222}\
@@ -65,6 +66,7 @@ pub(crate) fn content(live: &Live) -> Markup {
             div.card { h2 { "Top products today (units)" } (top_chart(live)) }
         }
         div.row {
+            div.card { h2 { "App funnel today (sessions, UTC)" } (funnel_chart(&live.funnel_today)) }
             div.card {
                 h2 { "Last orders" }
                 table #last-orders {
@@ -114,6 +116,34 @@ fn hours_chart(orders: &[i64]) -> Markup {
                 @if hour % 3 == 0 { text x=(x + step / 2.0) y=(h - 4.0) text-anchor="middle" { (format!("{hour:02}")) } }
             }
         }
+    }
+}
+
+/// The funnel's stages as horizontal bars, each with its share of the sessions.
+fn funnel_chart(f: &Stages) -> Markup {
+    if f.sessions == 0 {
+        return html! { p.note #funnel { "No app sessions today yet." } };
+    }
+    let stages = [
+        ("sessions", "sessions", f.sessions),
+        ("viewed_product", "viewed a product", f.viewed_product),
+        ("added_to_cart", "added to cart", f.added_to_cart),
+        ("started_checkout", "started checkout", f.started_checkout),
+        ("purchased", "ordered", f.purchased),
+    ];
+    let (w, row, label) = (480.0, 26.0, 130.0);
+    let max = f.sessions as f64;
+    html! {
+        svg #funnel viewBox=(format!("0 0 {w} {}", row * stages.len() as f64)) width="100%" role="img" aria-label="app funnel today" {
+            @for (i, (key, name, n)) in stages.iter().enumerate() {
+                @let y = i as f64 * row;
+                @let bar = (w - label - 90.0) * *n as f64 / max;
+                text x="0" y=(y + 17.0) { (name) }
+                rect.bar data-stage=(key) data-sessions=(n) x=(label) y=(y + 4.0) width=(bar) height=(row - 8.0) {}
+                text x=(label + bar + 4.0) y=(y + 17.0) { (n) " (" (format!("{:.0}", 100.0 * *n as f64 / max)) " %)" }
+            }
+        }
+        p.note { (f.bounced) " bounced (one event only)" }
     }
 }
 

@@ -7,6 +7,7 @@ use tokio_postgres::Client;
 
 use crate::analytics::{
     error::AnalyticsResult,
+    funnel::{load_funnel, Stages},
     params::{date_key, DateRange},
     sales::{load_hourly, load_top_items, TopItem, REVENUE_RULE},
 };
@@ -54,6 +55,8 @@ pub(crate) struct Live {
     pub ratings_today: i64,
     #[serde(with = "rust_decimal::serde::arbitrary_precision_option")]
     pub average_rating_30d: Option<Decimal>,
+    /// Today's app sessions: how many reached each milestone of the funnel.
+    pub funnel_today: Stages,
     pub revenue_rule: &'static str,
 }
 
@@ -82,13 +85,14 @@ const LAST: &str = "
 pub(crate) async fn load(client: &Client, today: NaiveDate, backlog: Option<f64>) -> AnalyticsResult<Live> {
     let (key, month_ago) = (date_key(today), date_key(today - Duration::days(29)));
     let range = DateRange { from: today, to: today };
-    let (s, top, hours, last) = tokio::try_join!(
+    let (s, top, hours, last, funnel) = tokio::try_join!(
         async {
             client.query_one(SCALARS, &[&key, &month_ago]).await.map_err(crate::analytics::error::AnalyticsError::from)
         },
         load_top_items(client, range, false, TOP_PRODUCTS),
         load_hourly(client, today),
         async { client.query(LAST, &[&LAST_ORDERS]).await.map_err(crate::analytics::error::AnalyticsError::from) },
+        load_funnel(client, range, None),
     )?;
     let last_orders = last
         .iter()
@@ -117,6 +121,7 @@ pub(crate) async fn load(client: &Client, today: NaiveDate, backlog: Option<f64>
         last_orders,
         ratings_today: s.get(7),
         average_rating_30d: s.get(8),
+        funnel_today: funnel.stages,
         revenue_rule: REVENUE_RULE,
     })
 }

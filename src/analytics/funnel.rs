@@ -1,0 +1,235 @@
+//! The conversion funnel (seed 004's headline) over the app's sessions: `GET /api/v1/funnel` (how
+//! many sessions reach each milestone, the step and overall conversion, bounces, the median time
+//! to purchase) and `GET /api/v1/products/interest` (what is looked at and added, against what is
+//! bought: "looked at, not bought"). Days are the sessions' (events') UTC days.
+
+use axum::{extract::State, Json};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::Serialize;
+use tokio_postgres::Client;
+
+use super::{
+    error::AnalyticsResult,
+    params::{DateRange, Params},
+    sales::today,
+    AnalyticsState,
+};
+
+/// How many sessions reached each milestone (at least once, in any order).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub(crate) struct Stages {
+    pub sessions: i64,
+    pub viewed_product: i64,
+    pub added_to_cart: i64,
+    pub started_checkout: i64,
+    pub purchased: i64,
+    /// Sessions of exactly one event.
+    pub bounced: i64,
+}
+
+/// `GET /api/v1/funnel`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Funnel {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub store_id: Option<i32>,
+    #[serde(flatten)]
+    pub stages: Stages,
+    /// Each stage over the one before it, and purchases over sessions, in percent.
+    pub conversion: Conversion,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision_option")]
+    pub bounce_rate_pct: Option<Decimal>,
+    /// Median seconds from a purchasing session's first event to its order.
+    pub median_seconds_to_purchase: Option<f64>,
+    /// The placed orders' totals when they were placed.
+    #[serde(with = "rust_decimal::serde::arbitrary_precision")]
+    pub revenue: Decimal,
+}
+
+/// Step and overall conversion, in percent (none when the stage before is empty).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Conversion {
+    #[serde(with = "rust_decimal::serde::arbitrary_precision_option")]
+    pub session_to_view_pct: Option<Decimal>,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision_option")]
+    pub view_to_cart_pct: Option<Decimal>,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision_option")]
+    pub cart_to_checkout_pct: Option<Decimal>,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision_option")]
+    pub checkout_to_purchase_pct: Option<Decimal>,
+    #[serde(with = "rust_decimal::serde::arbitrary_precision_option")]
+    pub overall_pct: Option<Decimal>,
+}
+
+/// `part / whole` in percent, one decimal.
+fn pct(part: i64, whole: i64) -> Option<Decimal> {
+    (whole > 0).then(|| (Decimal::from(part) * Decimal::ONE_HUNDRED / Decimal::from(whole)).round_dp(1))
+}
+
+impl Stages {
+    fn conversion(&self) -> Conversion {
+        Conversion {
+            session_to_view_pct: pct(self.viewed_product, self.sessions),
+            view_to_cart_pct: pct(self.added_to_cart, self.viewed_product),
+            cart_to_checkout_pct: pct(self.started_checkout, self.added_to_cart),
+            checkout_to_purchase_pct: pct(self.purchased, self.started_checkout),
+            overall_pct: pct(self.purchased, self.sessions),
+        }
+    }
+}
+
+/// `GET /api/v1/funnel?date=|from=&to=[&store_id=N]` (default: the last 7 days).
+pub(crate) async fn funnel(State(state): State<AnalyticsState>, params: Params) -> AnalyticsResult<Json<Funnel>> {
+    params.only(&["date", "from", "to", "store_id"])?;
+    let range = params.range(today(), 7)?;
+    let store = params.optional_int("store_id", 1, i64::from(i32::MAX))?.map(|s| s as i32);
+    let client = state.client().await?;
+    Ok(Json(load_funnel(&client, range, store).await?))
+}
+
+const FUNNEL: &str = "
+    select count(*)::int8, count(s.first_product_view_at)::int8, count(s.first_add_to_cart_at)::int8,
+           count(s.checkout_at)::int8, count(s.purchased_at)::int8, count(*) filter (where s.bounced)::int8,
+           percentile_cont(0.5) within group (order by extract(epoch from s.purchased_at - s.started_at)::float8)
+               filter (where s.purchased_at is not null),
+           coalesce(sum(s.revenue), 0)
+    from fact_app_sessions s
+    where s.date_key between $1 and $2 and not s.is_deleted
+      and ($3::int4 is null or s.store_key = (select store_key from dim_store where store_id = $3))";
+
+/// The funnel of the sessions started in `range` (at store `store`, or every store).
+pub(crate) async fn load_funnel(client: &Client, range: DateRange, store: Option<i32>) -> AnalyticsResult<Funnel> {
+    let (a, b) = range.keys();
+    let r = client.query_one(FUNNEL, &[&a, &b, &store]).await?;
+    let stages = Stages {
+        sessions: r.get(0),
+        viewed_product: r.get(1),
+        added_to_cart: r.get(2),
+        started_checkout: r.get(3),
+        purchased: r.get(4),
+        bounced: r.get(5),
+    };
+    Ok(Funnel {
+        from: range.from,
+        to: range.to,
+        store_id: store,
+        conversion: stages.conversion(),
+        bounce_rate_pct: pct(stages.bounced, stages.sessions),
+        median_seconds_to_purchase: r.get(6),
+        revenue: r.get(7),
+        stages,
+    })
+}
+
+/// One product's interest.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub(crate) struct ProductInterest {
+    pub product_id: i32,
+    pub name: String,
+    /// Sessions that viewed it, added it to their cart, and placed an order with it.
+    pub viewed_sessions: i64,
+    pub added_sessions: i64,
+    pub bought_sessions: i64,
+    /// Sessions that viewed it and placed no order with it.
+    pub looked_not_bought: i64,
+    pub units_added: i64,
+}
+
+/// `GET /api/v1/products/interest`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Interest {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub store_id: Option<i32>,
+    /// By sessions that looked at the product and did not buy it, most first.
+    pub products: Vec<ProductInterest>,
+}
+
+/// `GET /api/v1/products/interest?date=|from=&to=[&store_id=N][&limit=N]` (default: the last 7
+/// days, 20 products).
+pub(crate) async fn interest(State(state): State<AnalyticsState>, params: Params) -> AnalyticsResult<Json<Interest>> {
+    params.only(&["date", "from", "to", "store_id", "limit"])?;
+    let range = params.range(today(), 7)?;
+    let store = params.optional_int("store_id", 1, i64::from(i32::MAX))?.map(|s| s as i32);
+    let limit = params.int("limit", 20, 1, 100)?;
+    let client = state.client().await?;
+    Ok(Json(load_interest(&client, range, store, limit).await?))
+}
+
+/// Per session and product of the range: viewed, added (units), bought (in the session's order).
+const INTEREST: &str = "
+    with e as (
+        select e.session_id, e.event_type, e.product_id, e.quantity, e.order_id
+        from fact_app_events e
+        where e.date_key between $1 and $2 and not e.is_deleted
+          and ($3::int4 is null or e.store_id = $3)),
+    per_session as (
+        select session_id, product_id, bool_or(event_type = 'product_view') as viewed,
+               bool_or(event_type = 'add_to_cart') as added,
+               coalesce(sum(quantity) filter (where event_type = 'add_to_cart'), 0) as units
+        from e where product_id is not null group by 1, 2),
+    bought as (
+        select distinct e.session_id, l.product_id
+        from e join fact_sales l on l.order_id = e.order_id and not l.is_deleted
+        where e.event_type = 'order_placed')
+    select p.product_id, coalesce(d.name, 'Unknown'), p.viewed, p.added, p.bought, p.not_bought, p.units
+    from (select coalesce(s.product_id, b.product_id) as product_id,
+                 count(*) filter (where s.viewed)::int8 as viewed, count(*) filter (where s.added)::int8 as added,
+                 count(b.session_id)::int8 as bought,
+                 count(*) filter (where s.viewed and b.session_id is null)::int8 as not_bought,
+                 coalesce(sum(s.units), 0)::int8 as units
+          from per_session s full join bought b on b.session_id = s.session_id and b.product_id = s.product_id
+          group by 1) p
+    left join dim_product d on d.product_id = p.product_id and d.is_current
+    order by p.not_bought desc, p.viewed desc, p.product_id
+    limit $4";
+
+/// The products looked at, added and bought in the sessions of `range`.
+pub(crate) async fn load_interest(
+    client: &Client,
+    range: DateRange,
+    store: Option<i32>,
+    limit: i64,
+) -> AnalyticsResult<Interest> {
+    let (a, b) = range.keys();
+    let rows = client.query(INTEREST, &[&a, &b, &store, &limit]).await?;
+    let products = rows
+        .iter()
+        .map(|r| ProductInterest {
+            product_id: r.get(0),
+            name: r.get(1),
+            viewed_sessions: r.get(2),
+            added_sessions: r.get(3),
+            bought_sessions: r.get(4),
+            looked_not_bought: r.get(5),
+            units_added: r.get(6),
+        })
+        .collect();
+    Ok(Interest { from: range.from, to: range.to, store_id: store, products })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversion_is_each_stage_over_the_one_before() {
+        let s = Stages {
+            sessions: 200,
+            viewed_product: 150,
+            added_to_cart: 60,
+            started_checkout: 30,
+            purchased: 24,
+            bounced: 40,
+        };
+        let c = s.conversion();
+        let d = |t: &str| Some(t.parse::<Decimal>().unwrap());
+        assert_eq!(
+            (c.session_to_view_pct, c.view_to_cart_pct, c.cart_to_checkout_pct, c.checkout_to_purchase_pct),
+            (d("75.0"), d("40.0"), d("50.0"), d("80.0"))
+        );
+        assert_eq!(c.overall_pct, d("12.0"));
+        assert_eq!(Stages::default().conversion().overall_pct, None, "no session, no rate");
+    }
+}
