@@ -5,8 +5,11 @@
 //! flight (a semaphore: the tick waits for a free slot). Each tick also gives one order placed at
 //! least [`FOLLOW_UP_AFTER`] ago its fate ([`crate::shop::generator::follow_up`]) — and, for some
 //! served orders, the customer's rating ([`crate::shop::generator::feedback`]) — and now and then
-//! changes a price or restocks. The report gives the achieved rate and the latency percentiles of
-//! `POST /orders/new`. With `API_KEY` set, every write carries it.
+//! changes a price or restocks. Half the orders come through the app: their session's events
+//! (menu, products, cart, checkout, the order) go to `POST /events` once the order is placed, with
+//! [`BROWSING_PER_APP_ORDER`] sessions that order nothing ([`crate::shop::session`]); now and then a
+//! batch is sent twice, as a phone retries. The report gives the achieved rate and the latency
+//! percentiles of `POST /orders/new`. With `API_KEY` set, every write carries it.
 
 use std::{
     collections::VecDeque,
@@ -21,7 +24,10 @@ use tokio::{sync::Semaphore, task::JoinSet, time::MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{parse_duration, Secret};
-use crate::shop::generator::{draft_order, feedback, follow_up, local_hour, price_change, restock, Catalog, FollowUp};
+use crate::shop::{
+    generator::{draft_order, feedback, follow_up, local_hour, price_change, restock, Catalog, FollowUp},
+    session::{draft_browsing, draft_purchase, gap, SessionDraft, BROWSING_PER_APP_ORDER},
+};
 
 /// How long after placing an order its fate is decided.
 pub(crate) const FOLLOW_UP_AFTER: Duration = Duration::from_millis(500);
@@ -29,6 +35,10 @@ pub(crate) const FOLLOW_UP_AFTER: Duration = Duration::from_millis(500);
 const PRICE_CHANGE_P: f64 = 0.002;
 /// Chance per tick of a restock.
 const RESTOCK_P: f64 = 0.01;
+/// Share of orders placed through the app (the rest at the till).
+const APP_ORDER_P: f64 = 0.5;
+/// Chance that the app sends a batch of events twice (a retry after a lost answer).
+const RETRY_P: f64 = 0.03;
 /// How long in-flight requests may finish after the run.
 const DRAIN: Duration = Duration::from_secs(15);
 
@@ -83,7 +93,11 @@ pub struct LoadReport {
     pub ratings: u64,
     pub price_changes: u64,
     pub restocks: u64,
-    /// Failed follow-up requests (status, price, restock).
+    /// App sessions posted, their events stored and the duplicates the API recognised (retries).
+    pub app_sessions: u64,
+    pub app_events: u64,
+    pub app_duplicates: u64,
+    /// Failed follow-up requests (status, price, restock, events).
     pub other_failed: u64,
     /// The first failure seen, for the operator.
     pub first_error: Option<String>,
@@ -122,6 +136,11 @@ impl fmt::Display for LoadReport {
             f,
             "follow-ups: {} status changes, {} ratings, {} price changes, {} restocks, {} failed",
             self.status_changes, self.ratings, self.price_changes, self.restocks, self.other_failed
+        )?;
+        writeln!(
+            f,
+            "app: {} sessions, {} events stored, {} duplicates recognised",
+            self.app_sessions, self.app_events, self.app_duplicates
         )?;
         write!(
             f,
@@ -231,7 +250,10 @@ fn percentile(sorted: &[Duration], q: f64) -> Duration {
 
 /// One unit of work of a tick.
 enum Job {
-    Place(serde_json::Value),
+    /// An order, and the app session that placed it (its events go out once the order has an id).
+    Place(serde_json::Value, Option<(SessionDraft, chrono::Duration, bool)>),
+    /// An app session that orders nothing (sent twice when `true`).
+    Session(serde_json::Value, bool),
     /// An order's fate, then maybe its rating (never for a cancelled order).
     Fate(i32, FollowUp, Option<(i32, Option<&'static str>)>),
     Price(i32, rust_decimal::Decimal),
@@ -242,7 +264,16 @@ enum Job {
 fn plan_tick(ctx: &Ctx, catalog: &Catalog, rng: &mut StdRng) -> Vec<Job> {
     let mut jobs = Vec::with_capacity(2);
     if let Some(order) = draft_order(catalog, local_hour(), rng) {
-        jobs.push(Job::Place(serde_json::to_value(order).expect("an order serializes")));
+        let app = rng.random_bool(APP_ORDER_P);
+        let session = app.then(|| (draft_purchase(catalog, &order, rng), gap(rng), rng.random_bool(RETRY_P)));
+        jobs.push(Job::Place(serde_json::to_value(order).expect("an order serializes"), session));
+        if app {
+            for _ in 0..BROWSING_PER_APP_ORDER {
+                let Some(session) = draft_browsing(catalog, rng) else { break };
+                let body = session.body(chrono::Utc::now(), gap(rng));
+                jobs.push(Job::Session(body, rng.random_bool(RETRY_P)));
+            }
+        }
     }
     let due = {
         let mut placed = ctx.placed.lock().expect("placed lock");
@@ -268,21 +299,34 @@ fn plan_tick(ctx: &Ctx, catalog: &Catalog, rng: &mut StdRng) -> Vec<Job> {
 impl Job {
     async fn run(self, ctx: &Ctx) {
         match self {
-            Job::Place(order) => {
+            Job::Place(order, session) => {
                 let started = Instant::now();
                 let result = ctx.post("/orders/new", &order).await;
                 let latency = started.elapsed();
-                let mut tally = ctx.tally.lock().expect("tally lock");
-                match result.map(|v| v["order_id"].as_i64()) {
-                    Ok(Some(id)) => {
-                        tally.report.orders_placed += 1;
-                        tally.latencies.push(latency);
-                        ctx.placed.lock().expect("placed lock").push_back((id as i32, Instant::now()));
+                let placed = {
+                    let mut tally = ctx.tally.lock().expect("tally lock");
+                    match result.map(|v| v["order_id"].as_i64()) {
+                        Ok(Some(id)) => {
+                            tally.report.orders_placed += 1;
+                            tally.latencies.push(latency);
+                            ctx.placed.lock().expect("placed lock").push_back((id as i32, Instant::now()));
+                            Some(id as i32)
+                        }
+                        Ok(None) => {
+                            record_failure(&mut tally, true, "POST /orders/new answered without order_id".into());
+                            None
+                        }
+                        Err(e) => {
+                            record_failure(&mut tally, true, e);
+                            None
+                        }
                     }
-                    Ok(None) => record_failure(&mut tally, true, "POST /orders/new answered without order_id".into()),
-                    Err(e) => record_failure(&mut tally, true, e),
+                };
+                if let (Some(id), Some((session, gap, retry))) = (placed, session) {
+                    ctx.post_session(&session.ordered(id).body(chrono::Utc::now(), gap), retry).await;
                 }
             }
+            Job::Session(body, retry) => ctx.post_session(&body, retry).await,
             Job::Fate(id, fate, rating) => {
                 let steps: &[&str] = match fate {
                     FollowUp::Serve => &["served"],
@@ -324,6 +368,22 @@ fn record_failure(tally: &mut Tally, order: bool, error: String) {
 }
 
 impl Ctx {
+    /// Post one app session's events (twice when `retry`: the second answer counts duplicates).
+    async fn post_session(&self, body: &serde_json::Value, retry: bool) {
+        for _ in 0..=usize::from(retry) {
+            let result = self.post("/events", body).await;
+            let mut tally = self.tally.lock().expect("tally lock");
+            match result {
+                Ok(answer) => {
+                    tally.report.app_events += answer["accepted"].as_u64().unwrap_or(0);
+                    tally.report.app_duplicates += answer["duplicates"].as_u64().unwrap_or(0);
+                }
+                Err(e) => record_failure(&mut tally, false, e),
+            }
+        }
+        self.tally.lock().expect("tally lock").report.app_sessions += 1;
+    }
+
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -60,6 +60,21 @@ async fn k6_smoke_passes_its_thresholds() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn k6_app_sessions_pass_their_thresholds_and_retries_store_nothing_twice() {
+    let api = TestApi::seeded_with_key(Some("k6-app-key")).await;
+    let url = format!("API_URL={}", api.url);
+    let out =
+        k6(&["run", "--quiet", "--no-color", "--env", &url, "--env", "API_KEY=k6-app-key", "k6/app_sessions.js"]).await;
+    assert!(out.status.success(), "k6 app_sessions failed ({}):\n{}", out.status, report(&out));
+    let sessions = api.int("select count(distinct session_id) from app_events").await;
+    assert!(sessions > 20, "k6 posted sessions: {sessions}");
+    let events = api.int("select count(*) from app_events").await;
+    let unique = api.int("select count(*) from (select distinct session_id, event_id from app_events) e").await;
+    assert_eq!(events, unique, "each event stored once, retries included");
+    assert!(api.int("select count(*) from app_events where event_type = 'order_placed'").await > 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn k6_rush_keeps_the_original_profile_with_thresholds() {
     let out = k6(&["inspect", "k6/rush.js"]).await;
     assert!(out.status.success(), "k6 inspect failed:\n{}", report(&out));
