@@ -8,7 +8,7 @@
 //! Run it against a seeded, durable database (never the tests' fsync=off cluster).
 
 use std::{
-    path::{Path, PathBuf},
+    path::PathBuf,
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -16,7 +16,7 @@ use std::{
 use tokio::{net::TcpListener, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use super::BenchError;
+use super::{workload::Workload, BenchError};
 use crate::{
     api,
     config::{Config, Db},
@@ -90,7 +90,7 @@ pub async fn bench_api(config: &Config, opts: &ApiBenchOptions) -> Result<ApiBen
         .max_by(|a, b| a.orders_per_s.total_cmp(&b.orders_per_s))
         .copied();
     let pgbench_clients = best.map_or(8, |b| b.concurrency);
-    let pgbench_tps = pgbench(config, &client, pgbench_clients, opts.step_duration).await?;
+    let pgbench_tps = pgbench(config, &client, Workload::Orders, pgbench_clients, opts.step_duration).await?;
     Ok(ApiBenchFigures { steps, best, pgbench_tps, pgbench_clients })
 }
 
@@ -132,20 +132,22 @@ async fn api_step(base: &str, catalog: &Arc<Catalog>, concurrency: usize, durati
     }
 }
 
-/// Run `bench/order.sql` under pgbench and return its tps.
+/// Run `workload` under pgbench and return its tps (script executions per second).
 pub(crate) async fn pgbench(
     config: &Config,
     client: &tokio_postgres::Client,
+    workload: Workload,
     clients: usize,
     duration: Duration,
 ) -> Result<f64, BenchError> {
-    pgbench_at(config, client, clients, duration, None).await
+    pgbench_at(config, client, workload, clients, duration, None).await
 }
 
 /// [`pgbench`] throttled to `rate` transactions per second in all (`pgbench -R`), when given.
 pub(crate) async fn pgbench_at(
     config: &Config,
     client: &tokio_postgres::Client,
+    workload: Workload,
     clients: usize,
     duration: Duration,
     rate: Option<f64>,
@@ -158,7 +160,7 @@ pub(crate) async fn pgbench_at(
         )
         .await?;
     let (customers, stores, products): (i64, i64, i64) = (counts.get(0), counts.get(1), counts.get(2));
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/order.sql");
+    let script = workload.script();
     let target = config.target(Db::Oltp).map_err(db::DbError::from)?;
     let mut cmd = tokio::process::Command::new(pgbench_binary());
     cmd.args(["-n", "-M", "prepared", "-j", "2"])

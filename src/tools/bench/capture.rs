@@ -9,9 +9,13 @@
 //! * `PgQ`: PgQ's `pgq.logutriga` row triggers on the same tables instead of ours (the peer; the
 //!   Debian package `postgresql-15-pgq3` must be installed, else the scenario says so).
 //!
-//! The machine is shared and noisy, so each variant runs in pairs with the baseline, back to
-//! back, alternating which goes first, and its figure is the median of the per-pair ratios.
-//! Every database gets one unmeasured warm-up run first (its tables and WAL settle).
+//! And the events-heavy mix ([`Workload::OrdersWithEvents`]: each order followed by its app
+//! session's ten events): `ours + app events` against `none + app events`, and what the events
+//! cost the order path (orders per second with their sessions against orders alone, both captured).
+//!
+//! The machine is shared and noisy, so each variant runs in pairs with the baseline of its
+//! workload, back to back, alternating which goes first, and its figure is the median of the
+//! per-pair ratios. Every database gets one unmeasured warm-up run first (its tables and WAL settle).
 
 use std::time::Duration;
 
@@ -19,6 +23,7 @@ use super::{
     api::pgbench,
     env::{connect, BenchEnv},
     report::{Figure, Goal, ScenarioResult},
+    workload::{Workload, EVENTS_PER_ORDER},
     BenchError,
 };
 use crate::config::Config;
@@ -50,6 +55,7 @@ fn pgq_setup() -> String {
 /// One capture variant: its database and its pgbench runs.
 struct Variant {
     name: &'static str,
+    workload: Workload,
     dsn: String,
     client: tokio_postgres::Client,
     tps: Vec<f64>,
@@ -58,16 +64,26 @@ struct Variant {
 
 impl Variant {
     async fn new(env: &BenchEnv, name: &'static str, db: &str, setup: &str) -> Result<Self, BenchError> {
+        Self::with(env, name, db, setup, Workload::Orders).await
+    }
+
+    async fn with(
+        env: &BenchEnv,
+        name: &'static str,
+        db: &str,
+        setup: &str,
+        workload: Workload,
+    ) -> Result<Self, BenchError> {
         let dsn = env.fresh_oltp(db).await?;
         let client = connect(&dsn).await?;
         client.batch_execute(setup).await?;
-        Ok(Variant { name, dsn, client, tps: Vec::new(), ratios: Vec::new() })
+        Ok(Variant { name, workload, dsn, client, tps: Vec::new(), ratios: Vec::new() })
     }
 
     async fn run(&mut self, duration: Duration) -> Result<f64, BenchError> {
         let mut config = Config::defaults();
         config.oltp_database_url = Some(self.dsn.clone().into());
-        let tps = pgbench(&config, &self.client, CLIENTS, duration).await?;
+        let tps = pgbench(&config, &self.client, self.workload, CLIENTS, duration).await?;
         self.tps.push(tps);
         Ok(tps)
     }
@@ -79,7 +95,10 @@ fn disable_ours() -> String {
 
 /// Run `rounds` pairs of pgbench runs of `duration` for each variant.
 pub(super) async fn run(env: &BenchEnv, duration: Duration, rounds: usize) -> Result<ScenarioResult, BenchError> {
+    let events = Workload::OrdersWithEvents;
     let mut none = Variant::new(env, "none", "capture_none", &disable_ours()).await?;
+    let mut none_events =
+        Variant::with(env, "none + app events", "capture_none_events", &disable_ours(), events).await?;
     let mut variants = vec![
         Variant::new(env, "ours", "capture_ours", "").await?,
         Variant::new(env, "ours + NOTIFY", "capture_notify", "select cdc_set_notify(true)").await?,
@@ -91,48 +110,66 @@ pub(super) async fn run(env: &BenchEnv, duration: Duration, rounds: usize) -> Re
         }
         Err(e) => Some(format!("PgQ unavailable (install postgresql-15-pgq3): {}", crate::telemetry::Chain(&e))),
     };
-    for v in std::iter::once(&mut none).chain(variants.iter_mut()) {
+    variants.push(Variant::with(env, "ours + app events", "capture_ours_events", "", events).await?);
+    for v in [&mut none, &mut none_events].into_iter().chain(variants.iter_mut()) {
         v.run(WARM_UP).await?;
         v.tps.clear();
     }
     for round in 0..rounds.max(1) {
         for v in &mut variants {
-            let (base, tps) = if round % 2 == 0 {
-                let base = none.run(duration).await?;
-                (base, v.run(duration).await?)
-            } else {
-                let tps = v.run(duration).await?;
-                (none.run(duration).await?, tps)
-            };
-            v.ratios.push(tps / base.max(1e-9));
+            let base = if v.workload == events { &mut none_events } else { &mut none };
+            let ratio = pair(base, v, duration, round % 2 == 0).await?;
+            v.ratios.push(ratio);
         }
     }
     let changes: i64 = variants[0].client.query_one("select count(*) from cdc_orders", &[]).await?.get(0);
     let leaked: i64 = none.client.query_one("select count(*) from cdc_orders", &[]).await?.get(0);
-    Ok(result(&mut none, &mut variants, pgq, changes, leaked, duration))
+    Ok(result(Runs { none, none_events, variants, pgq_missing: pgq, changes, leaked }, duration))
 }
 
-fn result(
-    none: &mut Variant,
-    variants: &mut [Variant],
+/// One run of `base` and one of `v`, in that order when `base_first`; returns `v`'s tps over the base's.
+async fn pair(base: &mut Variant, v: &mut Variant, duration: Duration, base_first: bool) -> Result<f64, BenchError> {
+    let (base, tps) = if base_first {
+        let base = base.run(duration).await?;
+        (base, v.run(duration).await?)
+    } else {
+        let tps = v.run(duration).await?;
+        (base.run(duration).await?, tps)
+    };
+    Ok(tps / base.max(1e-9))
+}
+
+/// Everything a capture run measured.
+struct Runs {
+    none: Variant,
+    none_events: Variant,
+    variants: Vec<Variant>,
     pgq_missing: Option<String>,
     changes: i64,
     leaked: i64,
-    duration: Duration,
-) -> ScenarioResult {
-    let base = median(&mut none.tps);
+}
+
+fn result(mut r: Runs, duration: Duration) -> ScenarioResult {
+    let base = median(&mut r.none.tps);
     let mut figures = Vec::new();
     let mut ratios = Vec::new();
-    for v in variants.iter_mut() {
+    for v in r.variants.iter_mut() {
         let (tps, ratio) = (median(&mut v.tps), median(&mut v.ratios));
         figures.push(Figure::new(format!("order tps, {}", v.name), tps, "tx/s"));
         figures.push(Figure::new(format!("fewer tx/s, {} (median pair)", v.name), (1.0 - ratio) * 100.0, "%"));
-        ratios.push((v.name, ratio));
+        ratios.push((v.name, ratio, tps));
     }
     let ours = ratios[0].1;
-    let pgq = ratios.iter().find(|(n, _)| n.starts_with("PgQ")).map(|r| r.1);
+    let pgq = ratios.iter().find(|(n, ..)| n.starts_with("PgQ")).map(|r| r.1);
+    let with_events = ratios.iter().find(|(n, ..)| n.ends_with("app events")).map_or(0.0, |r| r.2);
+    figures.push(Figure::new("order tps, none + app events", median(&mut r.none_events.tps), "tx/s"));
+    figures.push(Figure::new(
+        format!("fewer orders/s with {EVENTS_PER_ORDER} app events each, both captured"),
+        (1.0 - with_events / ratios[0].2.max(1e-9)) * 100.0,
+        "%",
+    ));
     let mut goals = vec![Goal::new("<= 25% fewer tx/s with the default capture", ours >= 0.75)];
-    match (pgq, &pgq_missing) {
+    match (pgq, &r.pgq_missing) {
         (Some(p), _) => goals.push(Goal::new("cheaper than PgQ's capture of the same tables", ours > p)),
         (None, Some(why)) => goals.push(Goal::new(format!("cheaper than PgQ: not measured, {why}"), false)),
         (None, None) => {}
@@ -147,11 +184,12 @@ fn result(
         details: serde_json::json!({
             "clients": CLIENTS,
             "seconds_per_run": duration.as_secs(),
-            "tps_none_runs": none.tps,
-            "variants": variants.iter().map(|v| serde_json::json!({"name": v.name, "tps_runs": v.tps, "pair_ratios": v.ratios})).collect::<Vec<_>>(),
-            "pgq": pgq_missing.unwrap_or_else(|| "measured".into()),
-            "change_rows_captured_ours": changes,
-            "change_rows_captured_none_beyond_seed": leaked,
+            "tps_none_runs": r.none.tps,
+            "tps_none_events_runs": r.none_events.tps,
+            "variants": r.variants.iter().map(|v| serde_json::json!({"name": v.name, "tps_runs": v.tps, "pair_ratios": v.ratios})).collect::<Vec<_>>(),
+            "pgq": r.pgq_missing.unwrap_or_else(|| "measured".into()),
+            "change_rows_captured_ours": r.changes,
+            "change_rows_captured_none_beyond_seed": r.leaked,
         }),
     }
 }

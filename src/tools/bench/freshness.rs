@@ -22,6 +22,7 @@ use super::{
     api::pgbench_at,
     daemon::{self, DaemonProcess},
     env::{BenchEnv, DbPair},
+    workload::Workload,
     BenchError,
 };
 
@@ -40,6 +41,8 @@ pub(crate) struct FreshnessOptions {
     pub daemon_bin: PathBuf,
     pub settings: daemon::DaemonSettings,
     pub log_dir: PathBuf,
+    /// What pgbench drives (the events mix also posts each order's app session).
+    pub workload: Workload,
 }
 
 /// Commit→applied percentiles in milliseconds.
@@ -54,7 +57,12 @@ pub(crate) struct Percentiles {
 /// What one run measured.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct Freshness {
+    pub workload: Workload,
+    /// Order and order-line rows.
     pub loaded: Percentiles,
+    /// App event rows (none without events).
+    pub events: Percentiles,
+    pub achieved_events_per_s: f64,
     /// Orders placed one at a time before the load, same daemon.
     pub idle: Percentiles,
     pub achieved_orders_per_s: f64,
@@ -66,7 +74,11 @@ pub(crate) struct Freshness {
 
 /// Run the load against a fresh pair of databases; see the module docs.
 pub(crate) async fn measure(env: &BenchEnv, opts: &FreshnessOptions, hold_open: bool) -> Result<Freshness, BenchError> {
-    let name = if hold_open { "longtx" } else { "freshness" };
+    let name = match (hold_open, opts.workload) {
+        (true, _) => "longtx",
+        (false, Workload::Orders) => "freshness",
+        (false, Workload::OrdersWithEvents) => "freshness_events",
+    };
     let pair = env.fresh_pair(name).await?;
     let (oltp, olap) = (pair.oltp().await?, pair.olap().await?);
     let log = opts.log_dir.join(format!("daemon-{name}.log"));
@@ -84,9 +96,14 @@ pub(crate) async fn measure(env: &BenchEnv, opts: &FreshnessOptions, hold_open: 
         None
     };
     let from = now(&oltp).await?;
-    let achieved = pgbench_at(&pair.config, &oltp, DRIVER_CLIENTS, opts.duration, Some(opts.rate)).await?;
+    let events_before = count_events(&oltp).await?;
+    let started = Instant::now();
+    let achieved =
+        pgbench_at(&pair.config, &oltp, opts.workload, DRIVER_CLIENTS, opts.duration, Some(opts.rate)).await?;
+    let achieved_events_per_s = (count_events(&oltp).await? - events_before) as f64 / started.elapsed().as_secs_f64();
     catch_up(&oltp, &olap, &mut process).await?;
-    let loaded = percentiles(&olap, from).await?;
+    let loaded = percentiles(&olap, from, ORDER_LAGS).await?;
+    let events = percentiles(&olap, from, EVENT_LAGS).await?;
     if let Some(tx) = held {
         tx.rollback().await?;
     }
@@ -95,7 +112,10 @@ pub(crate) async fn measure(env: &BenchEnv, opts: &FreshnessOptions, hold_open: 
     let daemon_phases = process.phases().await.unwrap_or_default();
     process.stop().await?;
     Ok(Freshness {
+        workload: opts.workload,
         loaded,
+        events,
+        achieved_events_per_s,
         idle,
         achieved_orders_per_s: achieved,
         warehouse_round_trip_ms,
@@ -113,9 +133,9 @@ async fn idle_baseline(
     process: &mut DaemonProcess,
 ) -> Result<Percentiles, BenchError> {
     let from = now(oltp).await?;
-    pgbench_at(&pair.config, oltp, 1, IDLE_FOR, Some(IDLE_RATE)).await?;
+    pgbench_at(&pair.config, oltp, Workload::Orders, 1, IDLE_FOR, Some(IDLE_RATE)).await?;
     catch_up(oltp, olap, process).await?;
-    percentiles(olap, from).await
+    percentiles(olap, from, ORDER_LAGS).await
 }
 
 /// The mean of 200 `select 1` round trips.
@@ -137,19 +157,29 @@ async fn catch_up(oltp: &Client, olap: &Client, process: &mut DaemonProcess) -> 
     daemon::wait_applied(olap, process, target, CATCH_UP).await
 }
 
-async fn percentiles(olap: &Client, from: DateTime<Utc>) -> Result<Percentiles, BenchError> {
-    let row = olap
-        .query_one(
-            "select coalesce(percentile_cont(array[0.5, 0.95, 0.99]) within group (order by lag), array[0, 0, 0]),
-                    count(*)
-             from (select extract(epoch from loaded_at - changed_at)::float8 * 1000 as lag
-                   from fact_orders where changed_at >= $1
-                   union all
-                   select extract(epoch from loaded_at - changed_at)::float8 * 1000
-                   from fact_sales where changed_at >= $1) as l",
-            &[&from],
-        )
-        .await?;
+/// `loaded_at - changed_at` of the order and line rows written since `$1`.
+const ORDER_LAGS: &str = "select extract(epoch from loaded_at - changed_at)::float8 * 1000 as lag
+                          from fact_orders where changed_at >= $1
+                          union all
+                          select extract(epoch from loaded_at - changed_at)::float8 * 1000
+                          from fact_sales where changed_at >= $1";
+
+/// The same of the app event rows.
+const EVENT_LAGS: &str = "select extract(epoch from loaded_at - changed_at)::float8 * 1000 as lag
+                          from fact_app_events where changed_at >= $1";
+
+async fn count_events(oltp: &Client) -> Result<i64, BenchError> {
+    Ok(oltp.query_one("select count(*) from app_events", &[]).await?.get(0))
+}
+
+/// Commit→applied percentiles of the rows `lags` selects.
+async fn percentiles(olap: &Client, from: DateTime<Utc>, lags: &str) -> Result<Percentiles, BenchError> {
+    let sql = format!(
+        "select coalesce(percentile_cont(array[0.5, 0.95, 0.99]) within group (order by lag), array[0, 0, 0]),
+                count(*)
+         from ({lags}) as l"
+    );
+    let row = olap.query_one(&sql, &[&from]).await?;
     let p: Vec<f64> = row.get(0);
     Ok(Percentiles { p50: p[0], p95: p[1], p99: p[2], samples: row.get(1) })
 }

@@ -17,6 +17,7 @@ mod freshness;
 pub mod report;
 pub mod run;
 mod snapshot;
+mod workload;
 
 /// Why a benchmark could not run.
 #[derive(Debug, thiserror::Error)]

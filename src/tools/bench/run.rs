@@ -10,7 +10,9 @@ use super::{
     env::{self, BenchEnv},
     freshness::{self, Freshness, FreshnessOptions},
     report::{BenchReport, Figure, Goal, ScenarioResult},
-    snapshot, BenchError,
+    snapshot,
+    workload::{Workload, EVENTS_PER_ORDER},
+    BenchError,
 };
 use crate::config::{parse_duration, Config};
 
@@ -104,6 +106,7 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
         daemon_bin: daemon_bin.clone(),
         settings,
         log_dir: log_dir.clone(),
+        workload: Workload::Orders,
     };
     let mut fresh = None;
     if wants(Scenario::Freshness) || wants(Scenario::Longtx) {
@@ -111,6 +114,11 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
         let f = freshness::measure(&env, &fresh_opts, false).await?;
         scenarios.push(freshness_result(&f, opts.rate));
         scenarios.push(small_batch_result(&f));
+        if wants(Scenario::Freshness) {
+            tracing::info!("bench: freshness with app events");
+            let events = FreshnessOptions { workload: Workload::OrdersWithEvents, ..fresh_opts.clone() };
+            scenarios.push(events_result(&freshness::measure(&env, &events, false).await?, &f, opts.rate));
+        }
         fresh = Some(f);
     }
     if let (true, Some(base)) = (wants(Scenario::Longtx), &fresh) {
@@ -204,6 +212,33 @@ fn freshness_result(f: &Freshness, rate: f64) -> ScenarioResult {
             Goal::new("rate achieved within 5%", f.achieved_orders_per_s >= 0.95 * rate),
         ],
         details: serde_json::to_value(f).unwrap_or_default(),
+    }
+}
+
+/// Freshness under the events-heavy mix (each order followed by its app session's events), against
+/// the orders-alone freshness of the same run.
+fn events_result(e: &Freshness, orders: &Freshness, rate: f64) -> ScenarioResult {
+    let target_events = rate * EVENTS_PER_ORDER as f64;
+    let mut figures = percentile_figures(e, rate);
+    figures.extend([
+        Figure::new("app events/s achieved", e.achieved_events_per_s, "events/s"),
+        Figure::new("app events commit->applied p50", e.events.p50, "ms"),
+        Figure::new("app events commit->applied p99", e.events.p99, "ms"),
+        Figure::new("app event rows sampled", e.events.samples as f64, "rows"),
+    ]);
+    ScenarioResult {
+        scenario: "freshness (app events)",
+        figures,
+        baseline: Figure::new("freshness p50, orders alone", orders.loaded.p50, "ms"),
+        ratio: e.loaded.p50 / orders.loaded.p50.max(1e-3),
+        ratio_of: "orders' p50 with events / without".into(),
+        goals: vec![
+            Goal::new("p50 <= 30 ms", e.loaded.p50 <= 30.0),
+            Goal::new("p99 <= 100 ms", e.loaded.p99 <= 100.0),
+            Goal::new("rate achieved within 5%", e.achieved_orders_per_s >= 0.95 * rate),
+            Goal::new(format!(">= {target_events:.0} app events/s"), e.achieved_events_per_s >= 0.95 * target_events),
+        ],
+        details: serde_json::to_value(e).unwrap_or_default(),
     }
 }
 
