@@ -9,6 +9,7 @@ mod cdc_faults;
 mod cdc_semantics;
 mod cdc_verify;
 mod cli;
+mod funnel;
 mod newcomer;
 mod original;
 mod readers;

@@ -6,7 +6,7 @@
 //! to install it.
 
 mod compose;
-mod dbt;
+pub(crate) mod dbt;
 pub(crate) mod fill;
 mod metabase;
 mod metabase_stub;

@@ -19,7 +19,7 @@ use crate::support::{assert_verified, connect_url, scalar, wait_caught_up, InPro
 
 /// `dbt build` (models and data tests) on `t`'s warehouse as the `brewlytics_dbt` role; returns
 /// the `results` of run_results.json.
-async fn dbt_build(t: &TestDb) -> Vec<Value> {
+pub(crate) async fn dbt_build(t: &TestDb) -> Vec<Value> {
     let dbt = tool("DBT_BIN", "dbt", INSTALL_DBT);
     let pg = tokio_postgres::Config::from_str(&t.olap_url).unwrap();
     let host = match &pg.get_hosts()[0] {
