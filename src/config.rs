@@ -142,6 +142,21 @@ pub struct Config {
     /// How often the daemon reconciles the warehouse with OLTP (last 7 days per day, plus totals; 0s = never).
     #[arg(long, env = "CDC_RECONCILE_EVERY", default_value = "5m", value_parser = parse_duration, global = true)]
     pub cdc_reconcile_every: Duration,
+    /// What the scheduled reconciliation does with differences found in two runs in a row:
+    /// `on` resyncs the tables they are in, `off` only reports them.
+    #[arg(long, env = "CDC_RECONCILE_REPAIR", default_value = "on", global = true)]
+    pub cdc_reconcile_repair: Switch,
+    /// What the daemon does when the OLTP source was replaced (a promoted standby, a restore, a
+    /// new cluster, a warehouse restored behind what retention pruned): `resync` re-bases the
+    /// warehouse on the new source from one snapshot; `stop` applies nothing and waits until an
+    /// operator runs `brewlytics resync`.
+    #[arg(long, env = "CDC_ON_SOURCE_CHANGE", default_value = "resync", global = true)]
+    pub cdc_on_source_change: OnSourceChange,
+    /// Physical standbys of OLTP (their `application_name`s, comma-separated) that must have
+    /// replayed a window's changes before the daemon applies them, so that after a failover to one
+    /// of them the warehouse holds nothing the new primary lacks. Empty: no gate.
+    #[arg(long, env = "CDC_SYNC_STANDBYS", value_delimiter = ',', global = true)]
+    pub cdc_sync_standbys: Vec<String>,
     /// Password of the `brewlytics_api` role (writes OLTP business tables).
     #[arg(
         long,
@@ -229,6 +244,28 @@ pub enum LogFormat {
 pub enum SnapshotMode {
     Initial,
     Never,
+}
+
+/// A setting that is on or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    On,
+    Off,
+}
+
+impl Switch {
+    pub fn is_on(self) -> bool {
+        self == Switch::On
+    }
+}
+
+/// What the daemon does when the OLTP source was replaced (`CDC_ON_SOURCE_CHANGE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnSourceChange {
+    /// Re-base on the new source: a full resync from one snapshot of it, then stream from there.
+    Resync,
+    /// Apply nothing; wait for an operator (`brewlytics resync`).
+    Stop,
 }
 
 /// Which database a setting is about.

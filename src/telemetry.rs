@@ -14,8 +14,9 @@ pub(crate) const CDC_CHANGES_APPLIED: &str = "cdc_changes_applied_total";
 pub(crate) const CDC_BATCHES: &str = "cdc_batches_total";
 /// Change rows per batch.
 pub(crate) const CDC_BATCH_ROWS: &str = "cdc_batch_rows";
-/// Batch phase durations, label `phase` = read | prefetch | transform | write | commit (`prefetch`:
-/// the next page of an open window, read while the previous batch applies).
+/// Batch phase durations, label `phase` = read | prefetch | transform | write | commit |
+/// standby_wait (`prefetch`: the next page of an open window, read while the previous batch
+/// applies; `standby_wait`: a new window waiting for the `CDC_SYNC_STANDBYS` to replay it).
 pub(crate) const CDC_BATCH_DURATION: &str = "cdc_batch_duration_seconds";
 /// From a change in OLTP (its changed_at) to its warehouse commit: one sample per batch, the age
 /// of the batch's oldest change.
@@ -50,6 +51,14 @@ pub(crate) const CDC_RECONCILE_LAST_RUN: &str = "cdc_reconcile_last_run_timestam
 pub(crate) const CDC_RECONCILE_DURATION: &str = "cdc_reconcile_duration_seconds";
 /// Scheduled reconciliations by `outcome` (clean, differences, skipped, error).
 pub(crate) const CDC_RECONCILE_RUNS: &str = "cdc_reconcile_runs_total";
+/// The OLTP source was found replaced, label `reason` (system, timeline, txids, ids, pruned).
+pub(crate) const CDC_SOURCE_CHANGES: &str = "cdc_source_changes_total";
+/// 1 while the checkpoint does not describe the source (re-basing, or waiting for an operator).
+pub(crate) const CDC_SOURCE_REPLACED: &str = "cdc_source_replaced";
+/// Repairs the scheduled reconciliation started (a resync of a table), label `table`.
+pub(crate) const CDC_RECONCILE_REPAIRS: &str = "cdc_reconcile_repairs_total";
+/// 1 when a repair did not make the next reconciliation clean.
+pub(crate) const CDC_RECONCILE_REPAIR_FAILED: &str = "cdc_reconcile_repair_failed";
 /// 1 while a snapshot job (initial load or resync) runs.
 pub const CDC_SNAPSHOT_RUNNING: &str = "cdc_snapshot_running";
 /// Rows the open snapshot job has loaded (committed), label `table` (the OLTP table).
@@ -178,6 +187,13 @@ fn describe() {
         "Scheduled reconciliations by outcome (clean, differences, skipped: no comparable moment, error)."
     );
     describe_gauge!(CDC_SNAPSHOT_RUNNING, "1 while a snapshot job (initial load or resync) runs, else 0.");
+    describe_counter!(CDC_SOURCE_CHANGES, "Times the OLTP source was found replaced, by reason.");
+    describe_gauge!(
+        CDC_SOURCE_REPLACED,
+        "1 while the checkpoint does not describe the OLTP source (re-basing or stopped)."
+    );
+    describe_counter!(CDC_RECONCILE_REPAIRS, "Resyncs the scheduled reconciliation started to repair a table.");
+    describe_gauge!(CDC_RECONCILE_REPAIR_FAILED, "1 when a repair did not make the next reconciliation clean.");
     describe_gauge!(CDC_SNAPSHOT_ROWS_DONE, "Rows the open snapshot job has loaded and committed, by OLTP table.");
     describe_gauge!(CDC_SNAPSHOT_ROWS_ESTIMATED, "Rows the open snapshot job reads in all, by OLTP table.");
     describe_counter!(WAREHOUSE_INFERRED, "Inferred dimension members created for facts that arrived first, by dim.");

@@ -145,7 +145,8 @@ async fn roles_have_least_privilege() {
     reader.query("select * from marts.t", &[]).await.expect("reader reads marts");
 
     // Nothing but the capture functions writes cdc_orders: only the daemon holds a privilege on
-    // it (select, delete), and the capture functions are the only SECURITY DEFINER ones.
+    // it (select, delete), and the only other SECURITY DEFINER function reads the source's
+    // identity (`cdc_source_state`, which writes nothing).
     let grants: Vec<(String, String)> = owner
         .query(
             "select grantee::text, privilege_type::text from information_schema.role_table_grants
@@ -170,5 +171,9 @@ async fn roles_have_least_privilege() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(definers, ["cdc_capture_delete", "cdc_capture_insert", "cdc_capture_update"]);
+    assert_eq!(definers, ["cdc_capture_delete", "cdc_capture_insert", "cdc_capture_update", "cdc_source_state"]);
+    let cdc = connect_url(&t.url_as(Db::Oltp, "brewlytics_cdc")).await;
+    let row =
+        cdc.query_one("select timeline, last_id from cdc_source_state()", &[]).await.expect("the daemon reads it");
+    assert_eq!(row.get::<_, i32>(0), 1);
 }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     error::{CdcError, ErrorKind},
     ops::{monitor, retention},
+    rebase,
     reconcile::schedule,
     session::{connect, target},
     snapshot_job::{self, JobKind, Lane, SnapshotReader},
@@ -122,17 +123,36 @@ async fn run_connected(
     let mut listener = Listener::start(&target(config, Db::Oltp)?).await?;
     let mut stream = Stream::new(config, olap, source, checkpoint_tx).await?;
     tracing::info!(applied_changes = stream.checkpoint().applied_changes, "cdc daemon active");
+    // Know the source before applying anything from the checkpoint's position.
+    if let Some(replaced) = stream.check_source().await? {
+        rebase::replaced(config, &mut stream, &replaced).await?;
+    }
     let mut last_retention = Instant::now() - RETENTION_EVERY;
     let mut last_jobs = Instant::now() - JOBS_EVERY;
     let mut cadence = Cadence::new(config.poll_min(), config.poll_interval());
     let mut found = true;
     loop {
         if last_jobs.elapsed() >= JOBS_EVERY {
-            run_jobs(config, &mut stream).await?;
+            run_jobs(config, &mut stream, shutdown).await?;
             last_jobs = Instant::now();
         }
-        found |= stream.drain(shutdown).await?;
+        metrics::gauge!(telemetry::CDC_SOURCE_REPLACED)
+            .set(f64::from(u8::from(stream.checkpoint().replaced.is_some())));
+        if stream.checkpoint().replaced.is_some() {
+            // Nothing is applied from the old position: a rebase job runs first (queued, or by an
+            // operator's `brewlytics resync` under CDC_ON_SOURCE_CHANGE=stop).
+            tokio::select! {
+                _ = shutdown.cancelled() => return Ok(()),
+                _ = tokio::time::sleep(JOBS_EVERY) => continue,
+            }
+        }
+        let drain = stream.drain(shutdown).await?;
+        found |= drain.applied;
         backoff.reset();
+        if let Some(replaced) = drain.replaced {
+            rebase::replaced(config, &mut stream, &replaced).await?;
+            continue;
+        }
         if last_retention.elapsed() >= RETENTION_EVERY {
             retention::prune(&pruner, stream.checkpoint(), config.cdc_retention).await?;
             last_retention = Instant::now();
@@ -148,10 +168,17 @@ async fn run_connected(
 
 /// Run the open snapshot job, or open the initial one when the warehouse never started
 /// (`CDC_SNAPSHOT=initial`). Streaming waits meanwhile; a resync first streams up to exactly the
-/// job's snapshot.
-async fn run_jobs(config: &Config, stream: &mut Stream<'_>) -> Result<(), CdcError> {
+/// job's snapshot, a rebase (the source was replaced) does not. The job's snapshot passes the
+/// standby gate before anything of it is written.
+async fn run_jobs(config: &Config, stream: &mut Stream<'_>, shutdown: &CancellationToken) -> Result<(), CdcError> {
     let olap = stream.olap();
     let job = match snapshot_job::open_job(olap).await? {
+        // On a replaced source only a rebase of every table makes the warehouse one cut again: an
+        // operator's resync (under CDC_ON_SOURCE_CHANGE=stop) of some tables runs as that.
+        Some(job) if job.kind != JobKind::Rebase && stream.checkpoint().replaced.is_some() => {
+            tracing::info!(job = job.id, "the source was replaced: the job runs as a rebase of every table");
+            snapshot_job::queue_rebase(olap).await?
+        }
         Some(job) => job,
         None if stream.checkpoint().never_set && config.cdc_snapshot == SnapshotMode::Initial => {
             snapshot_job::create_initial(olap).await?
@@ -159,16 +186,20 @@ async fn run_jobs(config: &Config, stream: &mut Stream<'_>) -> Result<(), CdcErr
         None => return Ok(()),
     };
     let reader = SnapshotReader::open(connect(config, Db::Oltp).await?).await?;
+    if !stream.gate().wait(stream.oltp(), reader.lsn, shutdown).await? {
+        return Ok(());
+    }
+    let rebase = job.kind == JobKind::Rebase || stream.checkpoint().replaced.is_some();
     let lane_olap = connect(config, Db::Olap).await?;
     let applier = Applier::prepare(&lane_olap).await?;
     let lane = Lane { reader: reader.join(connect(config, Db::Oltp).await?).await?, client: lane_olap, applier };
-    if job.origin.is_none() && job.kind == JobKind::Resync && !stream.checkpoint().never_set {
+    if job.origin.is_none() && job.kind == JobKind::Resync && !rebase && !stream.checkpoint().never_set {
         tracing::info!(job = job.id, "resync: streaming up to its snapshot first");
         stream.catch_up_to(&reader.snapshot).await?;
     }
     let chunk_rows = config.cdc_batch_rows;
     let (client, applier, checkpoint) = stream.parts();
-    let mut writer = snapshot_job::Writer { client, applier, checkpoint, chunk_rows };
+    let mut writer = snapshot_job::Writer { client, applier, checkpoint, chunk_rows, rebase };
     snapshot_job::run(job, &reader, &mut writer, Some(lane)).await?;
     reader.close().await;
     stream.publish();

@@ -7,6 +7,7 @@
 //! * [`reconcile`]: the warehouse against OLTP at the checkpoint, exactly (`brewlytics verify`),
 //!   and the daemon's scheduled reconciliation;
 //! * [`ops`]: status, the monitor's gauges, retention of applied changes.
+//! * `rebase`: what happens when the OLTP source was replaced (a promoted standby, a restore).
 //!
 //! `daemon` is the loop that ties them together: one active daemon (an advisory lock), a session
 //! per connection with capped backoff, the open snapshot job before streaming, retention now and
@@ -15,6 +16,7 @@
 mod daemon;
 mod error;
 pub mod ops;
+mod rebase;
 pub mod reconcile;
 mod session;
 pub mod snapshot_job;

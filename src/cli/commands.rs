@@ -87,6 +87,9 @@ pub(crate) async fn status(config: &Config, json: bool) -> anyhow::Result<()> {
     println!("oldest open txn:  {:.1} s", s.oldest_open_transaction_seconds);
     println!("dead letters:     {}", s.dead_letters);
     println!("checkpoint:       {} (updated {})", s.window_start, s.checkpoint_updated_at);
+    if let Some(why) = &s.source_replaced {
+        println!("SOURCE REPLACED:  {why}");
+    }
     if let Some(p) = &s.snapshot {
         match p.state.as_str() {
             "done" => {

@@ -3,7 +3,7 @@
 //! | role | OLTP | OLAP |
 //! |---|---|---|
 //! | `brewlytics_api` | writes the captured (business) tables | cannot connect |
-//! | `brewlytics_cdc` | reads the business tables and `cdc_orders`, deletes applied changes | writes every table (also later ones), not the migration history |
+//! | `brewlytics_cdc` | reads the business tables and `cdc_orders`, deletes applied changes (and marks what it pruned in `cdc_pruned`) | writes every table (also later ones), not the migration history |
 //! | `analytics_reader` | cannot connect | reads `public`, `marts` and the original's views (`brewlytics_v1`) |
 //! | `brewlytics_dbt` | cannot connect | reads `public`, owns `marts` |
 //!
@@ -184,6 +184,7 @@ fn oltp_grants() -> String {
            end loop;
          end $grants$;
          grant select, delete on cdc_orders to {cdc};
+         grant select, insert, update on cdc_pruned to {cdc};
          grant pg_read_all_stats to {cdc};"
     )
 }

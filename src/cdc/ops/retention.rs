@@ -1,5 +1,8 @@
 //! Retention: applied `cdc_orders` rows older than `CDC_RETENTION` are deleted in small chunks.
 //! A row is applied for sure when its transaction is visible in the checkpoint's window start.
+//! Each chunk also raises the durable mark of what was pruned (`cdc_pruned`, in OLTP, in the same
+//! statement): a warehouse restored to a checkpoint that has not seen those transactions needs
+//! changes that are gone, and the daemon says so (`crate::cdc::stream::identity`).
 
 use std::time::{Duration, Instant};
 
@@ -19,20 +22,30 @@ pub async fn prune(client: &Client, checkpoint: &Checkpoint, retention: Duration
     let started = Instant::now();
     let mut total = 0;
     loop {
-        let n = client
-            .execute(
+        let n: i64 = client
+            .query_one(
                 // Walks the primary key (txid, id) from its start, oldest transactions first, and
                 // deletes by ctid: no index on changed_at (or on id alone) is needed.
-                "delete from cdc_orders where ctid = any (array(
-                     select ctid from (select ctid, txid, changed_at from cdc_orders order by txid, id limit $3) oldest
-                     where changed_at < now() - make_interval(secs => $2)
-                       and pg_visible_in_snapshot(txid, $1::text::pg_snapshot)))",
+                "with gone as (
+                     delete from cdc_orders where ctid = any (array(
+                         select ctid from (select ctid, txid, changed_at from cdc_orders order by txid, id limit $3) oldest
+                         where changed_at < now() - make_interval(secs => $2)
+                           and pg_visible_in_snapshot(txid, $1::text::pg_snapshot)))
+                     returning txid),
+                 marked as (
+                     insert into cdc_pruned (max_txid, horizon)
+                     select max(txid), $1::text::pg_snapshot from gone having count(*) > 0
+                     on conflict (singleton) do update
+                         set max_txid = greatest(cdc_pruned.max_txid, excluded.max_txid), horizon = excluded.horizon,
+                             pruned_at = now())
+                 select count(*) from gone",
                 &[&horizon, &retention.as_secs_f64(), &CHUNK],
             )
             .await
-            .map_err(|e| CdcError::db("pruning cdc_orders", e))?;
-        total += n;
-        if (n as i64) < CHUNK || started.elapsed() > TIME_BUDGET {
+            .map_err(|e| CdcError::db("pruning cdc_orders", e))?
+            .get(0);
+        total += n as u64;
+        if n < CHUNK || started.elapsed() > TIME_BUDGET {
             break;
         }
     }

@@ -29,8 +29,11 @@ pub struct Status {
     /// The database roles the running components connect as, by component (`api`, `cdc`, …):
     /// found by their `application_name` (`brewlytics-<component>`) in both databases.
     pub roles: BTreeMap<String, Vec<String>>,
-    /// The open snapshot job (initial load or resync), or else the last one.
+    /// The open snapshot job (initial load, resync or rebase), or else the last one.
     pub snapshot: Option<JobProgress>,
+    /// Why the OLTP source is not the one the checkpoint describes (a promoted standby, a
+    /// restore): the daemon re-bases on it, or waits for an operator. Null otherwise.
+    pub source_replaced: Option<String>,
 }
 
 /// Gather the status.
@@ -73,6 +76,7 @@ pub async fn status(oltp: &Client, olap: &Client) -> Result<Status, CdcError> {
         window_start: cp.window_start.to_string(),
         checkpoint_updated_at: row.get::<_, Option<String>>(1).unwrap_or_default(),
         snapshot: snapshot_job::progress(olap).await?,
+        source_replaced: cp.replaced,
     })
 }
 

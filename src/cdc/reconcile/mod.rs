@@ -18,13 +18,15 @@
 //! Writers never have to stop and the daemon need not run: a stopped daemon is compared at its
 //! last checkpoint. It cannot compare *now* while a snapshot job (initial load, resync) is open or
 //! the checkpoint stays inside an open window past the deadline, or when more than `max_pending`
-//! changes wait (the undo would be too costly). Rows loaded by a snapshot job hold the state of
+//! changes wait (the undo would be too costly), nor while the OLTP source is not the one the
+//! checkpoint describes (`crate::cdc::rebase`). Rows loaded by a snapshot job hold the state of
 //! its snapshot, which the checkpoint then starts from, so they compare like streamed ones; but
 //! a job resumed after a kill read its later tables from a newer snapshot (its `latest`), so
 //! until the checkpoint covers that one the warehouse is not one cut, and it cannot compare.
 
 mod checks;
 mod compare;
+mod repair;
 pub(super) mod schedule;
 
 use std::time::{Duration, Instant};
@@ -62,8 +64,11 @@ impl Default for ReconcileOptions {
 }
 
 /// Why the two sides cannot be compared now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotNow {
+    /// The OLTP source is not the one the checkpoint describes (`why`); the daemon re-bases on it
+    /// or, with `CDC_ON_SOURCE_CHANGE=stop`, waits for an operator.
+    SourceReplaced { why: String },
     /// The checkpoint stayed inside a partly applied window.
     OpenWindow,
     /// A snapshot job (initial load or resync) is loading tables.
@@ -77,6 +82,11 @@ pub enum NotNow {
 impl std::fmt::Display for NotNow {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            NotNow::SourceReplaced { why } => write!(
+                f,
+                "the OLTP source was replaced ({why}); the warehouse is re-based on the new source, or waits for \
+                 `brewlytics resync` under CDC_ON_SOURCE_CHANGE=stop"
+            ),
             NotNow::OpenWindow => {
                 f.write_str("the daemon is in the middle of a large window (a backlog being applied)")
             }
@@ -111,6 +121,8 @@ pub async fn reconcile(oltp: &mut Client, olap: &mut Client, opts: &ReconcileOpt
     loop {
         match attempt(oltp, olap, opts).await? {
             Ok(outcome) => return Ok(outcome),
+            // Waiting does not help: the daemon re-bases first (or an operator must act).
+            Err(reason @ NotNow::SourceReplaced { .. }) => return Ok(Outcome::CannotCompare(reason)),
             Err(reason) if Instant::now() >= deadline => return Ok(Outcome::CannotCompare(reason)),
             Err(_) => tokio::time::sleep(RETRY).await,
         }
@@ -136,7 +148,7 @@ async fn attempt(
     let row = tx
         .query_one(
             "select o.window_start, o.window_end is not null,
-                    exists (select from cdc_snapshot where state <> 'done'), j.job_id, j.latest
+                    exists (select from cdc_snapshot where state <> 'done'), j.job_id, j.latest, o.source_replaced
              from cdc_offset o
              left join lateral (select job_id, latest from cdc_snapshot where state = 'done'
                                 order by job_id desc limit 1) j on true
@@ -145,6 +157,9 @@ async fn attempt(
         )
         .await
         .map_err(db("reading the checkpoint"))?;
+    if let Some(why) = row.get::<_, Option<String>>(5) {
+        return Ok(Err(NotNow::SourceReplaced { why }));
+    }
     if row.get::<_, bool>(2) {
         return Ok(Err(NotNow::SnapshotJob));
     }

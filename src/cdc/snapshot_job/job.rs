@@ -18,6 +18,8 @@ use crate::{
 pub(in crate::cdc) enum JobKind {
     Initial,
     Resync,
+    /// Every table from a new source: the old position means nothing there (`crate::cdc::rebase`).
+    Rebase,
 }
 
 impl JobKind {
@@ -25,7 +27,12 @@ impl JobKind {
         match self {
             JobKind::Initial => "initial",
             JobKind::Resync => "resync",
+            JobKind::Rebase => "rebase",
         }
+    }
+
+    fn parse(text: &str) -> Self {
+        [JobKind::Initial, JobKind::Rebase].into_iter().find(|k| k.as_str() == text).unwrap_or(JobKind::Resync)
     }
 }
 
@@ -50,7 +57,7 @@ pub(in crate::cdc) async fn open_job(olap: &Client) -> Result<Option<Job>, CdcEr
         .await
         .map_err(db("loading the snapshot job"))?;
     let Some(row) = row else { return Ok(None) };
-    let kind = if row.get::<_, &str>(1) == "initial" { JobKind::Initial } else { JobKind::Resync };
+    let kind = JobKind::parse(row.get(1));
     let names: Vec<String> = row.get(2);
     let targets = names.iter().filter_map(|n| StarTable::from_name(n)).collect();
     let origin = row
@@ -75,6 +82,35 @@ pub(in crate::cdc) async fn create_initial(olap: &Client) -> Result<Job, CdcErro
 #[derive(Debug, thiserror::Error)]
 #[error("the job row vanished")]
 struct NoJob;
+
+/// Queue a rebase of every table (the source was replaced), and return it. An open job starts
+/// over as that rebase: what it loaded came from the old source.
+pub(in crate::cdc) async fn queue_rebase(olap: &Client) -> Result<Job, CdcError> {
+    let names: Vec<&str> = StarTable::all().into_iter().map(StarTable::name).collect();
+    olap.batch_execute("begin").await.map_err(db("queueing a rebase"))?;
+    let queued = async {
+        let open = olap
+            .query(
+                "update cdc_snapshot set kind = 'rebase', targets = $1, state = 'requested', origin = null, latest = null,
+                        started_at = null
+                 where state <> 'done' returning job_id",
+                &[&names],
+            )
+            .await?;
+        match open.first() {
+            Some(job) => {
+                olap.execute("delete from cdc_snapshot_table where job_id = $1", &[&job.get::<_, i64>(0)]).await?
+            }
+            None => olap.execute("insert into cdc_snapshot (kind, targets) values ('rebase', $1)", &[&names]).await?,
+        };
+        olap.batch_execute("commit").await
+    };
+    if let Err(e) = queued.await {
+        let _ = olap.batch_execute("rollback").await;
+        return Err(CdcError::db("queueing a rebase", e));
+    }
+    open_job(olap).await?.ok_or_else(|| CdcError::internal("opening the rebase", NoJob))
+}
 
 /// What `brewlytics resync` asked for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -30,7 +30,7 @@ mod load;
 mod read;
 mod run;
 
-pub(super) use job::{create_initial, open_job, JobKind};
+pub(super) use job::{create_initial, open_job, queue_rebase, JobKind};
 pub use job::{progress, request_resync, JobProgress, ResyncRequest, TableProgress};
 pub(super) use read::SnapshotReader;
 pub(super) use run::{run, Lane, Writer};

@@ -13,7 +13,10 @@ use tokio_postgres::{
 };
 
 use crate::{
-    cdc::{error::CdcError, stream::PgSnapshot},
+    cdc::{
+        error::CdcError,
+        stream::{gate::Lsn, identity::SourceMark, PgSnapshot},
+    },
     tables::{self, Read, Source},
 };
 
@@ -30,6 +33,10 @@ pub(in crate::cdc) struct SnapshotReader {
     client: Client,
     /// The snapshot every read sees.
     pub snapshot: PgSnapshot,
+    /// The WAL insert position read with it (what the standby gate waits for).
+    pub lsn: Lsn,
+    /// The source it reads.
+    pub mark: SourceMark,
     /// Its id for `SET TRANSACTION SNAPSHOT` (valid while this transaction is open).
     exported: String,
 }
@@ -39,10 +46,19 @@ impl SnapshotReader {
     pub(in crate::cdc) async fn open(client: Client) -> Result<Self, CdcError> {
         let err = |e| CdcError::db("opening the snapshot transaction", e);
         client.batch_execute("begin isolation level repeatable read read only").await.map_err(err)?;
-        let row = client.query_one("select pg_current_snapshot()::text, pg_export_snapshot()", &[]).await;
+        let row = client
+            .query_one(
+                "select pg_current_snapshot()::text, pg_export_snapshot(), pg_current_wal_insert_lsn()::text,
+                        s.system_identifier, s.timeline
+                 from cdc_source_state() s",
+                &[],
+            )
+            .await;
         let row = row.map_err(err)?;
         let snapshot = row.get::<_, String>(0).parse().map_err(|e| CdcError::internal("parsing a snapshot", e))?;
-        Ok(SnapshotReader { client, snapshot, exported: row.get(1) })
+        let lsn = row.get::<_, String>(2).parse().map_err(|e| CdcError::internal("parsing a WAL position", e))?;
+        let mark = SourceMark { system: row.get(3), timeline: row.get(4), max_id: 0, lsn: Some(lsn) };
+        Ok(SnapshotReader { client, snapshot, lsn, mark, exported: row.get(1) })
     }
 
     /// A second reader on `client` that sees exactly what `self` sees (`SET TRANSACTION SNAPSHOT`).
@@ -53,7 +69,13 @@ impl SnapshotReader {
             self.exported.replace('\'', "")
         );
         client.batch_execute(&sql).await.map_err(err)?;
-        Ok(SnapshotReader { client, snapshot: self.snapshot.clone(), exported: self.exported.clone() })
+        Ok(SnapshotReader {
+            client,
+            snapshot: self.snapshot.clone(),
+            lsn: self.lsn,
+            mark: self.mark.clone(),
+            exported: self.exported.clone(),
+        })
     }
 
     /// Rows of `source` in the snapshot (exact, for progress).

@@ -29,6 +29,9 @@ pub(in crate::cdc) struct Writer<'a> {
     pub applier: &'a Applier,
     pub checkpoint: &'a mut Checkpoint,
     pub chunk_rows: i64,
+    /// The source was replaced: the first step moves the checkpoint to the job's snapshot, which
+    /// the daemon did not stream up to.
+    pub rebase: bool,
 }
 
 /// A second reader on the job's snapshot and a second warehouse connection: the chunked sources
@@ -122,11 +125,17 @@ async fn first_step(mut job: Job, reader: &SnapshotReader, w: &mut Writer<'_>) -
         metrics::gauge!(telemetry::CDC_SNAPSHOT_ROWS_DONE, "table" => source.name).set(total as f64);
         load::log_table(&job, source.name, rows, started);
     }
-    if job.kind == JobKind::Resync {
-        // The caller streamed exactly up to the origin: the checkpoint is that snapshot now.
-        let next = w.checkpoint.at(&origin);
+    if job.kind != JobKind::Initial || w.rebase {
+        // A resync streamed exactly up to the origin; a rebase starts over there: the checkpoint
+        // is that snapshot of this source now.
+        let next = w.checkpoint.at(&origin, reader.mark.clone());
         checkpoint::save(&tx, w.checkpoint, &next).await?;
         *w.checkpoint = next;
+    } else {
+        // The initial load: streaming starts at the origin once the job is done; the source it
+        // read is known from now on (a failover in between is seen at the next connect).
+        checkpoint::save_mark(&tx, &reader.mark).await?;
+        w.checkpoint.source = reader.mark.clone();
     }
     tx.commit().await.map_err(|e| CdcError::db("committing the first snapshot step", e))?;
     job.origin = Some(origin);
@@ -146,9 +155,9 @@ async fn finish(job: &Job, w: &mut Writer<'_>) -> Result<(), CdcError> {
         }
     }
     job::finish(&tx, job).await?;
-    if job.kind == JobKind::Initial {
+    if job.kind == JobKind::Initial && w.checkpoint.never_set {
         let origin = job.origin.as_ref().expect("a finished job has its origin");
-        let next = w.checkpoint.at(origin);
+        let next = w.checkpoint.at(origin, w.checkpoint.source.clone());
         checkpoint::save(&tx, w.checkpoint, &next).await?;
         *w.checkpoint = next;
     }

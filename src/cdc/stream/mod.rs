@@ -9,9 +9,14 @@
 //! * Each page is one unit of the apply step (`crate::apply`), committed with the move of the
 //!   [`checkpoint`] in the same warehouse transaction: a kill at any instant loses nothing and
 //!   applies nothing twice.
+//! * [`identity`]: the checkpoint knows which source it describes; a poll that finds another
+//!   timeline or transaction ids behind it stops the stream ([`Drain::replaced`]).
+//! * [`gate`]: with `CDC_SYNC_STANDBYS`, a new window waits until those standbys replayed it.
 //! * [`lock`] keeps one daemon active; [`listen`] wakes it up.
 
 pub mod checkpoint;
+pub(crate) mod gate;
+pub(crate) mod identity;
 pub(super) mod listen;
 pub(super) mod lock;
 pub(super) mod source;
@@ -31,7 +36,9 @@ use crate::{
     config::Config,
     telemetry,
 };
-use checkpoint::Checkpoint;
+use checkpoint::{Batch, Checkpoint};
+use gate::{Gate, Lsn};
+use identity::{Observed, Replaced, SourceMark, Verdict};
 use source::{Page, Source};
 pub(crate) use window::PgSnapshot;
 use window::Window;
@@ -40,6 +47,16 @@ use window::Window;
 enum Step {
     Applied,
     Idle,
+    /// The source is not the checkpoint's any more: nothing was applied.
+    Replaced(Replaced),
+}
+
+/// What a drain did.
+#[derive(Debug, Default)]
+pub(super) struct Drain {
+    pub applied: bool,
+    /// It stopped because the source was replaced.
+    pub replaced: Option<Replaced>,
 }
 
 /// The stream on its connections: the warehouse's (which also holds the apply lock) and OLTP's.
@@ -47,6 +64,7 @@ pub(super) struct Stream<'a> {
     olap: Client,
     applier: Applier,
     source: Source,
+    gate: Gate,
     checkpoint: Checkpoint,
     checkpoint_tx: &'a watch::Sender<Option<Checkpoint>>,
     max_rows: i64,
@@ -69,6 +87,7 @@ impl<'a> Stream<'a> {
             olap,
             applier,
             source,
+            gate: Gate::new(&config.cdc_sync_standbys),
             checkpoint,
             checkpoint_tx,
             max_rows: config.cdc_batch_rows,
@@ -98,42 +117,122 @@ impl<'a> Stream<'a> {
         self.checkpoint_tx.send_replace(Some(self.checkpoint.clone()));
     }
 
-    /// Apply batches until nothing is left, stopping early (between batches) on shutdown.
-    /// Returns whether any change was applied.
-    pub(super) async fn drain(&mut self, shutdown: &CancellationToken) -> Result<bool, CdcError> {
-        let mut applied = false;
-        while !shutdown.is_cancelled() {
-            match self.step(None).await? {
-                Step::Applied => applied = true,
-                Step::Idle => break,
-            }
-        }
-        Ok(applied)
+    /// The standby gate (the snapshot jobs wait on it too).
+    pub(super) fn gate(&self) -> &Gate {
+        &self.gate
     }
 
-    /// Apply batches up to exactly `target` (a snapshot taken after the checkpoint's): afterwards
-    /// the warehouse holds every change `target` sees and no other.
+    /// The OLTP connection of the reader.
+    pub(super) fn oltp(&self) -> &Client {
+        self.source.client()
+    }
+
+    /// Compare everything the daemon checks of the source with the checkpoint (at every connect,
+    /// and when a poll finds another timeline or transaction ids behind). A checkpoint that
+    /// recorded no identity yet takes the source's; one that was never set has no position to
+    /// check. A new timeline that holds everything applied is taken on.
+    pub(super) async fn check_source(&mut self) -> Result<Option<Replaced>, CdcError> {
+        let seen = self.source.observe().await?;
+        let cp = &mut self.checkpoint;
+        if cp.source.system.is_none() && cp.source.timeline.is_none() {
+            cp.source = SourceMark { system: seen.system.clone(), timeline: seen.timeline, ..cp.source.clone() };
+        }
+        let verdict = if cp.never_set {
+            let identity_only = Observed { system: seen.system, timeline: seen.timeline, ..Observed::default() };
+            identity::check(&cp.window_start, None, &cp.source, &identity_only)
+        } else {
+            identity::check(&cp.window_start, cp.window_end.as_ref(), &cp.source, &seen)
+        };
+        match verdict {
+            Verdict::Same => Ok(None),
+            Verdict::Replaced(why) => Ok(Some(why)),
+            Verdict::Promoted { from, to, forked_at, applied } => {
+                tracing::warn!(
+                    from,
+                    to,
+                    forked_at = %forked_at,
+                    applied = %applied,
+                    "OLTP timeline {from} → {to} (promoted standby): it forked at {forked_at}, after every change \
+                     the warehouse applied (up to {applied}); streaming on"
+                );
+                metrics::counter!(telemetry::CDC_SOURCE_CHANGES, "reason" => "promoted").increment(1);
+                cp.source.timeline = Some(to);
+                checkpoint::save_mark(&self.olap, &cp.source).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Record, in memory, that the source was replaced (the caller records it in `cdc_offset`).
+    pub(super) fn set_replaced(&mut self, why: String) {
+        self.checkpoint.replaced = Some(why);
+    }
+
+    /// Apply batches until nothing is left, stopping early (between batches) on shutdown or when
+    /// the source turns out to be replaced.
+    pub(super) async fn drain(&mut self, shutdown: &CancellationToken) -> Result<Drain, CdcError> {
+        let mut drain = Drain::default();
+        while !shutdown.is_cancelled() {
+            match self.step(None, shutdown).await? {
+                Step::Applied => drain.applied = true,
+                Step::Idle => break,
+                Step::Replaced(r) => {
+                    drain.replaced = Some(r);
+                    break;
+                }
+            }
+        }
+        Ok(drain)
+    }
+
+    /// Apply batches up to exactly `target` (a snapshot taken after the checkpoint's, the standby
+    /// gate passed): afterwards the warehouse holds every change `target` sees and no other.
     pub(super) async fn catch_up_to(&mut self, target: &PgSnapshot) -> Result<(), CdcError> {
-        while let Step::Applied = self.step(Some(target)).await? {}
+        let never = CancellationToken::new();
+        while let Step::Applied = self.step(Some(target), &never).await? {}
         Ok(())
     }
 
-    /// Apply one batch: of the open window, else of a new one ending at `target` (default: now).
-    async fn step(&mut self, target: Option<&PgSnapshot>) -> Result<Step, CdcError> {
-        let started = Instant::now();
-        let (window, resuming) = match self.checkpoint.open_window() {
-            Some(w) => (w, true),
-            None => {
-                let cur = match target {
-                    Some(t) => t.clone(),
-                    None => self.source.snapshot().await?,
-                };
-                let w = Window { prev: self.checkpoint.window_start.clone(), cur };
-                if w.is_empty() {
-                    return Ok(Step::Idle);
+    /// The next window, ending at `target` or (polled) now, with the WAL position read with a
+    /// polled snapshot: `Err(step)` when there is nothing to apply, the source was replaced, or
+    /// shutdown came while the window waited for the standbys.
+    async fn new_window(
+        &mut self,
+        target: Option<&PgSnapshot>,
+        shutdown: &CancellationToken,
+    ) -> Result<Result<(Window, Option<Lsn>), Step>, CdcError> {
+        let Some(target) = target else {
+            let poll = self.source.poll().await?;
+            let cp = &self.checkpoint;
+            let seen = Observed {
+                timeline: Some(poll.timeline),
+                snapshot: Some(poll.snapshot.clone()),
+                ..Observed::default()
+            };
+            if identity::check(&cp.window_start, None, &cp.source, &seen) != Verdict::Same {
+                if let Some(replaced) = self.check_source().await? {
+                    return Ok(Err(Step::Replaced(replaced)));
                 }
-                (w, false)
             }
+            let w = Window { prev: self.checkpoint.window_start.clone(), cur: poll.snapshot };
+            if w.is_empty() || !self.gate.wait(self.source.client(), poll.lsn, shutdown).await? {
+                return Ok(Err(Step::Idle));
+            }
+            return Ok(Ok((w, Some(poll.lsn))));
+        };
+        let w = Window { prev: self.checkpoint.window_start.clone(), cur: target.clone() };
+        Ok(if w.is_empty() { Err(Step::Idle) } else { Ok((w, None)) })
+    }
+
+    /// Apply one batch: of the open window, else of a new one ending at `target` (default: now).
+    async fn step(&mut self, target: Option<&PgSnapshot>, shutdown: &CancellationToken) -> Result<Step, CdcError> {
+        let started = Instant::now();
+        let (window, lsn, resuming) = match self.checkpoint.open_window() {
+            Some(w) => (w, None, true),
+            None => match self.new_window(target, shutdown).await? {
+                Ok((w, lsn)) => (w, lsn, false),
+                Err(step) => return Ok(step),
+            },
         };
         // A prefetched page is always of the open window at the current checkpoint (see below).
         let page = match self.prefetched.take() {
@@ -145,8 +244,14 @@ impl<'a> Stream<'a> {
             return Ok(Step::Idle);
         }
         telemetry::observe_phase("read", started.elapsed());
-        let last = page.rows.last().map(ChangeRow::position);
-        let next = self.checkpoint.advanced(&window, last, page.complete, page.rows.len() as i64);
+        let batch = Batch {
+            last: page.rows.last().map(ChangeRow::position),
+            complete: page.complete,
+            applied: page.rows.len() as i64,
+            max_id: page.rows.iter().map(|r| r.id).max(),
+            lsn,
+        };
+        let next = self.checkpoint.advanced(&window, &batch);
         // While the batch commits, read the page after it when the window is still open: the
         // changes of a window are committed and immutable, so that page is exactly what the next
         // step would read. It is kept only if the batch commits.

@@ -9,9 +9,29 @@ use std::pin::pin;
 use futures_util::TryStreamExt;
 use tokio_postgres::{types::ToSql, Client, Statement};
 
-use super::window::{PgSnapshot, Window};
+use super::{
+    gate::Lsn,
+    identity::{self, Observed, Pruned},
+    window::{PgSnapshot, Window},
+};
 use crate::cdc::error::CdcError;
 use crate::change::{ChangeRow, Op, Position};
+
+/// One poll of the source.
+#[derive(Debug, Clone)]
+pub(crate) struct Poll {
+    pub snapshot: PgSnapshot,
+    /// The WAL insert position when the snapshot was taken: every transaction it sees committed
+    /// before it.
+    pub lsn: Lsn,
+    pub timeline: i32,
+}
+
+/// The snapshot, then the WAL insert position (after it: every commit the snapshot sees is
+/// before it), and the timeline of that position.
+const POLL_SQL: &str = "
+    select pg_current_snapshot()::text, pg_current_wal_insert_lsn()::text,
+           ('x' || substr(pg_walfile_name(pg_current_wal_insert_lsn()), 1, 8))::bit(32)::int4";
 
 /// The next changes of a window.
 #[derive(Debug, Default)]
@@ -62,14 +82,47 @@ impl Source {
         Ok(Source { client, page })
     }
 
-    /// The current snapshot. A plain `select` assigns no transaction id.
-    pub(crate) async fn snapshot(&self) -> Result<PgSnapshot, CdcError> {
+    /// The OLTP connection.
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The current snapshot, the WAL insert position read with it and the timeline. A plain
+    /// `select` assigns no transaction id.
+    pub(crate) async fn poll(&self) -> Result<Poll, CdcError> {
+        let row = self.client.query_one(POLL_SQL, &[]).await.map_err(|e| CdcError::db("taking a snapshot", e))?;
+        let snapshot = row.get::<_, String>(0).parse().map_err(|e| CdcError::internal("parsing a snapshot", e))?;
+        let lsn = row.get::<_, String>(1).parse().map_err(|e| CdcError::internal("parsing a WAL position", e))?;
+        Ok(Poll { snapshot, lsn, timeline: row.get(2) })
+    }
+
+    /// Everything the daemon checks of the source (see [`super::identity`]), with a current snapshot.
+    pub(crate) async fn observe(&self) -> Result<Observed, CdcError> {
         let row = self
             .client
-            .query_one("select pg_current_snapshot()::text", &[])
+            .query_one(
+                "select system_identifier, timeline, last_id, pruned_txid::text::int8, pg_current_snapshot()::text,
+                        pruned_horizon::text, timeline_history
+                 from cdc_source_state()",
+                &[],
+            )
             .await
-            .map_err(|e| CdcError::db("taking a snapshot", e))?;
-        row.get::<_, String>(0).parse().map_err(|e| CdcError::internal("parsing a snapshot", e))
+            .map_err(|e| CdcError::db("reading the source's identity", e))?;
+        let snapshot = row.get::<_, String>(4).parse().map_err(|e| CdcError::internal("parsing a snapshot", e))?;
+        Ok(Observed {
+            system: row.get(0),
+            timeline: row.get(1),
+            last_id: row.get(2),
+            pruned: match (row.get::<_, Option<i64>>(3), row.get::<_, Option<String>>(5)) {
+                (Some(max_txid), Some(horizon)) => Some(Pruned {
+                    max_txid: max_txid as u64,
+                    horizon: horizon.parse().map_err(|e| CdcError::internal("parsing the pruned horizon", e))?,
+                }),
+                _ => None,
+            },
+            snapshot: Some(snapshot),
+            history: row.get::<_, Option<String>>(6).as_deref().and_then(identity::parse_history),
+        })
     }
 
     /// The changes of `window` after `after`, at most `max_rows` rows and about `max_bytes` bytes.
