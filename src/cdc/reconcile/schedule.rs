@@ -4,6 +4,8 @@
 //! Bounded cost: per-day aggregates (never row by row) for the last [`RECONCILE_DAYS`] UTC days,
 //! plus the totals over all time, which catch a difference on any older day too (one aggregate
 //! scan per table on each side).
+//!
+//! What two runs in a row find is repaired ([`super::repair`]) unless `CDC_RECONCILE_REPAIR=off`.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -11,7 +13,7 @@ use tokio::sync::watch;
 use tokio_postgres::Client;
 use tokio_util::sync::CancellationToken;
 
-use super::{reconcile, Outcome, ReconcileOptions, Scope};
+use super::{reconcile, repair::Repairer, Outcome, ReconcileOptions, Scope};
 use crate::{
     cdc::stream::checkpoint::Checkpoint,
     config::{Config, Db},
@@ -40,6 +42,7 @@ pub(in crate::cdc) async fn run(
         wait: every.min(Duration::from_secs(30)),
         ..ReconcileOptions::default()
     };
+    let mut repairer = Repairer::new(config.cdc_reconcile_repair.is_on());
     let mut conns: Option<(Client, Client)> = None;
     let mut next = FIRST_RUN_AFTER;
     loop {
@@ -62,7 +65,7 @@ pub(in crate::cdc) async fn run(
             }
         }
         let Some((oltp, olap)) = conns.as_mut() else { continue };
-        if !run_once(oltp, olap, &options).await {
+        if !run_once(oltp, olap, &options, &mut repairer).await {
             conns = None;
         }
     }
@@ -73,7 +76,7 @@ async fn connect(config: &Config) -> Result<(Client, Client), db::DbError> {
 }
 
 /// One reconciliation and its metrics; false when the connections failed.
-async fn run_once(oltp: &mut Client, olap: &mut Client, options: &ReconcileOptions) -> bool {
+async fn run_once(oltp: &mut Client, olap: &mut Client, options: &ReconcileOptions, repairer: &mut Repairer) -> bool {
     let started = Instant::now();
     let outcome = match reconcile(oltp, olap, options).await {
         Ok(outcome) => outcome,
@@ -99,6 +102,10 @@ async fn run_once(oltp: &mut Client, olap: &mut Client, options: &ReconcileOptio
                     tracing::warn!(check = d.check, key = %d.key, "reconciliation difference");
                 }
                 tracing::warn!(differences = n, checkpoint = %checkpoint, "warehouse differs from OLTP");
+            }
+            if let Err(error) = repairer.after_run(olap, &report).await {
+                tracing::warn!(error = %Chain(&error), "reconciliation could not queue a repair");
+                return false;
             }
         }
         Outcome::CannotCompare(reason) => {
