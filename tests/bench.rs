@@ -39,7 +39,17 @@ async fn every_scenario_runs_at_a_tiny_scale() {
     let names: Vec<_> = report.scenarios.iter().map(|s| s.scenario).collect();
     assert_eq!(
         names,
-        ["drain", "freshness", "small batch", "freshness (app events)", "longtx", "api", "snapshot", "capture"]
+        [
+            "drain",
+            "freshness",
+            "small batch",
+            "freshness (app events)",
+            "standby gate",
+            "longtx",
+            "api",
+            "snapshot",
+            "capture"
+        ]
     );
     for s in &report.scenarios {
         // The api figure counts only levels whose p99 stayed under 50 ms, which a machine busy
@@ -53,7 +63,9 @@ async fn every_scenario_runs_at_a_tiny_scale() {
     assert!(figure(drain, "daemon peak RSS") > 0.0, "VmHWM of the daemon process is read");
     assert!(drain.goals.iter().filter(|g| g.goal.contains("verify")).all(|g| g.met), "{:?}", drain.goals);
     assert!(figure(&report.scenarios[2], "write per batch") > 0.0, "the daemon's phases were scraped");
-    for s in [&report.scenarios[1], &report.scenarios[3], &report.scenarios[4]] {
+    let gate = &report.scenarios[4];
+    assert!(figure(gate, "standby wait per window") > 0.0, "the gated daemon waited for the standby");
+    for s in [&report.scenarios[1], &report.scenarios[3], &report.scenarios[5]] {
         let (p50, p95, p99) =
             (figure(s, "commit->applied p50"), figure(s, "commit->applied p95"), figure(s, "commit->applied p99"));
         assert!(0.0 < p50 && p50 <= p95 && p95 <= p99, "{}: {p50} {p95} {p99}", s.scenario);
@@ -61,16 +73,16 @@ async fn every_scenario_runs_at_a_tiny_scale() {
     }
     let events = &report.scenarios[3];
     assert!(figure(events, "app events/s achieved") > 0.0 && figure(events, "app event rows sampled") > 0.0);
-    let steps = report.scenarios[5].details["steps"].as_array().unwrap();
+    let steps = report.scenarios[6].details["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 2, "one step per concurrency level");
     assert!(steps.iter().all(|s| s["orders_per_s"].as_f64().unwrap() > 0.0), "{steps:?}");
-    let snapshot = &report.scenarios[6];
+    let snapshot = &report.scenarios[7];
     assert!(figure(snapshot, "source rows/s") > 0.0 && figure(snapshot, "daemon peak RSS") > 0.0);
     assert!(snapshot.goals.iter().filter(|g| g.goal.contains("verify")).all(|g| g.met), "{:?}", snapshot.goals);
-    let capture = &report.scenarios[7];
+    let capture = &report.scenarios[8];
     assert!(figure(capture, "order tps") > 0.0 && figure(capture, "order tps, ours + app events") > 0.0);
     let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(written["scenarios"].as_array().map(Vec::len), Some(8));
+    assert_eq!(written["scenarios"].as_array().map(Vec::len), Some(9));
 }
 
 /// The daemon's drain levers keep exactly-once: pages of 7 rows (so most windows span pages and

@@ -14,8 +14,8 @@ use brewlytics::{
 use tokio_postgres::Client;
 
 use crate::support::{
-    load::Writers, process::DaemonProcess, scalar, shop, verify_report, wait_caught_up, wait_for, InProcessDaemon,
-    TestDb,
+    load::Writers, metric, process::DaemonProcess, scalar, shop, verify_report, wait_caught_up, wait_for,
+    InProcessDaemon, TestDb,
 };
 
 async fn shop_db() -> TestDb {
@@ -35,12 +35,6 @@ fn verify_cli(t: &TestDb, args: &[&str]) -> (i32, String) {
         .expect("run brewlytics verify");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     (out.status.code().unwrap_or(-1), format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
-}
-
-/// One metric of a `/metrics` text, if present.
-async fn metric(http: &reqwest::Client, url: &str, name: &str) -> Option<f64> {
-    let text = http.get(url).send().await.ok()?.text().await.ok()?;
-    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
 /// One exact comparison; returns how many later changes it had to undo. Panics on a difference.

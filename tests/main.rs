@@ -9,6 +9,7 @@ mod cdc_faults;
 mod cdc_semantics;
 mod cdc_verify;
 mod cli;
+mod failover;
 mod funnel;
 mod newcomer;
 mod original;

@@ -92,6 +92,10 @@ pub struct ServerTls {
 pub const DEFAULT_HBA: &[&str] =
     &["local all all trust", "host all postgres 127.0.0.1/32 trust", "host all all 127.0.0.1/32 scram-sha-256"];
 
+/// The `pg_hba.conf` line that lets the superuser stream WAL on loopback (a standby of
+/// [`PrivateCluster::start_standby`]).
+pub const REPLICATION_HBA: &str = "host replication postgres 127.0.0.1/32 trust";
+
 /// A running private cluster; stopped (fast shutdown) on drop.
 #[derive(Debug)]
 pub struct PrivateCluster {
@@ -191,19 +195,40 @@ impl PrivateCluster {
         self.pg_ctl(&["start", "-w", "-t", "60", "-l", &self.opts.dir.join("postgres.log").display().to_string()])
     }
 
+    /// Start a physical streaming standby of this cluster in `opts.dir`: a base backup
+    /// (`pg_basebackup -R`) whose connection to the primary is named `application_name` (what
+    /// `pg_stat_replication` shows). The primary's `pg_hba.conf` must allow replication.
+    pub fn start_standby(&self, opts: ClusterOptions, application_name: &str) -> Result<Self, ClusterError> {
+        prepare_dir(&opts.dir, self.run_as)?;
+        let data = opts.dir.canonicalize().map_err(|source| ClusterError::Io { path: opts.dir.clone(), source })?;
+        let data = data.join("data");
+        let conninfo = format!(
+            "host=127.0.0.1 port={} user={} application_name={application_name}",
+            self.state.port, self.state.user
+        );
+        let mut cmd = self.command("pg_basebackup");
+        cmd.args(["-d", &conninfo, "-D", &data.display().to_string(), "-R", "-X", "stream", "-c", "fast"]);
+        run(cmd, "pg_basebackup")?;
+        Self::start(opts)
+    }
+
+    /// Promote a standby to a primary (a new timeline) and wait until it accepts writes.
+    pub fn promote(&self) -> Result<(), ClusterError> {
+        self.pg_ctl(&["promote", "-w", "-t", "60"])
+    }
+
+    /// Restart the server on `port` (a promoted standby taking over its old primary's address).
+    pub fn move_to_port(&mut self, port: u16) -> Result<(), ClusterError> {
+        self.stop()?;
+        self.state.port = port;
+        self.write_settings()?;
+        self.restart()?;
+        let state = serde_json::to_string(&self.state).expect("state serialises");
+        write(&self.opts.dir.join("cluster.json"), &state)
+    }
+
     fn prepare_dir(&self) -> Result<(), ClusterError> {
-        let dir = &self.opts.dir;
-        fs::create_dir_all(dir).map_err(|source| ClusterError::Io { path: dir.clone(), source })?;
-        if let Some(user) = self.run_as {
-            // The server user must be able to reach and own its directory.
-            let mut p = dir.canonicalize().map_err(|source| ClusterError::Io { path: dir.clone(), source })?;
-            chown(&p, user)?;
-            while let Some(parent) = p.parent().map(Path::to_path_buf) {
-                allow_traverse(&parent);
-                p = parent;
-            }
-        }
-        Ok(())
+        prepare_dir(&self.opts.dir, self.run_as)
     }
 
     fn initdb(&self) -> Result<(), ClusterError> {
@@ -228,6 +253,12 @@ impl PrivateCluster {
             self.install(&tls.cert, "server.crt")?;
             self.install(&tls.key, "server.key")?;
             conf.push_str("ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        }
+        // A standby's link to its primary (written by `pg_basebackup -R` or `alter system`) stays.
+        let kept = fs::read_to_string(self.data_dir().join("postgresql.auto.conf")).unwrap_or_default();
+        for line in kept.lines().filter(|l| l.starts_with("primary_conninfo")) {
+            conf.push_str(line);
+            conf.push('\n');
         }
         self.write_owned("postgresql.auto.conf", &conf)?;
         let hba: Vec<&str> = match self.opts.hba.is_empty() {
@@ -290,7 +321,7 @@ impl Drop for PrivateCluster {
 
 /// The directory holding `initdb`, `pg_ctl` and `postgres`: PATH first, then the newest
 /// `/usr/lib/postgresql/*/bin`.
-pub(crate) fn find_bin_dir() -> Option<PathBuf> {
+pub fn find_bin_dir() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
@@ -306,6 +337,20 @@ pub(crate) fn find_bin_dir() -> Option<PathBuf> {
         dirs.sort_by_key(|d| d.parent().and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok()));
         dirs.pop()
     })
+}
+
+/// Create `dir`; when the server runs as another user, give it the directory and the way to it.
+fn prepare_dir(dir: &Path, run_as: Option<&str>) -> Result<(), ClusterError> {
+    fs::create_dir_all(dir).map_err(|source| ClusterError::Io { path: dir.to_path_buf(), source })?;
+    if let Some(user) = run_as {
+        let mut p = dir.canonicalize().map_err(|source| ClusterError::Io { path: dir.to_path_buf(), source })?;
+        chown(&p, user)?;
+        while let Some(parent) = p.parent().map(Path::to_path_buf) {
+            allow_traverse(&parent);
+            p = parent;
+        }
+    }
+    Ok(())
 }
 
 fn running_as_root() -> bool {

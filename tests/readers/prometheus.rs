@@ -28,7 +28,7 @@ use crate::support::{wait_for, TestDb};
 /// - the other two may return data for a moment on a busy machine without being wrong (the
 ///   backlog rises between batches; freshness p99 depends on the shared CPUs), so only their
 ///   parts are required and the expression must evaluate without error.
-const ALERTS: [(&str, &[&str], bool); 10] = [
+const ALERTS: [(&str, &[&str], bool); 12] = [
     ("CdcBacklogGrowing", &["deriv(cdc_backlog_rows[5m])", "cdc_backlog_rows"], false),
     (
         "CdcFreshnessP99High",
@@ -48,6 +48,8 @@ const ALERTS: [(&str, &[&str], bool); 10] = [
     // Exact at one moment, so quiet under load: a false difference would fire it.
     ("CdcReconcileDifferences", &["max by (job) (cdc_reconcile_differences)"], true),
     ("CdcReconcileStale", &["max by (job) (cdc_reconcile_last_run_timestamp_seconds)"], true),
+    ("CdcReconcileRepairFailed", &["max by (job) (cdc_reconcile_repair_failed)"], true),
+    ("CdcSourceReplaced", &["max by (job) (cdc_source_replaced)"], true),
     ("BrewlyticsTargetDown", &["up{job=~\"brewlytics-cdc|brewlytics-api\"}"], true),
 ];
 

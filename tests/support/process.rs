@@ -38,6 +38,41 @@ impl DaemonProcess {
         DaemonProcess { child: cmd.spawn().expect("spawn brewlytics cdc") }
     }
 
+    /// Start the daemon with JSON logs (at `info`) collected into [`Logs`].
+    pub(crate) fn start_logged(oltp_url: &str, olap_url: &str, env: &[(&str, &str)]) -> (Self, Logs) {
+        let mut all = vec![("LOG_FORMAT", "json"), ("RUST_LOG", "info")];
+        all.extend_from_slice(env);
+        let mut daemon = Self::start_piped(oltp_url, olap_url, &all);
+        let stderr = daemon.child.stderr.take().expect("piped stderr");
+        let logs = Logs::default();
+        let lines = logs.0.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str(&line) {
+                    lines.lock().unwrap().push(v);
+                }
+            }
+        });
+        (daemon, logs)
+    }
+
+    fn start_piped(oltp_url: &str, olap_url: &str, env: &[(&str, &str)]) -> Self {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_brewlytics"));
+        cmd.arg("cdc")
+            .env("OLTP_DATABASE_URL", oltp_url)
+            .env("OLAP_DATABASE_URL", olap_url)
+            .env("METRICS_ADDR", "127.0.0.1:0")
+            .env("CDC_POLL_INTERVAL_MS", "100")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        DaemonProcess { child: cmd.spawn().expect("spawn brewlytics cdc") }
+    }
+
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -71,6 +106,30 @@ impl Drop for DaemonProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// The JSON log lines of a daemon started with [`DaemonProcess::start_logged`].
+#[derive(Clone, Default)]
+pub(crate) struct Logs(std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>);
+
+impl Logs {
+    /// The first line at `level` whose message contains `text`.
+    pub(crate) fn find(&self, level: &str, text: &str) -> Option<serde_json::Value> {
+        let lines = self.0.lock().unwrap();
+        lines
+            .iter()
+            .find(|l| l["level"] == level && l["fields"]["message"].as_str().is_some_and(|m| m.contains(text)))
+            .cloned()
+    }
+
+    /// How many lines at `level` contain `text`.
+    pub(crate) fn count(&self, level: &str, text: &str) -> usize {
+        let lines = self.0.lock().unwrap();
+        lines
+            .iter()
+            .filter(|l| l["level"] == level && l["fields"]["message"].as_str().is_some_and(|m| m.contains(text)))
+            .count()
     }
 }
 
