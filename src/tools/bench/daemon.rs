@@ -26,6 +26,8 @@ pub(crate) struct DaemonSettings {
     /// Whether a new warehouse starts with a snapshot (the `snapshot` scenario) or replays the
     /// change backlog (`drain`, `freshness`: they measure streaming).
     pub initial_snapshot: bool,
+    /// `CDC_SYNC_STANDBYS` (the gate scenario).
+    pub sync_standbys: Option<&'static str>,
 }
 
 /// Time spent in one phase of the daemon's batches (`cdc_batch_duration_seconds{phase}`).
@@ -48,6 +50,7 @@ impl DaemonProcess {
             .env("METRICS_ADDR", format!("127.0.0.1:{port}"))
             .env("CDC_BATCH_ROWS", settings.batch_rows.to_string())
             .env("CDC_SNAPSHOT", if settings.initial_snapshot { "initial" } else { "never" })
+            .env("CDC_SYNC_STANDBYS", settings.sync_standbys.unwrap_or_default())
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
@@ -130,7 +133,7 @@ fn parse_phases(text: &str) -> Vec<PhaseTime> {
         let prefix = format!("{metric}_{suffix}{{phase=\"{phase}\"}} ");
         text.lines().find_map(|l| l.strip_prefix(&prefix)?.trim().parse().ok())
     };
-    ["read", "prefetch", "transform", "write", "commit"]
+    ["read", "prefetch", "transform", "write", "commit", "standby_wait"]
         .iter()
         .filter_map(|p| {
             Some(PhaseTime { phase: p.to_string(), seconds: value("sum", p)?, batches: value("count", p)? as u64 })

@@ -10,7 +10,7 @@ use super::BenchError;
 use crate::{
     config::{Config, Db},
     db,
-    tools::cluster::{ClusterOptions, PrivateCluster},
+    tools::cluster::{ClusterOptions, PrivateCluster, DEFAULT_HBA, REPLICATION_HBA},
 };
 
 const TPL_OLTP: &str = "bench_tpl_oltp";
@@ -43,7 +43,10 @@ impl DbPair {
 impl BenchEnv {
     /// Start the cluster in `dir` (removed when this is dropped) and build the templates.
     pub(super) async fn start(dir: &Path) -> Result<Self, BenchError> {
-        let opts = ClusterOptions { dir: dir.to_path_buf(), durable: true, remove_on_drop: true, ..Default::default() };
+        // Replication allowed: the gate scenario streams a standby of this cluster.
+        let hba = DEFAULT_HBA.iter().copied().chain([REPLICATION_HBA]).map(String::from).collect();
+        let opts =
+            ClusterOptions { dir: dir.to_path_buf(), durable: true, remove_on_drop: true, hba, ..Default::default() };
         let cluster = tokio::task::spawn_blocking(move || PrivateCluster::start(opts))
             .await
             .map_err(|e| BenchError::Daemon(format!("cluster start panicked: {e}")))??;
@@ -60,6 +63,13 @@ impl BenchEnv {
         // Scenarios should not pay for the template build's dirty buffers.
         oltp.batch_execute("checkpoint").await?;
         Ok(env)
+    }
+
+    /// A streaming standby of the cluster in `dir`, named `application_name` (removed when dropped).
+    pub(super) fn start_standby(&self, dir: &Path, application_name: &str) -> Result<PrivateCluster, BenchError> {
+        let opts = ClusterOptions { dir: dir.to_path_buf(), durable: true, remove_on_drop: true, ..Default::default() };
+        // pg_basebackup and pg_ctl block: keep them off the runtime's other tasks.
+        Ok(tokio::task::block_in_place(|| self.cluster.start_standby(opts, application_name))?)
     }
 
     /// A superuser DSN for database `db`.

@@ -3,7 +3,7 @@
 //!
 //! [`run::run`] is `brewlytics bench`: it starts a private durable PostgreSQL, clones a migrated
 //! and seeded pair of databases for each scenario, and runs the scenarios in order:
-//! [`drain`], [`freshness`] (also `longtx`), [`api`] and [`capture`]. [`analytics`] (endpoint
+//! [`drain`], [`freshness`] (also `longtx`), [`gate`], [`api`], [`snapshot`] and [`capture`]. [`analytics`] (endpoint
 //! latencies on a year of sales) runs only when asked for by name.
 
 mod analytics;
@@ -14,6 +14,7 @@ mod daemon;
 mod drain;
 mod env;
 mod freshness;
+mod gate;
 pub mod report;
 pub mod run;
 mod snapshot;

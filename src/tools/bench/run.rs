@@ -9,6 +9,7 @@ use super::{
     capture, daemon, drain,
     env::{self, BenchEnv},
     freshness::{self, Freshness, FreshnessOptions},
+    gate,
     report::{BenchReport, Figure, Goal, ScenarioResult},
     snapshot,
     workload::{Workload, EVENTS_PER_ORDER},
@@ -27,6 +28,8 @@ pub enum Scenario {
     Api,
     Capture,
     Snapshot,
+    /// Freshness with the standby gate on against off, a streaming standby running in both.
+    Gate,
     /// Not part of `all`: endpoint p99s of the analytics service on a year of sales.
     Analytics,
 }
@@ -93,7 +96,8 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
     let env = BenchEnv::start(&dir.path.join("pg")).await?;
     let machine = env::machine(&env::connect(&env.dsn("postgres")).await?).await?;
     let daemon_bin = opts.daemon_bin.clone().unwrap_or_else(daemon::default_binary);
-    let settings = daemon::DaemonSettings { batch_rows: config.cdc_batch_rows, initial_snapshot: false };
+    let settings =
+        daemon::DaemonSettings { batch_rows: config.cdc_batch_rows, initial_snapshot: false, sync_standbys: None };
     let wants = |s: Scenario| opts.scenario == Scenario::All || opts.scenario == s;
     let mut scenarios = Vec::new();
     if wants(Scenario::Drain) {
@@ -120,6 +124,10 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
             scenarios.push(events_result(&freshness::measure(&env, &events, false).await?, &f, opts.rate));
         }
         fresh = Some(f);
+    }
+    if wants(Scenario::Gate) {
+        tracing::info!("bench: standby gate");
+        scenarios.push(gate::run(&env, &fresh_opts, &dir.path.join("pg-standby")).await?);
     }
     if let (true, Some(base)) = (wants(Scenario::Longtx), &fresh) {
         tracing::info!("bench: longtx");
