@@ -251,7 +251,7 @@ impl Table for AppEvents {
     }
 
     fn statements(&self) -> Vec<&'static str> {
-        vec![UPSERT, SESSIONS, EMPTIED]
+        vec![UPSERT]
     }
 
     fn checks(&self) -> &'static [Check] {
@@ -369,8 +369,12 @@ impl Rows for EventRows {
             w.tx.execute(w.statement(UPSERT), &params).await?;
             let sessions = self.sessions();
             if !sessions.is_empty() {
-                w.tx.execute(w.statement(SESSIONS), &[&sessions]).await?;
-                w.tx.execute(w.statement(EMPTIED), &[&sessions]).await?;
+                // Planned for these sessions each time (the unnamed statement, one round trip): a
+                // plan cached while fact_app_events was small scans the whole table until the next
+                // ANALYZE, which a warehouse that just started waits a minute or more for.
+                let param = [(&sessions as &(dyn ToSql + Sync), Type::UUID_ARRAY)];
+                w.tx.execute_typed(SESSIONS, &param).await?;
+                w.tx.execute_typed(EMPTIED, &param).await?;
             }
             Ok(0)
         })
