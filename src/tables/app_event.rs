@@ -254,6 +254,10 @@ impl Table for AppEvents {
         vec![UPSERT]
     }
 
+    fn unprepared_statements(&self) -> Vec<&'static str> {
+        vec![SESSIONS, EMPTIED]
+    }
+
     fn checks(&self) -> &'static [Check] {
         &CHECKS
     }

@@ -66,6 +66,11 @@ pub(crate) trait Table: Sync {
     fn rows(&self) -> Box<dyn Rows>;
     /// Every statement its rows are written with (prepared once per warehouse connection).
     fn statements(&self) -> Vec<&'static str>;
+    /// Statements it writes with that are planned for each batch's values, not prepared (a plan
+    /// cached while a table was small can outlive its growth until the next ANALYZE).
+    fn unprepared_statements(&self) -> Vec<&'static str> {
+        Vec::new()
+    }
     /// What reconciliation compares between its OLTP table(s) and its star table.
     fn checks(&self) -> &'static [Check];
     /// A row a snapshot job read from `source`, as the JSON image a change of it would carry

@@ -9,7 +9,7 @@ use crate::db::citus::distribution_column;
 fn statements() -> Vec<(String, String)> {
     let mut all = Vec::new();
     for table in ALL {
-        for (i, sql) in table.statements().into_iter().enumerate() {
+        for (i, sql) in table.statements().into_iter().chain(table.unprepared_statements()).enumerate() {
             all.push((format!("{} #{i}", table.targets()[0].name), normalize(sql)));
         }
         if let Stage::Dimension { inferred, .. } = table.stage() {
