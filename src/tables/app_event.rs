@@ -254,6 +254,7 @@ impl Table for AppEvents {
         vec![UPSERT]
     }
 
+    #[cfg(test)]
     fn unprepared_statements(&self) -> Vec<&'static str> {
         vec![SESSIONS, EMPTIED]
     }
