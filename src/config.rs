@@ -146,6 +146,11 @@ pub struct Config {
     /// `on` resyncs the tables they are in, `off` only reports them.
     #[arg(long, env = "CDC_RECONCILE_REPAIR", default_value = "on", global = true)]
     pub cdc_reconcile_repair: Switch,
+    /// Whether the daemon keeps the rollups (aggregate tables the readers use) exact with every
+    /// batch: `off` only to measure what they cost (they go stale; turned on again, the daemon
+    /// rebuilds them from the facts at its start).
+    #[arg(long, env = "CDC_ROLLUPS", default_value = "on", global = true)]
+    pub cdc_rollups: Switch,
     /// What the daemon does when the OLTP source was replaced (a promoted standby, a restore, a
     /// new cluster, a warehouse restored behind what retention pruned): `resync` re-bases the
     /// warehouse on the new source from one snapshot; `stop` applies nothing and waits until an

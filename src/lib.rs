@@ -45,6 +45,7 @@ mod change;
 pub mod config;
 pub mod db;
 pub mod dead_letter;
+mod rollups;
 mod shop;
 mod tables;
 pub mod telemetry;

@@ -35,6 +35,7 @@ fn help_documents_every_setting() {
         "CDC_RETENTION",
         "CDC_RECONCILE_EVERY",
         "CDC_RECONCILE_REPAIR",
+        "CDC_ROLLUPS",
         "CDC_ON_SOURCE_CHANGE",
         "CDC_SYNC_STANDBYS",
         "READER_DB_PASSWORD",

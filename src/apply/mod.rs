@@ -124,9 +124,16 @@ pub(crate) struct Applier {
 }
 
 impl Applier {
-    /// Prepare the sink on `client`.
+    /// Prepare the sink on `client`; it moves the rollups with the facts when they hold them
+    /// (`cdc_offset.rollups_built`).
     pub(crate) async fn prepare(client: &Client) -> Result<Self, ApplyError> {
-        Ok(Applier { sink: Sink::prepare(client).await.map_err(ApplyError::db("preparing the sink"))? })
+        let rollups = crate::rollups::built(client).await.map_err(ApplyError::db("reading the rollups' state"))?;
+        Ok(Applier { sink: Sink::prepare(client, rollups).await.map_err(ApplyError::db("preparing the sink"))? })
+    }
+
+    /// Whether it moves the rollups with the facts.
+    pub(crate) fn rollups(&self) -> bool {
+        self.sink.rollups()
     }
 
     /// Apply `input` and `mark` in a transaction of their own on `client` (the connection the

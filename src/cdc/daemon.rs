@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::rollups;
+
 use super::{
     error::{CdcError, ErrorKind},
-    ops::{monitor, retention},
+    ops::{monitor, partitions, retention},
     rebase,
     reconcile::schedule,
     session::{connect, target},
@@ -113,10 +115,13 @@ async fn run_connected(
     checkpoint_tx: &watch::Sender<Option<Checkpoint>>,
     backoff: &mut Backoff,
 ) -> Result<(), CdcError> {
-    let olap = connect(config, Db::Olap).await?;
+    let mut olap = connect(config, Db::Olap).await?;
     if !lock::acquire(&olap, shutdown).await? {
         return Ok(());
     }
+    rollups::at_start(&mut olap, config.cdc_rollups.is_on())
+        .await
+        .map_err(|e| CdcError::db("building the rollups", e))?;
     let source = Source::new(connect(config, Db::Oltp).await?).await?;
     // Retention deletes, so it has a connection of its own: the reader's never holds an xid.
     let pruner = connect(config, Db::Oltp).await?;
@@ -127,6 +132,8 @@ async fn run_connected(
     if let Some(replaced) = stream.check_source().await? {
         rebase::replaced(config, &mut stream, &replaced).await?;
     }
+    // Partitions for every order OLTP has, before a snapshot job or a backlog writes them.
+    partitions::upkeep(stream.olap(), &pruner).await;
     let mut last_retention = Instant::now() - RETENTION_EVERY;
     let mut last_jobs = Instant::now() - JOBS_EVERY;
     let mut cadence = Cadence::new(config.poll_min(), config.poll_interval());
@@ -154,6 +161,7 @@ async fn run_connected(
             continue;
         }
         if last_retention.elapsed() >= RETENTION_EVERY {
+            partitions::upkeep(stream.olap(), &pruner).await;
             retention::prune(&pruner, stream.checkpoint(), config.cdc_retention).await?;
             last_retention = Instant::now();
         }

@@ -9,8 +9,11 @@
 //!   order, so the sink's
 //!   look-ups of `fact_orders` and the header updates stay on the batch's shards.
 //! * `fact_inventory` is distributed by `store_id`, in a colocation group of its own.
+//! * The fact tables partitioned by order id range (`fact_orders`, `fact_sales`, `fact_payments`,
+//!   `fact_feedback`) are distributed partitioned tables: their partitions follow.
 //! * The daemon's bookkeeping (`cdc_offset`, `cdc_dead_letter`, `cdc_snapshot`,
-//!   `cdc_snapshot_table`) and refinery's history stay **plain local tables on the coordinator**:
+//!   `cdc_snapshot_table`), the rollups (`rollup_*`) and refinery's history stay **plain local
+//!   tables on the coordinator**:
 //!   a batch commits them in the same transaction as its facts, and Citus's two-phase commit makes
 //!   the coordinator's local commit the decision for every worker.
 //!
@@ -36,9 +39,16 @@ pub(crate) fn layout() -> Vec<(&'static str, Placement)> {
     calendar.chain(tables::targets().map(|(_, t)| (t.name, t.placement))).collect()
 }
 
-/// Tables that stay plain local tables on the coordinator (they commit with each batch).
-pub(crate) const LOCAL: [&str; 5] =
+/// The daemon's bookkeeping: plain local tables on the coordinator (they commit with each batch).
+const BOOKKEEPING: [&str; 5] =
     ["cdc_offset", "cdc_dead_letter", "cdc_snapshot", "cdc_snapshot_table", "refinery_schema_history"];
+
+/// Tables that stay plain local tables on the coordinator: the bookkeeping, and the rollups (a
+/// few thousand rows per year, moved by every batch with its checkpoint, read by every reader
+/// through the coordinator).
+pub(crate) fn local() -> Vec<&'static str> {
+    BOOKKEEPING.into_iter().chain(crate::rollups::ROLLUPS.iter().map(|r| r.table)).collect()
+}
 
 /// The distribution column of a warehouse table, if Citus distributes it (the tests of the sink's
 /// statements check their shape against it).
@@ -245,7 +255,7 @@ async fn placed(client: &Client) -> Result<BTreeMap<String, Placed>, tokio_postg
         .collect())
 }
 
-/// Warn about tables of `public` neither in [`layout`] nor in [`LOCAL`]: they stay local tables
+/// Warn about tables of `public` neither in [`layout`] nor in [`local`]: they stay local tables
 /// on the coordinator, which works but is read and written through the coordinator alone.
 async fn warn_unplaced(client: &Client) -> Result<(), tokio_postgres::Error> {
     let rows = client
@@ -260,7 +270,7 @@ async fn warn_unplaced(client: &Client) -> Result<(), tokio_postgres::Error> {
     let layout = layout();
     for row in rows {
         let table: String = row.get(0);
-        if !layout.iter().any(|(t, _)| *t == table) && !LOCAL.contains(&table.as_str()) {
+        if !layout.iter().any(|(t, _)| *t == table) && !local().contains(&table.as_str()) {
             tracing::warn!(
                 table,
                 "citus: a table the distribution layout does not know stays local on the coordinator"
@@ -300,7 +310,7 @@ mod tests {
             ]
         );
         // Nothing of the bookkeeping: it must commit locally with each batch.
-        for table in LOCAL {
+        for table in local() {
             assert!(statements.iter().all(|s| !s.contains(table)), "{table} is placed");
         }
     }

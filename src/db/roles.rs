@@ -198,6 +198,7 @@ fn olap_grants() -> Vec<String> {
         format!("grant usage on schema public to {cdc}, {reader}, {dbt}"),
         format!("grant select, insert, update, delete on all tables in schema public to {cdc}"),
         format!("grant usage on all sequences in schema public to {cdc}"),
+        format!("grant execute on function fact_partition_create(regclass, bigint) to {cdc}"),
         format!("grant select on all tables in schema public to {reader}, {dbt}"),
         format!("alter default privileges in schema public grant select, insert, update, delete on tables to {cdc}"),
         format!("alter default privileges in schema public grant usage on sequences to {cdc}"),

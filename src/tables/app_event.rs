@@ -22,7 +22,7 @@ use super::{
     date_key,
     row::{col, guard, time_key, versions, Latest},
     Check, DimKeys, Placement, Read, Retire, RowVersion, Rows, SnapshotRead, Source, Stage, Step, Table, Target,
-    TransformError, Violation, Writer,
+    Touched, TransformError, Violation, Writer,
 };
 use crate::{
     change::{to_json, ChangeRow, DecodeError},
@@ -343,6 +343,10 @@ impl Rows for EventRows {
             referenced.customer.extend(r.image.customer_id);
             referenced.product.extend(r.image.product_id);
         }
+    }
+
+    fn touched(&self, t: &mut Touched) {
+        t.sessions.extend(self.0.keys().map(|(session, _)| *session));
     }
 
     fn is_empty(&self) -> bool {

@@ -32,6 +32,7 @@ use std::collections::HashMap;
 use futures_util::future::BoxFuture;
 use tokio_postgres::{binary_copy::BinaryCopyOutRow, types::Type, Client, Statement, Transaction};
 
+use crate::rollups::Touched;
 pub(crate) use check::Check;
 pub(crate) use dims::{Dim, DimKeys, PerDim};
 pub(crate) use row::{date_key, RowVersion, TransformError, Violation};
@@ -90,6 +91,8 @@ pub(crate) trait Rows: Send + Sync {
     /// The dimension keys its rows reference (`referenced`) and those it writes rows of (`written`):
     /// the sink creates inferred members for keys referenced and not written.
     fn keys(&self, referenced: &mut DimKeys, written: &mut DimKeys);
+    /// The facts its rows may touch, for the rollups' delta (`crate::rollups`): none by default.
+    fn touched(&self, _: &mut Touched) {}
     /// Whether there is nothing to write.
     fn is_empty(&self) -> bool;
     /// Write the rows in `w`'s transaction; returns the type 2 versions opened.

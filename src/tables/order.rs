@@ -15,7 +15,7 @@ use super::{
     date_key,
     row::{col, guard, time_key, versions, Latest},
     Check, DimKeys, Placement, Read, Retire, RowVersion, Rows, SnapshotRead, Source, Stage, Step, Table, Target,
-    TransformError, Violation, Writer,
+    Touched, TransformError, Violation, Writer,
 };
 use crate::{
     change::{to_json, ChangeRow, DecodeError},
@@ -191,6 +191,10 @@ impl Rows for OrderRows {
             referenced.store.insert(o.store_id);
             referenced.employee.extend(o.employee_id);
         }
+    }
+
+    fn touched(&self, t: &mut Touched) {
+        t.orders.extend(self.0.keys().copied());
     }
 
     fn is_empty(&self) -> bool {

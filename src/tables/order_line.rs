@@ -14,7 +14,7 @@ use tokio_postgres::{
 use super::{
     row::{col, guard, versions, Latest},
     Check, DimKeys, Placement, Read, Retire, RowVersion, Rows, SnapshotRead, Source, Stage, Step, Table, Target,
-    TransformError, Violation, Writer,
+    Touched, TransformError, Violation, Writer,
 };
 use crate::change::{to_json, ChangeRow, DecodeError};
 
@@ -216,6 +216,10 @@ impl Rows for SaleRows {
 
     fn keys(&self, referenced: &mut DimKeys, _: &mut DimKeys) {
         referenced.product.extend(self.0.values().map(|s| s.product_id));
+    }
+
+    fn touched(&self, t: &mut Touched) {
+        t.orders.extend(self.0.keys().map(|(order, _)| *order));
     }
 
     fn is_empty(&self) -> bool {

@@ -15,7 +15,7 @@ use super::{
     date_key,
     row::{col, guard, time_key, versions, Latest},
     Check, DimKeys, Placement, Read, Retire, RowVersion, Rows, SnapshotRead, Source, Stage, Step, Table, Target,
-    TransformError, Violation, Writer,
+    Touched, TransformError, Violation, Writer,
 };
 use crate::{
     change::{to_json, ChangeRow, DecodeError},
@@ -195,6 +195,10 @@ impl Rows for PaymentRows {
     }
 
     fn keys(&self, _: &mut DimKeys, _: &mut DimKeys) {}
+
+    fn touched(&self, t: &mut Touched) {
+        t.orders.extend(self.0.keys().map(|(order, _)| *order));
+    }
 
     fn is_empty(&self) -> bool {
         self.0.is_empty()

@@ -85,6 +85,10 @@ impl<K: Hash + Eq + Ord + Copy, R> Latest<K, R> {
     pub(crate) fn values(&self) -> impl Iterator<Item = &R> {
         self.0.values()
     }
+
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &K> {
+        self.0.keys()
+    }
 }
 
 /// One column of `rows`, as a statement's array parameter.

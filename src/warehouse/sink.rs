@@ -10,7 +10,10 @@ use futures_util::future::try_join_all;
 use tokio_postgres::{types::ToSql, Client, Statement, Transaction};
 
 use super::WarehouseBatch;
-use crate::tables::{Dim, DimKeys, PerDim, Stage, Statements, Writer, ALL};
+use crate::{
+    rollups::{Delta, Touched},
+    tables::{Dim, DimKeys, PerDim, Stage, Statements, Writer, ALL},
+};
 
 /// What a write did, for metrics.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -34,13 +37,24 @@ impl WriteStats {
 pub(crate) struct Sink {
     statements: Statements,
     inferred: Statement,
+    /// The rollups' delta; none when they are not maintained (`CDC_ROLLUPS=off`).
+    rollups: Option<Delta>,
 }
 
 impl Sink {
-    /// Prepare every statement on `client`.
-    pub(crate) async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
+    /// Prepare every statement on `client`; `rollups`: whether batches move the rollups.
+    pub(crate) async fn prepare(client: &Client, rollups: bool) -> Result<Self, tokio_postgres::Error> {
         let inferred = client.prepare(&inferred_sql()).await?;
-        Ok(Sink { statements: Statements::prepare(client).await?, inferred })
+        let rollups = match rollups {
+            true => Some(Delta::prepare(client).await?),
+            false => None,
+        };
+        Ok(Sink { statements: Statements::prepare(client).await?, inferred, rollups })
+    }
+
+    /// Whether the rollups are maintained.
+    pub(crate) fn rollups(&self) -> bool {
+        self.rollups.is_some()
     }
 
     /// Write `batch` in `tx`; the caller commits it with what it records.
@@ -56,10 +70,22 @@ impl Sink {
             stats.product_versions += rows.write(&w).await?;
         }
         stats.inferred = self.write_inferred(tx, batch).await?;
+        let mut touched = Touched::default();
+        let rollups = self.rollups.as_ref().filter(|_| batch.moves_rollups);
+        if rollups.is_some() {
+            batch.rows.iter().for_each(|rows| rows.touched(&mut touched));
+        }
+        let before = match rollups {
+            Some(delta) if !touched.is_empty() => Some(delta.before(tx, &touched).await?),
+            _ => None,
+        };
         // The facts go out back to back (one wait instead of one per table) and run in the order
         // they are sent: orders first ([`ALL`] lists them first), so the others find theirs.
         try_join_all(tables().filter(|(stage, _)| !matches!(stage, Stage::Dimension { .. })).map(|(_, r)| r.write(&w)))
             .await?;
+        if let (Some(delta), Some(before)) = (rollups, before) {
+            delta.apply(tx, &touched, &before).await?;
+        }
         Ok(stats)
     }
 

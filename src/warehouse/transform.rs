@@ -23,11 +23,19 @@ pub(crate) struct WarehouseBatch {
     pub rejected: Vec<Rejected>,
     /// Changes mapped, by source table and op.
     pub applied: BTreeMap<(&'static str, Op), u64>,
+    /// Whether the sink moves the rollups with the facts (captured changes); a snapshot job's
+    /// rows do not: the job rebuilds the rollups at its end.
+    pub moves_rollups: bool,
 }
 
 impl WarehouseBatch {
     fn new() -> Self {
-        WarehouseBatch { rows: ALL.iter().map(|t| t.rows()).collect(), rejected: Vec::new(), applied: BTreeMap::new() }
+        WarehouseBatch {
+            rows: ALL.iter().map(|t| t.rows()).collect(),
+            rejected: Vec::new(),
+            applied: BTreeMap::new(),
+            moves_rollups: true,
+        }
     }
 }
 
@@ -63,7 +71,7 @@ pub(crate) fn transform_snapshot(
     source: &Source,
     rows: &[BinaryCopyOutRow],
 ) -> Result<WarehouseBatch, (usize, TransformError)> {
-    let mut batch = WarehouseBatch::new();
+    let mut batch = WarehouseBatch { moves_rollups: false, ..WarehouseBatch::new() };
     let (table, _) = tables::source(source.name).expect("a registered source");
     for (i, row) in rows.iter().enumerate() {
         batch.rows[table].add_snapshot(source, row, job).map_err(|e| (i, e))?;

@@ -139,29 +139,6 @@ pub(super) fn start_daemon(t: &TestDb, env: &[(&str, &str)]) -> (DaemonProcess, 
     (daemon, logs, format!("http://{addr}/metrics"))
 }
 
-/// Wait until the warehouse holds every change committed in OLTP (writers stopped): no snapshot
-/// job open, the source not replaced, and the checkpoint sees every transaction of `cdc_orders`.
-pub(super) async fn wait_drained(t: &TestDb, deadline: Duration) {
-    let (oltp, olap) = (t.oltp().await, t.olap().await);
-    wait_for("the warehouse to hold every committed change", deadline, || async {
-        let row = olap
-            .query_one(
-                "select window_start, window_end is null and source_replaced is null
-                        and not exists (select from cdc_snapshot where state <> 'done')
-                 from cdc_offset",
-                &[],
-            )
-            .await
-            .ok()?;
-        let (start, settled): (Option<String>, bool) = (row.get(0), row.get(1));
-        let start = start.filter(|_| settled)?;
-        let sql = "select count(*) from cdc_orders where not pg_visible_in_snapshot(txid, $1::text::pg_snapshot)";
-        let left: i64 = oltp.query_one(sql, &[&start]).await.ok()?.get(0);
-        (left == 0).then_some(())
-    })
-    .await;
-}
-
 /// Every order line (quantity, price, status) and payment of OLTP is in the warehouse with the
 /// same values, and the warehouse has no other live one.
 pub(super) async fn assert_equal_to_oltp(t: &TestDb) {

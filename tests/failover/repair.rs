@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use super::{assert_equal_to_oltp, start_daemon, wait_drained};
-use crate::support::{load::Writers, metric, scalar, shop, wait_for, TestDb};
+use super::{assert_equal_to_oltp, start_daemon};
+use crate::support::{load::Writers, metric, scalar, shop, wait_drained, wait_for, TestDb};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_fact_row_changed_by_hand_is_repaired_within_two_reconciliation_cycles() {

@@ -8,8 +8,8 @@ use std::{
     time::Duration,
 };
 
-use super::{assert_equal_to_oltp, cli, jobs, start_daemon, wait_drained, Replicated, STANDBY};
-use crate::support::{connect_url, load::Writers, metric, scalar, wait_for};
+use super::{assert_equal_to_oltp, cli, jobs, start_daemon, Replicated, STANDBY};
+use crate::support::{connect_url, load::Writers, metric, scalar, wait_drained, wait_for};
 
 /// Without the gate: the standby is cut off while the primary takes orders the daemon applies,
 /// then the primary dies. The promoted standby lacks those transactions and reuses their ids;

@@ -6,8 +6,10 @@ use std::{path::PathBuf, process::Command, time::Duration};
 
 use brewlytics::tools::cluster::find_bin_dir;
 
-use super::{assert_equal_to_oltp, cli, jobs, start_daemon, wait_drained};
-use crate::support::{connect_url, load::Writers, metric, process::status_json, scalar, shop, wait_for, TestDb};
+use super::{assert_equal_to_oltp, cli, jobs, start_daemon};
+use crate::support::{
+    connect_url, load::Writers, metric, process::status_json, scalar, shop, wait_drained, wait_for, TestDb,
+};
 
 async fn shop_db() -> TestDb {
     let t = TestDb::new().await;

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use tokio_postgres::{types::ToSql, GenericClient};
 
 use super::checks::{as_of_prefix, checks, statement};
+use crate::rollups::{self, RollupDifference};
 
 /// Which keys to compare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,9 +32,10 @@ impl Scope {
     }
 }
 
-/// Each check's rows: key → values as text.
+/// Each check's rows: key → values as text; on the warehouse side also what the rollups' own
+/// check found (none when they are not maintained).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Side(Vec<BTreeMap<String, String>>);
+pub(crate) struct Side(Vec<BTreeMap<String, String>>, Option<(Vec<RollupDifference>, usize)>);
 
 /// One value that differs between OLTP and the warehouse.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +68,9 @@ pub(crate) async fn warehouse_side<C: GenericClient>(olap: &C, scope: Scope) -> 
     for check in checks() {
         side.0.push(rows(olap, &statement("", check, check.olap, 1), &[&since]).await?);
     }
+    if rollups::built(olap).await? {
+        side.1 = Some(rollups::check(olap, Some(since)).await?);
+    }
     Ok(side)
 }
 
@@ -86,7 +91,8 @@ pub(crate) async fn oltp_side_as_of<C: GenericClient>(
     Ok(side)
 }
 
-/// Compare the two sides check by check.
+/// Compare the two sides check by check, then add what the rollups' check found (each rollup
+/// against the facts it summarises: `oltp` is what the facts say, `warehouse` the rollup's cell).
 pub(crate) fn compare(oltp: &Side, warehouse: &Side) -> VerifyReport {
     let mut report = VerifyReport::default();
     for (i, check) in checks().enumerate() {
@@ -104,6 +110,15 @@ pub(crate) fn compare(oltp: &Side, warehouse: &Side) -> VerifyReport {
                 });
             }
         }
+    }
+    if let Some((differences, cells)) = &warehouse.1 {
+        report.checks.push(("rollups (against the facts they summarise)", *cells));
+        report.differences.extend(differences.iter().map(|d| Difference {
+            check: d.table,
+            key: d.key.clone(),
+            oltp: d.facts.clone(),
+            warehouse: d.rollup.clone(),
+        }));
     }
     report
 }

@@ -16,6 +16,7 @@ use crate::{
         error::CdcError,
         snapshot_job::{request_resync, ResyncRequest, StarTable},
     },
+    rollups::ROLLUPS,
     tables, telemetry,
 };
 
@@ -95,11 +96,15 @@ fn judge(checks: &BTreeSet<&'static str>, found: &Seen) {
     }
 }
 
-/// The tables that own `checks`, in load order.
+/// The tables that own `checks`, in load order: a table's own checks, and for a rollup's (named
+/// by its table) the table whose facts it summarises (a resync rebuilds the rollups).
 fn owners(checks: &BTreeSet<&'static str>) -> Vec<StarTable> {
+    let facts: BTreeSet<&str> = ROLLUPS.iter().filter(|r| checks.contains(r.table)).map(|r| r.fact).collect();
     tables::ALL
         .iter()
-        .filter(|t| t.checks().iter().any(|c| checks.contains(c.name)))
+        .filter(|t| {
+            t.checks().iter().any(|c| checks.contains(c.name)) || t.targets().iter().any(|x| facts.contains(x.name))
+        })
         .filter_map(|t| StarTable::from_name(t.targets()[0].name))
         .collect()
 }
@@ -116,6 +121,10 @@ mod tests {
                 assert_eq!(owners.len(), 1, "check {} belongs to one table", check.name);
                 assert_eq!(owners[0].name(), table.targets()[0].name);
             }
+        }
+        for rollup in &ROLLUPS {
+            let owners = owners(&BTreeSet::from([rollup.table]));
+            assert_eq!(owners.len(), 1, "rollup {} is repaired by one table's resync", rollup.table);
         }
     }
 }

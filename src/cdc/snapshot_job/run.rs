@@ -154,6 +154,10 @@ async fn finish(job: &Job, w: &mut Writer<'_>) -> Result<(), CdcError> {
             }
         }
     }
+    if w.applier.rollups() {
+        // The job's rows did not move the rollups: they are rebuilt from the facts it leaves.
+        crate::rollups::rebuild(&tx).await.map_err(|e| CdcError::db("rebuilding the rollups", e))?;
+    }
     job::finish(&tx, job).await?;
     if job.kind == JobKind::Initial && w.checkpoint.never_set {
         let origin = job.origin.as_ref().expect("a finished job has its origin");

@@ -1,0 +1,275 @@
+//! A batch's delta: every rollup's contributions of the facts the batch may touch, read before it
+//! writes them ([`Before`]) and, in one statement after, again; each cell gets the difference
+//! ([`Delta`]). Both reads are one statement over every rollup, in one shape: the rollup's table,
+//! three integer keys, two text keys, seven measures (unused slots 0 or `''`).
+
+use rust_decimal::Decimal;
+use tokio_postgres::{types::ToSql, Client, Row, Statement, Transaction};
+use uuid::Uuid;
+
+use super::{By, Rollup, Touched, ROLLUPS};
+
+const INTS: usize = 3;
+const TEXTS: usize = 2;
+const MEASURES: usize = 7;
+
+/// The two prepared statements.
+pub(crate) struct Delta {
+    contributions: Statement,
+    apply: Statement,
+}
+
+/// The contributions read before a batch's facts were written, as columns.
+#[derive(Debug, Default)]
+pub(crate) struct Before {
+    rollup: Vec<String>,
+    ints: [Vec<i32>; INTS],
+    texts: [Vec<String>; TEXTS],
+    measures: [Vec<Decimal>; MEASURES],
+}
+
+impl Before {
+    fn push(&mut self, row: &Row) {
+        self.rollup.push(row.get(0));
+        for (i, col) in self.ints.iter_mut().enumerate() {
+            col.push(row.get(1 + i));
+        }
+        for (i, col) in self.texts.iter_mut().enumerate() {
+            col.push(row.get(1 + INTS + i));
+        }
+        for (i, col) in self.measures.iter_mut().enumerate() {
+            col.push(row.get(1 + INTS + TEXTS + i));
+        }
+    }
+}
+
+impl Delta {
+    pub(crate) async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
+        Ok(Delta {
+            contributions: client.prepare(&contributions_sql()).await?,
+            apply: client.prepare(&apply_sql(Lookups::of(client).await?)).await?,
+        })
+    }
+
+    /// Read the contributions of the facts `touched` names (before the batch writes them).
+    pub(crate) async fn before(
+        &self,
+        tx: &Transaction<'_>,
+        touched: &Touched,
+    ) -> Result<Before, tokio_postgres::Error> {
+        let (orders, sessions) = params(touched);
+        let mut before = Before::default();
+        for row in tx.query(&self.contributions, &[&orders, &sessions]).await? {
+            before.push(&row);
+        }
+        Ok(before)
+    }
+
+    /// Add `after − before` to every cell (after the batch wrote its facts); returns the cells moved.
+    pub(crate) async fn apply(
+        &self,
+        tx: &Transaction<'_>,
+        touched: &Touched,
+        before: &Before,
+    ) -> Result<u64, tokio_postgres::Error> {
+        let (orders, sessions) = params(touched);
+        let mut p: Vec<&(dyn ToSql + Sync)> = vec![&orders, &sessions, &before.rollup];
+        p.extend(before.ints.iter().map(|c| c as &(dyn ToSql + Sync)));
+        p.extend(before.texts.iter().map(|c| c as &(dyn ToSql + Sync)));
+        p.extend(before.measures.iter().map(|c| c as &(dyn ToSql + Sync)));
+        Ok(tx.query_one(&self.apply, &p).await?.get::<_, i64>(0) as u64)
+    }
+}
+
+fn params(touched: &Touched) -> (Vec<i32>, Vec<Uuid>) {
+    (touched.orders.iter().copied().collect(), touched.sessions.iter().copied().collect())
+}
+
+/// One rollup's contributions of the facts a batch names, in the common shape.
+fn contribution(r: &Rollup) -> String {
+    let pad = |exprs: Vec<&str>, n: usize, zero: &str| -> Vec<String> {
+        (0..n).map(|i| exprs.get(i).map_or(zero.to_string(), |e| e.to_string())).collect()
+    };
+    let ints = pad(r.int_keys.iter().map(|(_, e)| *e).collect(), INTS, "0");
+    let texts = pad(r.text_keys.iter().map(|(_, e)| *e).collect(), TEXTS, "''");
+    let measures = pad(r.measures.iter().map(|(_, e)| *e).collect(), MEASURES, "0");
+    let texts: Vec<String> = texts.into_iter().map(|t| format!("({t})::text")).collect();
+    let measures: Vec<String> = measures.into_iter().map(|m| format!("({m})::numeric")).collect();
+    let scope = match r.by {
+        By::Order(expr) => format!("{expr} = any($1::int4[])"),
+        By::Session(expr) => format!("{expr} = any($2::uuid[])"),
+    };
+    format!(
+        "select '{}'::text, {}, {}, {} from {} and {scope}",
+        r.table,
+        ints.join(", "),
+        texts.join(", "),
+        measures.join(", "),
+        r.from
+    )
+}
+
+fn slots() -> (Vec<String>, Vec<String>, Vec<String>) {
+    (
+        (1..=INTS).map(|i| format!("i{i}")).collect(),
+        (1..=TEXTS).map(|i| format!("t{i}")).collect(),
+        (1..=MEASURES).map(|i| format!("m{i}")).collect(),
+    )
+}
+
+/// Every rollup's contributions (`$1` orders, `$2` sessions).
+pub(super) fn contributions_sql() -> String {
+    ROLLUPS.iter().map(contribution).collect::<Vec<_>>().join(" union all ")
+}
+
+/// How the [`super::Extra`] columns of the cells a batch moves are recomputed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lookups {
+    /// One correlated look-up per cell (a minimum or maximum through an index: two probes).
+    Correlated,
+    /// One `group by` of the facts of the moved cells: Citus plans no correlated subquery on a
+    /// column other than the distribution column.
+    Grouped,
+}
+
+impl Lookups {
+    async fn of(client: &Client) -> Result<Self, tokio_postgres::Error> {
+        Ok(if crate::db::citus::is_citus(client).await? { Lookups::Grouped } else { Lookups::Correlated })
+    }
+}
+
+/// The statement that adds `after − before` to every cell: `$1`, `$2` as above, then the
+/// columns of [`Before`] (`$3` rollup, `$4…` keys and measures).
+pub(super) fn apply_sql(lookups: Lookups) -> String {
+    let (ints, texts, measures) = slots();
+    let columns: Vec<String> =
+        ["r".to_string()].into_iter().chain(ints.clone()).chain(texts.clone()).chain(measures.clone()).collect();
+    let types: Vec<String> = ["text[]"]
+        .into_iter()
+        .chain(std::iter::repeat_n("int4[]", INTS))
+        .chain(std::iter::repeat_n("text[]", TEXTS))
+        .chain(std::iter::repeat_n("numeric[]", MEASURES))
+        .enumerate()
+        .map(|(i, t)| format!("${}::{t}", i + 3))
+        .collect();
+    let keys: Vec<String> = ["r".to_string()].into_iter().chain(ints).chain(texts).collect();
+    let negated: Vec<String> = keys.iter().cloned().chain(measures.iter().map(|m| format!("-{m}"))).collect();
+    let sums: Vec<String> = measures.iter().map(|m| format!("sum({m}) as {m}")).collect();
+    let moved: Vec<String> = measures.iter().map(|m| format!("sum({m}) <> 0")).collect();
+    let always: Vec<String> =
+        ROLLUPS.iter().filter(|r| !r.extras.is_empty()).map(|r| format!("'{}'", r.table)).collect();
+    let mut moved = moved.join(" or ");
+    if !always.is_empty() {
+        // A minimum or a maximum can move while the sums do not.
+        moved = format!("r in ({}) or {moved}", always.join(", "));
+    }
+    let mut sql = format!(
+        "with old ({cols}) as (select * from unnest({types})),
+         new ({cols}) as ({new}),
+         d as (select {keys}, {sums} from (select * from new union all select {negated} from old) x
+               group by {keys} having {moved})",
+        cols = columns.join(", "),
+        types = types.join(", "),
+        new = contributions_sql(),
+        keys = keys.join(", "),
+        sums = sums.join(", "),
+        negated = negated.join(", "),
+    );
+    for (n, r) in ROLLUPS.iter().enumerate() {
+        if lookups == Lookups::Grouped && !r.extras.is_empty() {
+            sql.push_str(&format!(", x{n} as ({})", grouped_extras(r)));
+        }
+        let grouped = (lookups == Lookups::Grouped && !r.extras.is_empty()).then_some(n);
+        sql.push_str(&format!(", u{n} as ({})", upsert(r, grouped)));
+    }
+    sql.push_str(" select count(*) from d");
+    sql
+}
+
+/// The extras of the cells of `r` the delta moves, by one `group by` of their facts (a rollup with
+/// extras has one integer key).
+fn grouped_extras(r: &Rollup) -> String {
+    let key = r.int_keys[0].1;
+    let aggregates: Vec<&str> = r.extras.iter().map(|e| e.aggregate).collect();
+    let columns: Vec<&str> = r.extras.iter().map(|e| e.column).collect();
+    format!(
+        "select {key} as k, {} from {} and {key} in (select d.i1 from d where d.r = '{}') group by 1",
+        aggregates.iter().zip(&columns).map(|(a, c)| format!("{a} as {c}")).collect::<Vec<_>>().join(", "),
+        r.from,
+        r.table
+    )
+}
+
+/// Add the delta's cells of `r` to its table; its extras looked up per cell, or from the grouped
+/// CTE `x<n>`.
+fn upsert(r: &Rollup, grouped: Option<usize>) -> String {
+    let key_cols = r.key_columns();
+    let measure_cols = r.measure_columns();
+    let extra_cols: Vec<&str> = r.extras.iter().map(|e| e.column).collect();
+    let ints = (1..=r.int_keys.len()).map(|i| format!("d.i{i}"));
+    let texts = (1..=r.text_keys.len()).map(|i| format!("d.t{i}"));
+    let measures = (1..=r.measures.len()).map(|i| format!("d.m{i}"));
+    let lookups = r.extras.iter().map(|e| match grouped {
+        Some(_) => format!("x.{}", e.column),
+        None => e.lookup.to_string(),
+    });
+    let values: Vec<String> = ints.chain(texts).chain(measures).chain(lookups).collect();
+    let added = measure_cols.iter().map(|c| format!("{c} = t.{c} + excluded.{c}"));
+    let recomputed = extra_cols.iter().map(|c| format!("{c} = excluded.{c}"));
+    let stamps = ["updated_at = excluded.updated_at".to_string(), "updated_xid = excluded.updated_xid".to_string()];
+    let set: Vec<String> = added.chain(recomputed).chain(stamps).collect();
+    let columns: Vec<&str> = key_cols.iter().chain(&measure_cols).chain(&extra_cols).copied().collect();
+    format!(
+        "insert into {table} as t ({columns}, updated_at, updated_xid)
+         select {values}, now(), pg_current_xact_id() from d {join}where d.r = '{table}'
+         on conflict ({keys}) do update set {set}",
+        join = grouped.map_or(String::new(), |n| format!("left join x{n} x on x.k = d.i1 ")),
+        table = r.table,
+        columns = columns.join(", "),
+        values = values.join(", "),
+        keys = key_cols.join(", "),
+        set = set.join(", "),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_rollup_fits_the_common_shape() {
+        for r in &ROLLUPS {
+            assert!(
+                r.int_keys.len() <= INTS && r.text_keys.len() <= TEXTS && r.measures.len() <= MEASURES,
+                "{}",
+                r.table
+            );
+            assert!(r.from.contains(" where "), "{}: `from` ends in its live rows' condition", r.table);
+            assert!(r.extras.is_empty() || (r.int_keys.len() == 1 && r.text_keys.is_empty()), "{}", r.table);
+        }
+    }
+
+    #[test]
+    fn the_delta_reads_both_sides_in_one_statement_and_upserts_each_rollup() {
+        let sql = apply_sql(Lookups::Correlated);
+        assert!(sql.starts_with("with old (r, i1, i2, i3, t1, t2, m1, m2, m3, m4, m5, m6, m7) as (select * from unnest($3::text[], $4::int4[]"), "{sql}");
+        assert!(sql.contains("$15::numeric[]") && !sql.contains("$16"), "{sql}");
+        assert_eq!(sql.matches("insert into rollup_").count(), ROLLUPS.len());
+        assert!(sql.contains("r in ('rollup_customers') or sum(m1) <> 0"), "{sql}");
+        assert!(sql.contains("orders = t.orders + excluded.orders"), "{sql}");
+        assert!(sql.contains("first_order_at = excluded.first_order_at"), "{sql}");
+        let grouped = apply_sql(Lookups::Grouped);
+        assert!(
+            grouped.contains("x5 as (select o.customer_key as k, min(o.order_time) as first_order_at"),
+            "{grouped}"
+        );
+        assert!(
+            grouped.contains("left join x5 x on x.k = d.i1") && !grouped.contains("x.customer_key = d.i1"),
+            "{grouped}"
+        );
+        assert_eq!(grouped.matches("left join x").count(), 1, "{grouped}");
+        let before = contributions_sql();
+        assert_eq!(before.matches("= any($1::int4[])").count(), 6);
+        assert_eq!(before.matches("= any($2::uuid[])").count(), 1);
+    }
+}
