@@ -79,10 +79,9 @@ pub(crate) async fn segments(State(state): State<AnalyticsState>, params: Params
 
 const SCORED: &str = "
     with c as (
-        select customer_key, count(*) as frequency, sum(total) as monetary, max(order_time) as last_order_at
-        from fact_orders
-        where status = 'served' and not is_deleted and customer_key <> 0
-        group by customer_key
+        select customer_key, orders as frequency, revenue as monetary, last_order_at
+        from rollup_customers
+        where orders > 0 and customer_key <> 0
     ), m as (
         select c.*, greatest(0, $1::date - (c.last_order_at at time zone 'UTC')::date) as recency_days from c
     ), s as (

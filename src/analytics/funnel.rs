@@ -88,15 +88,19 @@ pub(crate) async fn funnel(State(state): State<AnalyticsState>, params: Params) 
     Ok(Json(load_funnel(&client, range, store).await?))
 }
 
+/// The stages from the rollup; the median (not additive) from the purchasing sessions themselves.
 const FUNNEL: &str = "
-    select count(*)::int8, count(s.first_product_view_at)::int8, count(s.first_add_to_cart_at)::int8,
-           count(s.checkout_at)::int8, count(s.purchased_at)::int8, count(*) filter (where s.bounced)::int8,
-           percentile_cont(0.5) within group (order by extract(epoch from s.purchased_at - s.started_at)::float8)
-               filter (where s.purchased_at is not null),
-           coalesce(sum(s.revenue), 0)
-    from fact_app_sessions s
-    where s.date_key between $1 and $2 and not s.is_deleted
-      and ($3::int4 is null or s.store_key = (select store_key from dim_store where store_id = $3))";
+    select coalesce(sum(r.sessions), 0)::int8, coalesce(sum(r.viewed), 0)::int8, coalesce(sum(r.added), 0)::int8,
+           coalesce(sum(r.checked_out), 0)::int8, coalesce(sum(r.purchased), 0)::int8,
+           coalesce(sum(r.bounced), 0)::int8,
+           (select percentile_cont(0.5) within group (order by extract(epoch from s.purchased_at - s.started_at)::float8)
+            from fact_app_sessions s
+            where s.date_key between $1 and $2 and not s.is_deleted and s.purchased_at is not null
+              and ($3::int4 is null or s.store_key = (select store_key from dim_store where store_id = $3))),
+           coalesce(sum(r.revenue), 0)
+    from rollup_sessions r
+    where r.date_key between $1 and $2
+      and ($3::int4 is null or r.store_key = (select store_key from dim_store where store_id = $3))";
 
 /// The funnel of the sessions started in `range` (at store `store`, or every store).
 pub(crate) async fn load_funnel(client: &Client, range: DateRange, store: Option<i32>) -> AnalyticsResult<Funnel> {

@@ -3,6 +3,8 @@
 //!
 //! Revenue is [`REVENUE_RULE`]: served orders only, the sum of their order totals
 //! (`fact_orders.total`); an item's revenue is its served lines' `line_total`. Days and hours are UTC.
+//! Every figure is read from the rollups (`rollup_orders_daily`, `rollup_orders_hourly`,
+//! `rollup_sales`), which the daemon keeps exact with the facts.
 
 use axum::{extract::State, Json};
 use chrono::{NaiveDate, Utc};
@@ -82,18 +84,18 @@ pub(crate) async fn summary(State(state): State<AnalyticsState>, params: Params)
 }
 
 const SUMMARY_ORDERS: &str = "
-    select status, count(*) filter (where date_key between $1 and $2)::int8,
-           coalesce(sum(total) filter (where date_key between $1 and $2), 0)::numeric,
-           count(*) filter (where date_key between $3 and $4)::int8,
-           coalesce(sum(total) filter (where date_key between $3 and $4), 0)::numeric
-    from fact_orders
-    where date_key between $3 and $2 and not is_deleted
+    select status, coalesce(sum(orders) filter (where date_key between $1 and $2), 0)::int8,
+           coalesce(sum(revenue) filter (where date_key between $1 and $2), 0)::numeric,
+           coalesce(sum(orders) filter (where date_key between $3 and $4), 0)::int8,
+           coalesce(sum(revenue) filter (where date_key between $3 and $4), 0)::numeric
+    from rollup_orders_daily
+    where date_key between $3 and $2
     group by status";
 const SUMMARY_ITEMS: &str = "
     select coalesce(sum(quantity) filter (where date_key between $1 and $2), 0)::int8,
            coalesce(sum(quantity) filter (where date_key between $3 and $4), 0)::int8
-    from fact_sales
-    where date_key between $3 and $2 and order_status = 'served' and not is_deleted";
+    from rollup_sales
+    where date_key between $3 and $2 and order_status = 'served'";
 
 /// The summary of `range` (queries only).
 pub(crate) async fn load_summary(client: &Client, range: DateRange) -> AnalyticsResult<Summary> {
@@ -193,10 +195,11 @@ pub(crate) async fn top_items(State(state): State<AnalyticsState>, params: Param
 const TOP_ITEMS: &str = "
     select t.product_id, coalesce(p.name, 'Product #' || t.product_id), coalesce(p.category, 'unknown'),
            t.quantity, t.revenue, t.orders
-    from (select product_id, sum(quantity)::int8 as quantity, sum(line_total)::numeric as revenue, count(*)::int8 as orders
-          from fact_sales
-          where date_key between $1 and $2 and order_status = 'served' and not is_deleted
-          group by product_id) t
+    from (select product_id, sum(quantity)::int8 as quantity, sum(revenue)::numeric as revenue, sum(lines)::int8 as orders
+          from rollup_sales
+          where date_key between $1 and $2 and order_status = 'served'
+          group by product_id
+          having sum(lines) > 0) t
     left join dim_product p on p.product_id = t.product_id and p.is_current
     order by case when $3 then t.revenue else t.quantity end desc, t.product_id
     limit $4";
@@ -252,10 +255,10 @@ pub(crate) async fn hourly(State(state): State<AnalyticsState>, params: Params) 
 }
 
 const HOURLY: &str = "
-    select time_key / 60, count(*) filter (where status = 'served')::int8,
-           coalesce(sum(total) filter (where status = 'served'), 0)::numeric, count(*)::int8
-    from fact_orders
-    where date_key = $1 and time_key >= 0 and not is_deleted
+    select hour, coalesce(sum(orders) filter (where status = 'served'), 0)::int8,
+           coalesce(sum(revenue) filter (where status = 'served'), 0)::numeric, sum(orders)::int8
+    from rollup_orders_hourly
+    where date_key = $1 and hour >= 0
     group by 1";
 
 /// The dense 24 hours of `date`.

@@ -60,15 +60,20 @@ pub(crate) async fn satisfaction(
 }
 
 const RATINGS: &str = "
-    select s.store_id, coalesce(s.name, 'Unknown'), grouping(f.store_key) = 1 as total, count(*)::int8,
-           round(avg(f.rating), 2), round(100.0 * count(*) filter (where f.rating >= 4) / nullif(count(*), 0), 1),
-           count(*) filter (where f.rating = 1)::int8, count(*) filter (where f.rating = 2)::int8,
-           count(*) filter (where f.rating = 3)::int8, count(*) filter (where f.rating = 4)::int8,
-           count(*) filter (where f.rating = 5)::int8, count(f.comment)::int8
-    from fact_feedback f
+    select s.store_id, coalesce(s.name, 'Unknown'), grouping(f.store_key) = 1 as total,
+           coalesce(sum(f.ratings), 0)::int8,
+           round(sum(f.rating * f.ratings)::numeric / nullif(sum(f.ratings), 0), 2),
+           round(100.0 * coalesce(sum(f.ratings) filter (where f.rating >= 4), 0) / nullif(sum(f.ratings), 0), 1),
+           coalesce(sum(f.ratings) filter (where f.rating = 1), 0)::int8,
+           coalesce(sum(f.ratings) filter (where f.rating = 2), 0)::int8,
+           coalesce(sum(f.ratings) filter (where f.rating = 3), 0)::int8,
+           coalesce(sum(f.ratings) filter (where f.rating = 4), 0)::int8,
+           coalesce(sum(f.ratings) filter (where f.rating = 5), 0)::int8, coalesce(sum(f.comments), 0)::int8
+    from rollup_ratings f
     left join dim_store s on s.store_key = f.store_key
-    where f.date_key between $1 and $2 and not f.is_deleted
+    where f.date_key between $1 and $2
     group by grouping sets ((f.store_key, s.store_id, s.name), ())
+    having sum(f.ratings) > 0 or grouping(f.store_key) = 1
     order by total desc, s.store_id nulls last";
 
 /// Ratings given in `range`.

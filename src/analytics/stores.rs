@@ -65,10 +65,11 @@ fn ym(d: NaiveDate) -> String {
 
 const MONTHLY: &str = "
     select s.store_id, coalesce(s.name, 'Unknown'), m.month, m.revenue, m.orders
-    from (select store_key, date_key / 100 as month, sum(total)::numeric as revenue, count(*)::int8 as orders
-          from fact_orders
-          where date_key between $1 and $2 and status = 'served' and not is_deleted
-          group by 1, 2) m
+    from (select store_key, date_key / 100 as month, sum(revenue)::numeric as revenue, sum(orders)::int8 as orders
+          from rollup_orders_daily
+          where date_key between $1 and $2 and status = 'served'
+          group by 1, 2
+          having sum(orders) > 0) m
     left join dim_store s on s.store_key = m.store_key
     order by s.store_id nulls last, m.month";
 
@@ -129,10 +130,11 @@ pub(crate) async fn peak_hours(
 const PEAK_HOURS: &str = "
     select s.store_id, coalesce(s.name, 'Unknown'), h.hour, h.orders, h.store_orders
     from (select distinct on (store_key) store_key, hour, orders, (sum(orders) over (partition by store_key))::int8 as store_orders
-          from (select store_key, time_key / 60 as hour, count(*)::int8 as orders
-                from fact_orders
-                where date_key between $1 and $2 and time_key >= 0 and status = 'served' and not is_deleted
-                group by 1, 2) by_hour
+          from (select store_key, hour, sum(orders)::int8 as orders
+                from rollup_orders_hourly
+                where date_key between $1 and $2 and hour >= 0 and status = 'served'
+                group by 1, 2
+                having sum(orders) > 0) by_hour
           order by store_key, orders desc, hour) h
     left join dim_store s on s.store_key = h.store_key
     order by s.store_id nulls last";

@@ -194,8 +194,12 @@ async fn an_order_and_its_rating_show_as_soon_as_they_are_applied() {
     post(format!("/orders/{id}/feedback"), json!({"rating": 2, "comment": "too cold"})).await;
 
     let olap = t.olap().await;
-    wait_for("the rating in fact_feedback", Duration::from_secs(10), || async {
-        (scalar::<i64>(&olap, "select count(*) from fact_feedback").await == 1).then_some(())
+    // Applied: in the facts, and not by a snapshot job still open (a job's rows reach the rollups
+    // when it ends).
+    wait_for("the rating applied", Duration::from_secs(10), || async {
+        let applied = scalar::<i64>(&olap, "select count(*) from fact_feedback").await == 1;
+        let job_open = scalar::<bool>(&olap, "select exists (select from cdc_snapshot where state <> 'done')").await;
+        (applied && !job_open).then_some(())
     })
     .await;
     // No dbt run in between: the star answers at once.

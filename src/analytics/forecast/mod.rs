@@ -51,8 +51,8 @@ pub(crate) async fn daily(State(state): State<AnalyticsState>, params: Params) -
 }
 
 const DAILY_HISTORY: &str = "
-    select date_key, sum(total)::numeric from fact_orders
-    where date_key between $1 and $2 and status = 'served' and not is_deleted
+    select date_key, sum(revenue)::numeric from rollup_orders_daily
+    where date_key between $1 and $2 and status = 'served'
     group by 1";
 
 /// The daily forecast as of `today`.
@@ -120,9 +120,14 @@ pub(crate) async fn hourly(
     Ok(Json(load_hourly(&client, Utc::now(), hours).await?))
 }
 
+/// Served orders per UTC hour from `$1` (the hour's index from there), of the days `$2` to `$3`;
+/// the caller keeps the hours of its window.
 const HOURLY_HISTORY: &str = "
-    select floor(extract(epoch from order_time - $1) / 3600)::int4, count(*)::int8 from fact_orders
-    where order_time >= $1 and order_time < $2 and status = 'served' and not is_deleted
+    select floor(extract(epoch from make_timestamptz(date_key / 10000, date_key / 100 % 100, date_key % 100, hour, 0, 0,
+                                                     'UTC') - $1) / 3600)::int4,
+           sum(orders)::int8
+    from rollup_orders_hourly
+    where date_key between $2 and $3 and hour >= 0 and status = 'served'
     group by 1";
 
 /// The hourly forecast as of `now`.
@@ -130,7 +135,8 @@ pub(crate) async fn load_hourly(client: &Client, now: DateTime<Utc>, hours: usiz
     let span = model::WEEKS * 168;
     let current = now.duration_trunc(Duration::hours(1)).map_err(|e| AnalyticsError::Internal(Box::new(e)))?;
     let first = current - Duration::hours(span as i64);
-    let rows = client.query(HOURLY_HISTORY, &[&first, &current]).await?;
+    let days = (date_key(first.date_naive()), date_key(current.date_naive()));
+    let rows = client.query(HOURLY_HISTORY, &[&first, &days.0, &days.1]).await?;
     let mut history = vec![0i64; span];
     for r in &rows {
         if let Some(slot) = usize::try_from(r.get::<_, i32>(0)).ok().and_then(|i| history.get_mut(i)) {

@@ -63,12 +63,12 @@ pub(crate) struct Live {
 const SCALARS: &str = "
     select coalesce((select applied_changes from cdc_offset where source = 'cdc_orders'), 0),
            (select count(*)::int8 from fact_orders where order_time > now() - interval '1 minute' and not is_deleted),
-           (select count(*)::int8 from fact_orders where date_key = $1 and status = 'served' and not is_deleted),
-           (select coalesce(sum(total), 0)::numeric from fact_orders
-            where date_key = $1 and status = 'served' and not is_deleted),
+           (select coalesce(sum(orders), 0)::int8 from rollup_orders_daily where date_key = $1 and status = 'served'),
+           (select coalesce(sum(revenue), 0)::numeric from rollup_orders_daily where date_key = $1 and status = 'served'),
            f.n, f.p50, f.p99,
-           (select count(*)::int8 from fact_feedback where date_key = $1 and not is_deleted),
-           (select round(avg(rating), 2) from fact_feedback where date_key between $2 and $1 and not is_deleted),
+           (select coalesce(sum(ratings), 0)::int8 from rollup_ratings where date_key = $1),
+           (select round(sum(rating * ratings)::numeric / nullif(sum(ratings), 0), 2) from rollup_ratings
+            where date_key between $2 and $1),
            now()
     from (select count(*)::int8 as n,
                  (percentile_cont(0.5) within group (order by extract(epoch from loaded_at - changed_at)) * 1000)::float8 as p50,
