@@ -1,6 +1,8 @@
--- RFM segmentation of every known customer (customer_key <> 0) with at least one served order.
+-- RFM segmentation of every known customer (customer_key <> 0) with at least one served order,
+-- from rollup_customers (served orders, all time):
 --   recency   = days from the customer's last served order to today (UTC)
---   frequency = served orders, monetary = served line revenue (soft-deleted lines excluded)
+--   frequency = served orders, monetary = their totals (equal to their served lines' line_total;
+--               soft-deleted orders excluded)
 -- Each is scored 1-5 with ntile(5) over all scored customers (5 = best: most recent, most
 -- frequent, highest spend); ties are split by customer_key so the scores are deterministic.
 -- Segments (first rule that matches):
@@ -14,13 +16,12 @@
 with served as (
     select
         customer_key,
-        count(distinct order_id) as frequency,
-        sum(line_total) as monetary,
-        max(order_time) as last_order_at,
-        min(order_time) as first_order_at
-    from {{ ref('stg_sales') }}
-    where order_status = 'served' and customer_key <> 0
-    group by customer_key
+        orders as frequency,
+        revenue as monetary,
+        last_order_at,
+        first_order_at
+    from {{ source('star', 'rollup_customers') }}
+    where orders > 0 and customer_key <> 0
 ),
 
 measured as (
@@ -61,6 +62,7 @@ select
         when s.r_score <= 2 and s.f_score >= 3 then 'at_risk'
         when s.r_score = 1 and s.f_score = 1 then 'lost'
         else 'hibernating'
-    end as segment
+    end as segment,
+    {{ build_stamp() }}
 from scored as s
 join {{ source('star', 'dim_customer') }} as c on c.customer_key = s.customer_key

@@ -1,7 +1,8 @@
 -- Seasonal-naive 7-day revenue forecast per store; see the model description in schema.yml.
 -- For each of the next 7 days D (tomorrow .. today + 7, UTC) and each store, the forecast is the
 -- mean served revenue of the 4 most recent complete days with D's weekday: the 28 days before
--- today hold exactly 4 of each weekday. Days without sales count as 0.
+-- today hold exactly 4 of each weekday. Days without sales count as 0. The history comes from
+-- rollup_orders_daily (served orders' totals, equal to their served lines' line_total).
 with today as (
     select (now() at time zone 'UTC')::date as d
 ),
@@ -11,6 +12,15 @@ history_days as (
     from {{ source('star', 'dim_date') }} as dd
     cross join today as t
     where dd.date between t.d - 28 and t.d - 1
+),
+
+served_daily as (
+    select o.store_key, o.date_key, sum(o.revenue) as revenue, sum(o.orders) as served_orders
+    from {{ source('star', 'rollup_orders_daily') }} as o
+    where o.status = 'served'
+      and o.orders > 0
+      and o.date_key in (select date_key from history_days)
+    group by o.store_key, o.date_key
 ),
 
 stores as (
@@ -30,7 +40,7 @@ history as (
         count(*) as history_days
     from stores as st
     cross join history_days as h
-    left join {{ ref('stg_served_daily_store') }} as r
+    left join served_daily as r
         on r.store_key = st.store_key and r.date_key = h.date_key
     group by st.store_key, h.day_of_week
 ),
@@ -56,7 +66,8 @@ select
     h.last_history_day,
     h.history_days::int as history_days,
     'seasonal_naive_weekday_mean_4w'::text as method,
-    now() as generated_at
+    now() as generated_at,
+    {{ build_stamp() }}
 from stores as st
 cross join horizon as hz
 join history as h on h.store_key = st.store_key and h.day_of_week = hz.day_of_week
