@@ -31,6 +31,9 @@ async fn every_scenario_runs_at_a_tiny_scale() {
         capture_rounds: 1,
         analytics_orders: 0,
         analytics_requests: 0,
+        scales: vec![],
+        dbt_bin: "dbt".into(),
+        dbt_project: "dbt".into(),
         json: json.clone(),
         daemon_bin: Some(env!("CARGO_BIN_EXE_brewlytics").into()),
         work_dir: None,
@@ -44,6 +47,7 @@ async fn every_scenario_runs_at_a_tiny_scale() {
             "freshness",
             "small batch",
             "freshness (app events)",
+            "freshness (rollups off)",
             "standby gate",
             "longtx",
             "api",
@@ -63,9 +67,10 @@ async fn every_scenario_runs_at_a_tiny_scale() {
     assert!(figure(drain, "daemon peak RSS") > 0.0, "VmHWM of the daemon process is read");
     assert!(drain.goals.iter().filter(|g| g.goal.contains("verify")).all(|g| g.met), "{:?}", drain.goals);
     assert!(figure(&report.scenarios[2], "write per batch") > 0.0, "the daemon's phases were scraped");
-    let gate = &report.scenarios[4];
+    assert!(figure(drain, "change rows/s with the rollups off") > 0.0);
+    let gate = &report.scenarios[5];
     assert!(figure(gate, "standby wait per window") > 0.0, "the gated daemon waited for the standby");
-    for s in [&report.scenarios[1], &report.scenarios[3], &report.scenarios[5]] {
+    for s in [&report.scenarios[1], &report.scenarios[3], &report.scenarios[4], &report.scenarios[6]] {
         let (p50, p95, p99) =
             (figure(s, "commit->applied p50"), figure(s, "commit->applied p95"), figure(s, "commit->applied p99"));
         assert!(0.0 < p50 && p50 <= p95 && p95 <= p99, "{}: {p50} {p95} {p99}", s.scenario);
@@ -73,16 +78,16 @@ async fn every_scenario_runs_at_a_tiny_scale() {
     }
     let events = &report.scenarios[3];
     assert!(figure(events, "app events/s achieved") > 0.0 && figure(events, "app event rows sampled") > 0.0);
-    let steps = report.scenarios[6].details["steps"].as_array().unwrap();
+    let steps = report.scenarios[7].details["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 2, "one step per concurrency level");
     assert!(steps.iter().all(|s| s["orders_per_s"].as_f64().unwrap() > 0.0), "{steps:?}");
-    let snapshot = &report.scenarios[7];
+    let snapshot = &report.scenarios[8];
     assert!(figure(snapshot, "source rows/s") > 0.0 && figure(snapshot, "daemon peak RSS") > 0.0);
     assert!(snapshot.goals.iter().filter(|g| g.goal.contains("verify")).all(|g| g.met), "{:?}", snapshot.goals);
-    let capture = &report.scenarios[8];
+    let capture = &report.scenarios[9];
     assert!(figure(capture, "order tps") > 0.0 && figure(capture, "order tps, ours + app events") > 0.0);
     let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(written["scenarios"].as_array().map(Vec::len), Some(9));
+    assert_eq!(written["scenarios"].as_array().map(Vec::len), Some(10));
 }
 
 /// The daemon's drain levers keep exactly-once: pages of 7 rows (so most windows span pages and
@@ -115,9 +120,11 @@ async fn paged_prefetching_drain_without_fk_checks_is_exact() {
     assert!(batches > changes / 7, "{batches} batches for {changes} changes: pages were used");
 }
 
-/// The analytics scenario at a tiny scale: every endpoint measured, over HTTP and directly.
+/// The analytics scenario at two tiny scales: every endpoint measured over HTTP and directly,
+/// every Metabase card, dbt full and incremental, the growth from one scale to the other.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_analytics_scenario_measures_every_endpoint() {
+    let dbt = crate::readers::tool("DBT_BIN", "dbt", crate::readers::INSTALL_DBT);
     let out = tempfile::tempdir().unwrap();
     let opts = BenchOptions {
         scenario: Scenario::Analytics,
@@ -130,6 +137,9 @@ async fn the_analytics_scenario_measures_every_endpoint() {
         capture_rounds: 1,
         analytics_orders: 3000,
         analytics_requests: 3,
+        scales: vec![2000, 4000],
+        dbt_bin: dbt,
+        dbt_project: "dbt".into(),
         json: out.path().join("bench.json"),
         daemon_bin: Some(env!("CARGO_BIN_EXE_brewlytics").into()),
         work_dir: None,
@@ -138,10 +148,23 @@ async fn the_analytics_scenario_measures_every_endpoint() {
     let s = &report.scenarios[0];
     assert_eq!(s.scenario, "analytics");
     assert!(figure(s, "order lines") >= 3000.0, "{:?}", s.figures);
-    let endpoints = s.details["endpoints"].as_array().unwrap();
-    assert_eq!(endpoints.len(), brewlytics::analytics::bench_cases::cases(chrono::Utc::now().date_naive()).len());
-    for e in endpoints {
-        assert!(e["http_p99_ms"].as_f64().unwrap() > 0.0 && e["sql_p99_ms"].as_f64().unwrap() > 0.0, "{e}");
+    let scales = s.details["scales"].as_array().unwrap();
+    assert_eq!(scales.len(), 2);
+    assert!(scales[1]["lines"].as_i64() > scales[0]["lines"].as_i64(), "{scales:?}");
+    let cases = brewlytics::analytics::bench_cases::cases(chrono::Utc::now().date_naive()).len();
+    let cards =
+        brewlytics::tools::metabase::Spec::load(std::path::Path::new("metabase/dashboard.json")).unwrap().cards.len();
+    for scale in scales {
+        let endpoints = scale["endpoints"].as_array().unwrap();
+        assert_eq!(endpoints.len(), cases);
+        for e in endpoints {
+            assert!(e["http_p99_ms"].as_f64().unwrap() > 0.0 && e["sql_p99_ms"].as_f64().unwrap() > 0.0, "{e}");
+        }
+        assert_eq!(scale["cards"].as_array().unwrap().len(), cards);
+        assert!(scale["dbt"]["full"]["models_seconds"].as_f64().unwrap() > 0.0, "{scale}");
+        assert!(scale["dbt"]["incremental"]["models_seconds"].as_f64().unwrap() > 0.0, "{scale}");
     }
+    assert!(figure(s, "sales/summary (30 days) p99 ratio") > 0.0);
+    assert!(figure(s, "card Daily Revenue p99 ratio") > 0.0);
     assert!(s.ratio.is_finite() && s.ratio > 0.0);
 }

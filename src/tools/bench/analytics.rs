@@ -1,30 +1,28 @@
-//! Analytics: p99 latency of every analytics endpoint on a warehouse of a year of sales.
-//!
-//! The warehouse is written **directly in SQL** (not through OLTP and the daemon: a year of
-//! history needs order times spread over 365 days, which the capture path cannot backdate): the
-//! dimensions of a small chain, `orders` orders over the last 365 days (UTC, weighted to the day;
-//! ids and rows in time order, as the daemon loads them),
-//! 1 to 3 lines each (so ≥ 1M lines at the default 500k orders), 96% served / 3% cancelled / 1%
-//! refunded, a rating for 30% of served orders, then `analyze`. The service runs in-process as
-//! `analytics_reader`; each endpoint is requested `requests` times in a row over HTTP. The
-//! same-run baseline of each endpoint is its own queries run directly on one connection.
+//! Analytics: how the readers' latency grows with the history. At each scale (orders over the
+//! last 365 days, [`analytics_fill`](super::analytics_fill)) in one run: every analytics endpoint
+//! (HTTP p50/p99, each against its own queries run directly: the same-run baseline), every
+//! Metabase card's SQL as `analytics_reader`, and `dbt build` (full, then incremental after one
+//! more day of orders). The figures `<endpoint> p99` are the largest scale's; each endpoint and
+//! card also has its p99 at every scale and the ratio largest / smallest.
 
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use serde::Serialize;
+use tokio_postgres::Client;
 
 use super::{
+    analytics_fill, dbt,
     env::{BenchEnv, DbPair},
     report::{Figure, Goal, ScenarioResult},
     BenchError,
 };
-use crate::{analytics, db};
+use crate::{analytics, db::Role, tools::metabase::Spec};
 
-/// One endpoint's latencies.
+/// One endpoint's (or card's) latencies at one scale.
 #[derive(Debug, Clone, Serialize)]
-pub(crate) struct EndpointTimes {
-    pub endpoint: &'static str,
+pub(crate) struct Times {
+    pub name: String,
     pub path: String,
     pub http_p50_ms: f64,
     pub http_p99_ms: f64,
@@ -32,66 +30,50 @@ pub(crate) struct EndpointTimes {
     pub sql_p99_ms: f64,
 }
 
-const DIMS: &str = "
-    set timezone = 'UTC';
-    insert into dim_store (store_id, name, city, changed_at, src_id)
-    select i, 'Store ' || i, 'City ' || i, now(), i from generate_series(1, 4) i;
-    insert into dim_employee (employee_id, store_id, name, role, active, changed_at, src_id)
-    select i, 1 + (i - 1) % 4, 'Barista ' || i, 'barista', true, now(), i from generate_series(1, 16) i;
-    insert into dim_customer (customer_id, name, email, changed_at, src_id)
-    select i, 'Customer ' || i, 'c' || i || '@example.com', now(), i from generate_series(1, 1000) i;
-    insert into dim_product (product_id, name, category, price, active, changed_at, src_id)
-    select i, 'Product ' || i, (array['coffee', 'tea', 'bakery', 'food', 'cold drinks'])[1 + i % 5],
-           2.50 + (i % 8) * 0.50, true, now(), i
-    from generate_series(1, 20) i;";
+/// What one scale measured.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Scale {
+    pub orders: i64,
+    pub lines: i64,
+    pub fill_seconds: f64,
+    pub endpoints: Vec<Times>,
+    pub cards: Vec<Times>,
+    pub dbt: dbt::DbtTimes,
+}
 
-const ORDERS: &str = "
-    insert into fact_orders (order_id, customer_id, employee_id, store_id, date_key, time_key, store_key, customer_key,
-                             employee_key, order_time, status, total, changed_at, src_id, loaded_at)
-    select row_number() over (order by t), c, e, 1 + (e - 1) % 4, to_char(t, 'YYYYMMDD')::int, (extract(hour from t) * 60 + extract(minute from t))::int,
-           s.store_key, dc.customer_key, de.employee_key, t,
-           case when r < 0.96 then 'served' when r < 0.99 then 'cancelled' else 'refunded' end, 0, t, g,
-           t + interval '40 milliseconds'
-    from (select g, 1 + floor(random() * 1000)::int as c, 1 + floor(random() * 16)::int as e, random() as r,
-                 date_trunc('day', now()) - floor(random() * 365) * interval '1 day'
-                   + (6 + 14 * random() * random() + 2 * random()) * interval '1 hour' as t
-          from generate_series(1, $1::int) g) o
-    join dim_customer dc on dc.customer_id = o.c
-    join dim_employee de on de.employee_id = o.e
-    join dim_store s on s.store_id = 1 + (o.e - 1) % 4
-    where o.t < now()
-    order by t";
+/// The scales (orders), requests per endpoint, and dbt.
+#[derive(Debug, Clone)]
+pub(crate) struct AnalyticsOptions {
+    pub scales: Vec<i64>,
+    pub requests: usize,
+    pub dbt: dbt::Dbt,
+}
 
-const LINES: &str = "
-    insert into fact_sales (order_item_id, order_id, product_id, date_key, time_key, store_key, customer_key, employee_key,
-                            product_key, quantity, unit_price, line_total, order_status, order_time, changed_at, src_id, loaded_at)
-    select row_number() over (), o.order_id, p.product_id, o.date_key, o.time_key, o.store_key, o.customer_key,
-           o.employee_key, p.product_key, q.quantity, p.price, q.quantity * p.price, o.status, o.order_time,
-           o.changed_at, o.src_id, o.loaded_at
-    from fact_orders o
-    cross join lateral generate_series(1, 1 + (o.order_id * 7) % 3) as l(n)
-    cross join lateral (select 1 + (o.order_id * 13 + l.n * 7) % 20 as product_id,
-                               case when (o.order_id + l.n) % 6 = 0 then 2 else 1 end as quantity) q
-    join dim_product p on p.product_id = q.product_id and p.is_current;
-    update fact_orders o set total = s.total
-    from (select order_id, sum(line_total) as total from fact_sales group by 1) s where s.order_id = o.order_id;
-    insert into fact_feedback (feedback_id, order_id, date_key, time_key, order_date_key, store_key, customer_key,
-                               employee_key, rating, comment, rated_at, changed_at, src_id, loaded_at)
-    select row_number() over (), order_id, date_key, time_key, date_key, store_key, customer_key, employee_key,
-           (array[1, 2, 3, 4, 4, 5, 5, 5])[1 + (order_id * 11) % 8], null, order_time + interval '10 minutes',
-           order_time, src_id, loaded_at
-    from fact_orders where status = 'served' and order_id % 10 < 3;
-    update cdc_offset set applied_changes = (select count(*) from fact_sales) * 4, updated_at = now();
-    analyze;";
+/// Run the scenario at every scale.
+pub(super) async fn run(env: &BenchEnv, opts: &AnalyticsOptions) -> Result<ScenarioResult, BenchError> {
+    let mut scales = Vec::new();
+    for &orders in &opts.scales {
+        scales.push(one_scale(env, orders, opts).await?);
+    }
+    Ok(result(opts.requests, scales))
+}
 
-/// Run the scenario: `orders` orders of history, `requests` requests per endpoint.
-pub(super) async fn run(env: &BenchEnv, orders: i64, requests: usize) -> Result<ScenarioResult, BenchError> {
+async fn one_scale(env: &BenchEnv, orders: i64, opts: &AnalyticsOptions) -> Result<Scale, BenchError> {
     let pair = env.fresh_pair("analytics").await?;
-    let fill_started = Instant::now();
-    let lines = fill(&pair, orders).await?;
-    let fill_seconds = fill_started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let lines = analytics_fill::fill(&pair, orders).await?;
+    let fill_seconds = started.elapsed().as_secs_f64();
     tracing::info!(orders, lines, seconds = fill_seconds, "analytics warehouse written");
+    let full = dbt::build(&opts.dbt, &pair, true).await?;
+    let endpoints = endpoints(&pair, opts.requests).await?;
+    let cards = cards(&pair, opts.requests).await?;
+    analytics_fill::add_day(&mut pair.olap().await?, orders).await?;
+    let incremental = dbt::build(&opts.dbt, &pair, false).await?;
+    Ok(Scale { orders, lines, fill_seconds, endpoints, cards, dbt: dbt::DbtTimes { full, incremental } })
+}
 
+/// Every endpoint over HTTP (the service in-process as `analytics_reader`) and directly.
+async fn endpoints(pair: &DbPair, requests: usize) -> Result<Vec<Times>, BenchError> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let stop = tokio_util::sync::CancellationToken::new();
@@ -99,31 +81,20 @@ pub(super) async fn run(env: &BenchEnv, orders: i64, requests: usize) -> Result<
     config.analytics_metrics_url = Some(format!("http://127.0.0.1:{}/metrics", crate::tools::cluster::free_port()?));
     let shutdown = stop.clone().cancelled_owned();
     let server = tokio::spawn(async move { analytics::serve(&config, listener, shutdown).await });
-    let times = measure(&pair, &base, requests).await;
+    let times = measure_endpoints(pair, &base, requests).await;
     stop.cancel();
     let _ = server.await;
-    let times = times?;
-    Ok(result(orders, lines, fill_seconds, requests, times))
+    times
 }
 
-async fn fill(pair: &DbPair, orders: i64) -> Result<i64, BenchError> {
-    let (oltp, olap) = (pair.oltp().await?, pair.olap().await?);
-    db::apply_roles(&oltp, &olap, &pair.config).await?;
-    olap.batch_execute(DIMS).await?;
-    olap.execute(ORDERS, &[&(orders as i32)]).await?;
-    olap.batch_execute(LINES).await?;
-    Ok(olap.query_one("select count(*) from fact_sales", &[]).await?.get(0))
-}
-
-async fn measure(pair: &DbPair, base: &str, requests: usize) -> Result<Vec<EndpointTimes>, BenchError> {
+async fn measure_endpoints(pair: &DbPair, base: &str, requests: usize) -> Result<Vec<Times>, BenchError> {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("a plain HTTP client");
     let olap = pair.olap().await?;
     let today = Utc::now().date_naive();
     let mut out = Vec::new();
     for case in analytics::bench_cases::cases(today) {
         let url = format!("{base}{}", case.path);
-        let mut http_times = Vec::with_capacity(requests);
-        let mut sql_times = Vec::with_capacity(requests);
+        let (mut http_times, mut sql_times) = (Vec::new(), Vec::new());
         for i in 0..requests + 2 {
             let started = Instant::now();
             let response = http.get(&url).send().await.map_err(|e| BenchError::Analytics(format!("GET {url}: {e}")))?;
@@ -143,18 +114,42 @@ async fn measure(pair: &DbPair, base: &str, requests: usize) -> Result<Vec<Endpo
                 sql_times.push(started.elapsed());
             }
         }
-        let (hp50, hp99) = percentiles(&mut http_times);
-        let (sp50, sp99) = percentiles(&mut sql_times);
-        out.push(EndpointTimes {
-            endpoint: case.name,
-            path: case.path.clone(),
-            http_p50_ms: hp50,
-            http_p99_ms: hp99,
-            sql_p50_ms: sp50,
-            sql_p99_ms: sp99,
-        });
+        out.push(times(case.name.to_string(), case.path.clone(), &mut http_times, &mut sql_times));
     }
     Ok(out)
+}
+
+/// Every card of metabase/dashboard.json, its SQL run as Metabase runs it (`analytics_reader`).
+async fn cards(pair: &DbPair, requests: usize) -> Result<Vec<Times>, BenchError> {
+    let spec = Spec::parse(include_str!("../../../metabase/dashboard.json"), "metabase/dashboard.json")
+        .map_err(|e| BenchError::Analytics(crate::telemetry::Chain(&e).to_string()))?;
+    let reader = crate::db::connect(&Role::Reader.config(&pair.config), crate::config::Db::Olap).await?;
+    let mut out = Vec::new();
+    for card in &spec.cards {
+        let mut sql_times = Vec::new();
+        for i in 0..requests + 2 {
+            let started = Instant::now();
+            run_card(&reader, &card.sql)
+                .await
+                .map_err(|e| BenchError::Analytics(format!("card {}: {e}", card.name)))?;
+            if i >= 2 {
+                sql_times.push(started.elapsed());
+            }
+        }
+        let mut copy = sql_times.clone();
+        out.push(times(format!("card {}", card.name), String::new(), &mut sql_times, &mut copy));
+    }
+    Ok(out)
+}
+
+async fn run_card(reader: &Client, sql: &str) -> Result<(), tokio_postgres::Error> {
+    reader.simple_query(sql).await.map(drop)
+}
+
+fn times(name: String, path: String, http: &mut [Duration], sql: &mut [Duration]) -> Times {
+    let (hp50, hp99) = percentiles(http);
+    let (sp50, sp99) = percentiles(sql);
+    Times { name, path, http_p50_ms: hp50, http_p99_ms: hp99, sql_p50_ms: sp50, sql_p99_ms: sp99 }
 }
 
 /// p50 and p99 in milliseconds (nearest rank).
@@ -167,33 +162,62 @@ fn percentiles(times: &mut [Duration]) -> (f64, f64) {
     (at(0.5), at(0.99))
 }
 
-fn result(orders: i64, lines: i64, fill_seconds: f64, requests: usize, times: Vec<EndpointTimes>) -> ScenarioResult {
-    let slowest = times.iter().max_by(|a, b| a.http_p99_ms.total_cmp(&b.http_p99_ms)).cloned();
-    // p50, not p99: on a shared 2-core box the tails of both series are noise of the same size.
-    let worst_overhead = times.iter().map(|t| t.http_p50_ms - t.sql_p50_ms).fold(0.0, f64::max);
+fn result(requests: usize, scales: Vec<Scale>) -> ScenarioResult {
+    let (small, large) = (scales.first().expect("a scale"), scales.last().expect("a scale"));
     let mut figures = vec![
-        Figure::new("order lines in the warehouse", lines as f64, "lines"),
-        Figure::new("orders (365 days)", orders as f64, "orders"),
-        Figure::new("warehouse written in", fill_seconds, "s"),
+        Figure::new("order lines in the warehouse", large.lines as f64, "lines"),
+        Figure::new("orders (365 days)", large.orders as f64, "orders"),
+        Figure::new("warehouse written in", large.fill_seconds, "s"),
     ];
-    figures.extend(times.iter().map(|t| Figure::new(format!("{} p99", t.endpoint), t.http_p99_ms, "ms")));
-    let slowest_p99 = slowest.as_ref().map_or(0.0, |s| s.http_p99_ms);
-    let baseline_p99 = slowest.as_ref().map_or(0.0, |s| s.sql_p99_ms);
+    figures.extend(large.endpoints.iter().map(|t| Figure::new(format!("{} p99", t.name), t.http_p99_ms, "ms")));
+    let mut goals = vec![Goal::new(">= 1M order lines", large.lines >= 1_000_000)];
+    let pairs = || {
+        let endpoints = small.endpoints.iter().zip(&large.endpoints);
+        endpoints.chain(small.cards.iter().zip(&large.cards))
+    };
+    let mut worst = (0.0f64, small.endpoints[0].clone());
+    for (a, b) in pairs() {
+        let ratio = b.http_p99_ms / a.http_p99_ms.max(1e-3);
+        if ratio > worst.0 {
+            worst = (ratio, a.clone());
+        }
+        for s in &scales {
+            let t = s.endpoints.iter().chain(&s.cards).find(|t| t.name == a.name).expect("same cases");
+            figures.push(Figure::new(format!("{} p50 at {} lines", a.name, s.lines), t.http_p50_ms, "ms"));
+            figures.push(Figure::new(format!("{} p99 at {} lines", a.name, s.lines), t.http_p99_ms, "ms"));
+        }
+        figures.push(Figure::new(format!("{} p99 ratio (largest / smallest scale)", a.name), ratio, "x"));
+    }
+    let slow: Vec<&str> = pairs().filter(|(_, b)| b.http_p99_ms > 50.0).map(|(_, b)| b.name.as_str()).collect();
+    let steep: Vec<&str> =
+        pairs().filter(|(a, b)| b.http_p99_ms > 1.5 * a.http_p99_ms.max(1e-3)).map(|(a, _)| a.name.as_str()).collect();
+    goals.push(Goal::new(
+        format!("every endpoint and card p99 <= 50 ms at the largest scale (over: {slow:?})"),
+        slow.is_empty(),
+    ));
+    goals.push(Goal::new(
+        format!("every p99 <= 1.5x from the smallest to the largest scale (over: {steep:?})"),
+        steep.is_empty(),
+    ));
+    let dbt = &large.dbt;
+    figures.push(Figure::new("dbt build, full (models)", dbt.full.models_seconds, "s"));
+    figures.push(Figure::new("dbt build, incremental after a day (models)", dbt.incremental.models_seconds, "s"));
+    figures.push(Figure::new("dbt build, full (wall)", dbt.full.wall_seconds, "s"));
+    figures.push(Figure::new("dbt build, incremental (wall)", dbt.incremental.wall_seconds, "s"));
+    let dbt_ratio = dbt.incremental.models_seconds / dbt.full.models_seconds.max(1e-6);
+    figures.push(Figure::new("dbt incremental / full (models)", dbt_ratio, "x"));
+    goals.push(Goal::new("incremental dbt build <= 10% of a full one", dbt_ratio <= 0.1));
     ScenarioResult {
         scenario: "analytics",
         figures,
         baseline: Figure::new(
-            format!("its SQL p99 ({})", slowest.as_ref().map_or("-", |s| s.endpoint)),
-            baseline_p99.max(1e-3),
+            format!("{} p99 at {} lines (the smallest scale, same run)", worst.1.name, small.lines),
+            worst.1.http_p99_ms.max(1e-3),
             "ms",
         ),
-        ratio: slowest_p99 / baseline_p99.max(1e-3),
-        ratio_of: "slowest endpoint p99 / its SQL p99".into(),
-        goals: vec![
-            Goal::new(">= 1M order lines", lines >= 1_000_000),
-            Goal::new("every endpoint p99 <= 500 ms", times.iter().all(|t| t.http_p99_ms <= 500.0)),
-            Goal::new("every endpoint p50 <= its SQL p50 + 10 ms (HTTP and JSON)", worst_overhead <= 10.0),
-        ],
-        details: serde_json::json!({ "requests_per_endpoint": requests, "endpoints": times }),
+        ratio: worst.0,
+        ratio_of: "worst endpoint or card p99, largest / smallest scale".into(),
+        goals,
+        details: serde_json::json!({ "requests_per_endpoint": requests, "scales": scales }),
     }
 }

@@ -28,6 +28,8 @@ pub(crate) struct DaemonSettings {
     pub initial_snapshot: bool,
     /// `CDC_SYNC_STANDBYS` (the gate scenario).
     pub sync_standbys: Option<&'static str>,
+    /// `CDC_ROLLUPS` (what maintaining the rollups costs).
+    pub rollups: bool,
 }
 
 /// Time spent in one phase of the daemon's batches (`cdc_batch_duration_seconds{phase}`).
@@ -51,6 +53,7 @@ impl DaemonProcess {
             .env("CDC_BATCH_ROWS", settings.batch_rows.to_string())
             .env("CDC_SNAPSHOT", if settings.initial_snapshot { "initial" } else { "never" })
             .env("CDC_SYNC_STANDBYS", settings.sync_standbys.unwrap_or_default())
+            .env("CDC_ROLLUPS", if settings.rollups { "on" } else { "off" })
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)

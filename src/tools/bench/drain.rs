@@ -73,12 +73,20 @@ pub(super) async fn run(
     let generated = bulk::generate(&mut oltp, scale, bulk::Capture::On).await?;
     let changes: i64 = oltp.query_one("select count(*) from cdc_orders", &[]).await?.get(0);
     tracing::info!(orders = scale, changes, seconds = generated.elapsed.as_secs_f64(), "backlog written");
+    // The same backlog for a drain without the rollups (what maintaining them costs).
+    drop(oltp);
+    let unrolled = env.copy_pair(&pair, "drain_rollups_off").await?;
+    let oltp = pair.oltp().await?;
 
     oltp.batch_execute("checkpoint").await?;
     let limit = physical_limit(&pair, &oltp, &pair.olap().await?).await?;
     let limit_rate = changes as f64 / limit.total().as_secs_f64();
 
     let main = &drain_once(&pair, changes, daemon_bin, settings, &log_dir.join("daemon-drain.log")).await?;
+    let off = DaemonSettings { rollups: false, ..settings };
+    let without =
+        &drain_once(&unrolled, changes, daemon_bin, off, &log_dir.join("daemon-drain-rollups-off.log")).await?;
+    let rollups_cost = 1.0 - main.change_rows_per_s / without.change_rows_per_s.max(1e-9);
     let ratio = main.change_rows_per_s / limit_rate;
     let figures = vec![
         Figure::new("orders in the backlog", scale as f64, "orders"),
@@ -87,12 +95,15 @@ pub(super) async fn run(
         Figure::new("change rows/s", main.change_rows_per_s, "rows/s"),
         Figure::new("fact rows/s", main.fact_rows_per_s, "rows/s"),
         Figure::new("daemon peak RSS (VmHWM)", main.peak_rss_mib, "MiB"),
+        Figure::new("change rows/s with the rollups off (same backlog)", without.change_rows_per_s, "rows/s"),
+        Figure::new("what maintaining the rollups costs (share of throughput)", rollups_cost, "x"),
     ];
     let goals = vec![
         Goal::new("ratio >= 0.6", ratio >= 0.6),
         Goal::new(">= 100k change rows/s", main.change_rows_per_s >= 100_000.0),
         Goal::new("peak RSS <= 64 MiB", main.peak_rss_mib <= 64.0),
         Goal::new("verify clean after the drain", main.verify_clean),
+        Goal::new("the rollups cost <= 15% of drain throughput", rollups_cost <= 0.15),
     ];
     Ok(ScenarioResult {
         scenario: "drain",
@@ -108,6 +119,7 @@ pub(super) async fn run(
             "limit_copy_in_seconds": limit.copy_in.as_secs_f64(),
             "limit_fact_rows": limit.fact_rows,
             "run": main,
+            "run_rollups_off": without,
         }),
     })
 }

@@ -94,6 +94,23 @@ impl BenchEnv {
         Ok(DbPair { config, oltp_dsn, olap_dsn })
     }
 
+    /// A pair whose OLTP is a copy of `from`'s (no session may be open on it) and whose warehouse
+    /// is new: the same backlog drained again under other settings.
+    pub(crate) async fn copy_pair(&self, from: &DbPair, scenario: &str) -> Result<DbPair, BenchError> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let (oltp, olap) = (format!("{scenario}_{n}_oltp"), format!("{scenario}_{n}_olap"));
+        let admin = connect(&self.dsn("postgres")).await?;
+        clone_database(&admin, &oltp, &from.config.oltp_db).await?;
+        clone_database(&admin, &olap, TPL_OLAP).await?;
+        let mut config = Config::defaults();
+        let (oltp_dsn, olap_dsn) = (self.dsn(&oltp), self.dsn(&olap));
+        config.oltp_database_url = Some(oltp_dsn.clone().into());
+        config.olap_database_url = Some(olap_dsn.clone().into());
+        config.oltp_db = oltp;
+        config.olap_db = olap;
+        Ok(DbPair { config, oltp_dsn, olap_dsn })
+    }
+
     /// A clone of the seeded OLTP template only (for the capture scenario).
     pub(crate) async fn fresh_oltp(&self, name: &str) -> Result<String, BenchError> {
         self.fresh_db(name, TPL_OLTP).await

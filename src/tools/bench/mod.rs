@@ -7,10 +7,12 @@
 //! latencies on a year of sales) runs only when asked for by name.
 
 mod analytics;
+mod analytics_fill;
 pub mod api;
 mod bulk;
 mod capture;
 mod daemon;
+mod dbt;
 mod drain;
 mod env;
 mod freshness;
@@ -41,6 +43,8 @@ pub enum BenchError {
     Pgbench(String),
     #[error("the cdc daemon under test failed: {0}")]
     Daemon(String),
+    #[error("dbt failed: {0}")]
+    Dbt(String),
     #[error("the analytics service under test failed: {0}")]
     Analytics(String),
     #[error("timed out after {seconds} s waiting for {what}")]

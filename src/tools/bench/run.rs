@@ -6,7 +6,7 @@ use std::{path::PathBuf, time::Duration};
 use super::{
     analytics,
     api::{bench_api, ApiBenchOptions},
-    capture, daemon, drain,
+    capture, daemon, dbt, drain,
     env::{self, BenchEnv},
     freshness::{self, Freshness, FreshnessOptions},
     gate,
@@ -67,6 +67,16 @@ pub struct BenchOptions {
     /// Orders of the analytics scenario's year of sales (1 to 3 lines each).
     #[arg(long, default_value_t = 500_000)]
     pub analytics_orders: i64,
+    /// The analytics scenario at several scales in one run (orders each, e.g. 500000,5000000);
+    /// default: --analytics-orders alone.
+    #[arg(long, value_delimiter = ',')]
+    pub scales: Vec<i64>,
+    /// dbt for the analytics scenario's builds.
+    #[arg(long, env = "DBT_BIN", default_value = "dbt")]
+    pub dbt_bin: PathBuf,
+    /// The dbt project directory.
+    #[arg(long, default_value = "dbt")]
+    pub dbt_project: PathBuf,
     /// Requests per endpoint in the analytics scenario.
     #[arg(long, default_value_t = 100)]
     pub analytics_requests: usize,
@@ -96,8 +106,12 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
     let env = BenchEnv::start(&dir.path.join("pg")).await?;
     let machine = env::machine(&env::connect(&env.dsn("postgres")).await?).await?;
     let daemon_bin = opts.daemon_bin.clone().unwrap_or_else(daemon::default_binary);
-    let settings =
-        daemon::DaemonSettings { batch_rows: config.cdc_batch_rows, initial_snapshot: false, sync_standbys: None };
+    let settings = daemon::DaemonSettings {
+        batch_rows: config.cdc_batch_rows,
+        initial_snapshot: false,
+        sync_standbys: None,
+        rollups: true,
+    };
     let wants = |s: Scenario| opts.scenario == Scenario::All || opts.scenario == s;
     let mut scenarios = Vec::new();
     if wants(Scenario::Drain) {
@@ -122,6 +136,12 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
             tracing::info!("bench: freshness with app events");
             let events = FreshnessOptions { workload: Workload::OrdersWithEvents, ..fresh_opts.clone() };
             scenarios.push(events_result(&freshness::measure(&env, &events, false).await?, &f, opts.rate));
+            tracing::info!("bench: freshness with the rollups off");
+            let off = FreshnessOptions {
+                settings: daemon::DaemonSettings { rollups: false, ..settings },
+                ..fresh_opts.clone()
+            };
+            scenarios.push(rollups_off_result(&freshness::measure(&env, &off, false).await?, &f, opts.rate));
         }
         fresh = Some(f);
     }
@@ -153,8 +173,11 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
         scenarios.push(capture::run(&env, opts.capture_step, opts.capture_rounds).await?);
     }
     if opts.scenario == Scenario::Analytics {
-        tracing::info!(orders = opts.analytics_orders, "bench: analytics");
-        scenarios.push(analytics::run(&env, opts.analytics_orders, opts.analytics_requests).await?);
+        let scales = if opts.scales.is_empty() { vec![opts.analytics_orders] } else { opts.scales.clone() };
+        tracing::info!(?scales, "bench: analytics");
+        let dbt = dbt::Dbt { bin: opts.dbt_bin.clone(), project: opts.dbt_project.clone() };
+        let analytics = analytics::AnalyticsOptions { scales, requests: opts.analytics_requests, dbt };
+        scenarios.push(analytics::run(&env, &analytics).await?);
     }
     drop(env);
     drop(dir);
@@ -247,6 +270,21 @@ fn events_result(e: &Freshness, orders: &Freshness, rate: f64) -> ScenarioResult
             Goal::new(format!(">= {target_events:.0} app events/s"), e.achieved_events_per_s >= 0.95 * target_events),
         ],
         details: serde_json::to_value(e).unwrap_or_default(),
+    }
+}
+
+/// Freshness with the daemon not maintaining the rollups, against the same run's freshness (with
+/// them): what they cost a batch.
+fn rollups_off_result(off: &Freshness, on: &Freshness, rate: f64) -> ScenarioResult {
+    let cost = on.loaded.p50 - off.loaded.p50;
+    ScenarioResult {
+        scenario: "freshness (rollups off)",
+        figures: percentile_figures(off, rate),
+        baseline: Figure::new("freshness p50 with the rollups (same run)", on.loaded.p50, "ms"),
+        ratio: on.loaded.p50 / off.loaded.p50.max(1e-3),
+        ratio_of: "p50 with the rollups / without".into(),
+        goals: vec![Goal::new("the rollups add <= 5 ms to freshness p50", cost <= 5.0)],
+        details: serde_json::to_value(off).unwrap_or_default(),
     }
 }
 
