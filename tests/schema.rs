@@ -272,3 +272,26 @@ async fn dim_date_covers_2015_to_2045_with_right_attributes() {
         assert_eq!(scalar::<i64>(&c, &format!("select count(*) from {fact}")).await, 0, "no demo rows in {fact}");
     }
 }
+
+/// The Citus layout and the migrations agree: every warehouse table `migrate` creates is placed
+/// (reference or distributed) or kept on the coordinator (bookkeeping, rollups); the partitions of
+/// the partitioned facts follow their parent. A table added without a placement is named.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_warehouse_table_has_a_citus_placement() {
+    let t = TestDb::new().await;
+    let olap = t.olap().await;
+    assert_eq!(db::unplaced_on_citus(&olap).await.unwrap(), Vec::<String>::new());
+    let partitioned: Vec<String> = olap
+        .query("select relname::text from pg_class where relkind = 'p' and relnamespace = 'public'::regnamespace order by 1", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(partitioned, ["fact_feedback", "fact_orders", "fact_payments", "fact_sales"]);
+    let rollups =
+        scalar::<i64>(&olap, "select count(*) from pg_class where relname like 'rollup\\_%' and relkind = 'r'").await;
+    assert_eq!(rollups, 7);
+    olap.batch_execute("create table public.fact_new (order_id bigint primary key)").await.unwrap();
+    assert_eq!(db::unplaced_on_citus(&olap).await.unwrap(), ["fact_new"]);
+}

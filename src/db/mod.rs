@@ -21,7 +21,7 @@ pub use roles::apply_roles;
 
 use crate::config::ConfigError;
 pub use crate::config::Db;
-pub use citus::Misplaced;
+pub use citus::{unplaced as unplaced_on_citus, Misplaced};
 pub use roles::{grant_database_access, Role};
 
 /// `application_name`s of the long-running components: `status` finds them in
