@@ -85,27 +85,36 @@ fn params(touched: &Touched) -> (Vec<i32>, Vec<Uuid>) {
     (touched.orders.iter().copied().collect(), touched.sessions.iter().copied().collect())
 }
 
-/// One rollup's contributions of the facts a batch names, in the common shape.
+/// One rollup's contributions of the facts a batch names, in the common shape, summed by cell
+/// (a batch of 600 orders is a few dozen cells: that is what travels and what the delta groups).
 fn contribution(r: &Rollup) -> String {
     let pad = |exprs: Vec<&str>, n: usize, zero: &str| -> Vec<String> {
         (0..n).map(|i| exprs.get(i).map_or(zero.to_string(), |e| e.to_string())).collect()
     };
     let ints = pad(r.int_keys.iter().map(|(_, e)| *e).collect(), INTS, "0");
     let texts = pad(r.text_keys.iter().map(|(_, e)| *e).collect(), TEXTS, "''");
-    let measures = pad(r.measures.iter().map(|(_, e)| *e).collect(), MEASURES, "0");
     let texts: Vec<String> = texts.into_iter().map(|t| format!("({t})::text")).collect();
-    let measures: Vec<String> = measures.into_iter().map(|m| format!("({m})::numeric")).collect();
+    let measures: Vec<String> = (0..MEASURES)
+        .map(|i| r.measures.get(i).map_or("0::numeric".to_string(), |(_, m)| format!("sum({m})::numeric")))
+        .collect();
+    // Output positions of the keys: 1 is the rollup's name, then the integer and text slots.
+    let keys: Vec<String> = (0..r.int_keys.len())
+        .map(|i| i + 2)
+        .chain((0..r.text_keys.len()).map(|i| i + 2 + INTS))
+        .map(|p| p.to_string())
+        .collect();
     let scope = match r.by {
         By::Order(expr) => format!("{expr} = any($1::int4[])"),
         By::Session(expr) => format!("{expr} = any($2::uuid[])"),
     };
     format!(
-        "select '{}'::text, {}, {}, {} from {} and {scope}",
+        "select '{}'::text, {}, {}, {} from {} and {scope} group by {}",
         r.table,
         ints.join(", "),
         texts.join(", "),
         measures.join(", "),
-        r.from
+        r.from,
+        keys.join(", ")
     )
 }
 
@@ -271,5 +280,8 @@ mod tests {
         let before = contributions_sql();
         assert_eq!(before.matches("= any($1::int4[])").count(), 6);
         assert_eq!(before.matches("= any($2::uuid[])").count(), 1);
+        assert_eq!(before.matches(" group by ").count(), ROLLUPS.len(), "{before}");
+        assert!(before.contains("sum(s.line_total)::numeric, 0::numeric"), "{before}");
+        assert!(before.contains("= any($1::int4[]) group by 2, 3, 5 union all"), "{before}");
     }
 }
