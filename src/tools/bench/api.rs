@@ -132,7 +132,25 @@ async fn api_step(base: &str, catalog: &Arc<Catalog>, concurrency: usize, durati
     }
 }
 
-/// Run `workload` under pgbench and return its tps (script executions per second).
+/// How pgbench sends its statements (`-M`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// Parsed and planned once per connection (the API's driver does the same).
+    Prepared,
+    /// Each statement sent as text (pgbench's default, and any client without prepared statements).
+    Simple,
+}
+
+impl Protocol {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Protocol::Prepared => "prepared",
+            Protocol::Simple => "simple",
+        }
+    }
+}
+
+/// Run `workload` under pgbench (prepared protocol) and return its tps (script executions per second).
 pub(crate) async fn pgbench(
     config: &Config,
     client: &tokio_postgres::Client,
@@ -140,10 +158,11 @@ pub(crate) async fn pgbench(
     clients: usize,
     duration: Duration,
 ) -> Result<f64, BenchError> {
-    pgbench_at(config, client, workload, clients, duration, None).await
+    pgbench_at(config, client, workload, clients, duration, None, Protocol::Prepared).await
 }
 
-/// [`pgbench`] throttled to `rate` transactions per second in all (`pgbench -R`), when given.
+/// [`pgbench`] throttled to `rate` transactions per second in all (`pgbench -R`), when given,
+/// with `protocol`.
 pub(crate) async fn pgbench_at(
     config: &Config,
     client: &tokio_postgres::Client,
@@ -151,6 +170,7 @@ pub(crate) async fn pgbench_at(
     clients: usize,
     duration: Duration,
     rate: Option<f64>,
+    protocol: Protocol,
 ) -> Result<f64, BenchError> {
     let counts = client
         .query_one(
@@ -163,7 +183,7 @@ pub(crate) async fn pgbench_at(
     let script = workload.script();
     let target = config.target(Db::Oltp).map_err(db::DbError::from)?;
     let mut cmd = tokio::process::Command::new(pgbench_binary());
-    cmd.args(["-n", "-M", "prepared", "-j", "2"])
+    cmd.args(["-n", "-M", protocol.name(), "-j", "2"])
         .args(["-c", &clients.to_string(), "-T", &duration.as_secs().max(1).to_string()])
         .args(["-D", &format!("customers={customers}"), "-D", &format!("stores={stores}")])
         .args(["-D", &format!("products={products}"), "-f"])

@@ -9,6 +9,10 @@
 //! * `PgQ`: PgQ's `pgq.logutriga` row triggers on the same tables instead of ours (the peer; the
 //!   Debian package `postgresql-15-pgq3` must be installed, else the scenario says so).
 //!
+//! Each of `ours` and `PgQ` also runs under pgbench's simple protocol (`-M simple`, every
+//! statement sent as text) against `none` under the same protocol: a capture trigger's cost
+//! should not depend on how the client talks.
+//!
 //! And the events-heavy mix ([`Workload::OrdersWithEvents`]: each order followed by its app
 //! session's ten events): `ours + app events` against `none + app events`, and what the events
 //! cost the order path (orders per second with their sessions against orders alone, both captured).
@@ -20,7 +24,7 @@
 use std::time::Duration;
 
 use super::{
-    api::pgbench,
+    api::{pgbench_at, Protocol},
     env::{connect, BenchEnv},
     report::{Figure, Goal, ScenarioResult},
     workload::{Workload, EVENTS_PER_ORDER},
@@ -56,6 +60,7 @@ fn pgq_setup() -> String {
 struct Variant {
     name: &'static str,
     workload: Workload,
+    protocol: Protocol,
     dsn: String,
     client: tokio_postgres::Client,
     tps: Vec<f64>,
@@ -77,13 +82,19 @@ impl Variant {
         let dsn = env.fresh_oltp(db).await?;
         let client = connect(&dsn).await?;
         client.batch_execute(setup).await?;
-        Ok(Variant { name, workload, dsn, client, tps: Vec::new(), ratios: Vec::new() })
+        let protocol = Protocol::Prepared;
+        Ok(Variant { name, workload, protocol, dsn, client, tps: Vec::new(), ratios: Vec::new() })
+    }
+
+    /// The same under pgbench's simple protocol.
+    async fn simple(env: &BenchEnv, name: &'static str, db: &str, setup: &str) -> Result<Self, BenchError> {
+        Ok(Variant { protocol: Protocol::Simple, ..Self::new(env, name, db, setup).await? })
     }
 
     async fn run(&mut self, duration: Duration) -> Result<f64, BenchError> {
         let mut config = Config::defaults();
         config.oltp_database_url = Some(self.dsn.clone().into());
-        let tps = pgbench(&config, &self.client, self.workload, CLIENTS, duration).await?;
+        let tps = pgbench_at(&config, &self.client, self.workload, CLIENTS, duration, None, self.protocol).await?;
         self.tps.push(tps);
         Ok(tps)
     }
@@ -99,32 +110,41 @@ pub(super) async fn run(env: &BenchEnv, duration: Duration, rounds: usize) -> Re
     let mut none = Variant::new(env, "none", "capture_none", &disable_ours()).await?;
     let mut none_events =
         Variant::with(env, "none + app events", "capture_none_events", &disable_ours(), events).await?;
+    let mut none_simple =
+        Variant::simple(env, "none (simple protocol)", "capture_none_simple", &disable_ours()).await?;
     let mut variants = vec![
         Variant::new(env, "ours", "capture_ours", "").await?,
         Variant::new(env, "ours + NOTIFY", "capture_notify", "select cdc_set_notify(true)").await?,
+        Variant::simple(env, "ours (simple protocol)", "capture_ours_simple", "").await?,
     ];
-    let pgq = match Variant::new(env, "PgQ logutriga", "capture_pgq", &(disable_ours() + &pgq_setup())).await {
+    let pgq = disable_ours() + &pgq_setup();
+    let pgq = match Variant::new(env, "PgQ logutriga", "capture_pgq", &pgq).await {
         Ok(v) => {
             variants.push(v);
+            variants.push(Variant::simple(env, "PgQ logutriga (simple protocol)", "capture_pgq_simple", &pgq).await?);
             None
         }
         Err(e) => Some(format!("PgQ unavailable (install postgresql-15-pgq3): {}", crate::telemetry::Chain(&e))),
     };
     variants.push(Variant::with(env, "ours + app events", "capture_ours_events", "", events).await?);
-    for v in [&mut none, &mut none_events].into_iter().chain(variants.iter_mut()) {
+    for v in [&mut none, &mut none_events, &mut none_simple].into_iter().chain(variants.iter_mut()) {
         v.run(WARM_UP).await?;
         v.tps.clear();
     }
     for round in 0..rounds.max(1) {
         for v in &mut variants {
-            let base = if v.workload == events { &mut none_events } else { &mut none };
+            let base = match (v.workload == events, v.protocol) {
+                (true, _) => &mut none_events,
+                (false, Protocol::Simple) => &mut none_simple,
+                (false, Protocol::Prepared) => &mut none,
+            };
             let ratio = pair(base, v, duration, round % 2 == 0).await?;
             v.ratios.push(ratio);
         }
     }
     let changes: i64 = variants[0].client.query_one("select count(*) from cdc_orders", &[]).await?.get(0);
     let leaked: i64 = none.client.query_one("select count(*) from cdc_orders", &[]).await?.get(0);
-    Ok(result(Runs { none, none_events, variants, pgq_missing: pgq, changes, leaked }, duration))
+    Ok(result(Runs { none, none_events, none_simple, variants, pgq_missing: pgq, changes, leaked }, duration))
 }
 
 /// One run of `base` and one of `v`, in that order when `base_first`; returns `v`'s tps over the base's.
@@ -143,6 +163,7 @@ async fn pair(base: &mut Variant, v: &mut Variant, duration: Duration, base_firs
 struct Runs {
     none: Variant,
     none_events: Variant,
+    none_simple: Variant,
     variants: Vec<Variant>,
     pgq_missing: Option<String>,
     changes: i64,
@@ -160,19 +181,26 @@ fn result(mut r: Runs, duration: Duration) -> ScenarioResult {
         ratios.push((v.name, ratio, tps));
     }
     let ours = ratios[0].1;
-    let pgq = ratios.iter().find(|(n, ..)| n.starts_with("PgQ")).map(|r| r.1);
+    let ratio_of = |name: &str| ratios.iter().find(|(n, ..)| *n == name).map(|r| r.1);
     let with_events = ratios.iter().find(|(n, ..)| n.ends_with("app events")).map_or(0.0, |r| r.2);
     figures.push(Figure::new("order tps, none + app events", median(&mut r.none_events.tps), "tx/s"));
+    figures.push(Figure::new("order tps, none (simple protocol)", median(&mut r.none_simple.tps), "tx/s"));
     figures.push(Figure::new(
         format!("fewer orders/s with {EVENTS_PER_ORDER} app events each, both captured"),
         (1.0 - with_events / ratios[0].2.max(1e-9)) * 100.0,
         "%",
     ));
     let mut goals = vec![Goal::new("<= 25% fewer tx/s with the default capture", ours >= 0.75)];
-    match (pgq, &r.pgq_missing) {
-        (Some(p), _) => goals.push(Goal::new("cheaper than PgQ's capture of the same tables", ours > p)),
-        (None, Some(why)) => goals.push(Goal::new(format!("cheaper than PgQ: not measured, {why}"), false)),
-        (None, None) => {}
+    if let Some(why) = &r.pgq_missing {
+        goals.push(Goal::new(format!("no dearer than PgQ: not measured, {why}"), false));
+    }
+    for (protocol, ours, pgq) in
+        [("prepared", "ours", "PgQ logutriga"), ("simple", "ours (simple protocol)", "PgQ logutriga (simple protocol)")]
+    {
+        if let (Some(o), Some(p)) = (ratio_of(ours), ratio_of(pgq)) {
+            let goal = format!("no dearer than PgQ's capture of the same tables ({protocol} protocol)");
+            goals.push(Goal::new(goal, o >= p));
+        }
     }
     ScenarioResult {
         scenario: "capture",
@@ -186,7 +214,8 @@ fn result(mut r: Runs, duration: Duration) -> ScenarioResult {
             "seconds_per_run": duration.as_secs(),
             "tps_none_runs": r.none.tps,
             "tps_none_events_runs": r.none_events.tps,
-            "variants": r.variants.iter().map(|v| serde_json::json!({"name": v.name, "tps_runs": v.tps, "pair_ratios": v.ratios})).collect::<Vec<_>>(),
+            "tps_none_simple_runs": r.none_simple.tps,
+            "variants": r.variants.iter().map(|v| serde_json::json!({"name": v.name, "protocol": v.protocol.name(), "tps_runs": v.tps, "pair_ratios": v.ratios})).collect::<Vec<_>>(),
             "pgq": r.pgq_missing.unwrap_or_else(|| "measured".into()),
             "change_rows_captured_ours": r.changes,
             "change_rows_captured_none_beyond_seed": r.leaked,

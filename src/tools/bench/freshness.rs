@@ -19,7 +19,7 @@ use serde::Serialize;
 use tokio_postgres::Client;
 
 use super::{
-    api::pgbench_at,
+    api::{pgbench_at, Protocol},
     daemon::{self, DaemonProcess},
     env::{BenchEnv, DbPair},
     workload::Workload,
@@ -98,8 +98,16 @@ pub(crate) async fn measure(env: &BenchEnv, opts: &FreshnessOptions, hold_open: 
     let from = now(&oltp).await?;
     let events_before = count_events(&oltp).await?;
     let started = Instant::now();
-    let achieved =
-        pgbench_at(&pair.config, &oltp, opts.workload, DRIVER_CLIENTS, opts.duration, Some(opts.rate)).await?;
+    let achieved = pgbench_at(
+        &pair.config,
+        &oltp,
+        opts.workload,
+        DRIVER_CLIENTS,
+        opts.duration,
+        Some(opts.rate),
+        Protocol::Prepared,
+    )
+    .await?;
     let achieved_events_per_s = (count_events(&oltp).await? - events_before) as f64 / started.elapsed().as_secs_f64();
     catch_up(&oltp, &olap, &mut process).await?;
     let loaded = percentiles(&olap, from, ORDER_LAGS).await?;
@@ -133,7 +141,7 @@ async fn idle_baseline(
     process: &mut DaemonProcess,
 ) -> Result<Percentiles, BenchError> {
     let from = now(oltp).await?;
-    pgbench_at(&pair.config, oltp, Workload::Orders, 1, IDLE_FOR, Some(IDLE_RATE)).await?;
+    pgbench_at(&pair.config, oltp, Workload::Orders, 1, IDLE_FOR, Some(IDLE_RATE), Protocol::Prepared).await?;
     catch_up(oltp, olap, process).await?;
     percentiles(olap, from, ORDER_LAGS).await
 }
