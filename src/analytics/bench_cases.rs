@@ -6,7 +6,7 @@ use std::{future::Future, pin::Pin};
 use chrono::{Duration, NaiveDate, Utc};
 use tokio_postgres::Client;
 
-use super::{customers, forecast, health, live, params::DateRange, sales, satisfaction, stores};
+use super::{customers, forecast, funnel, health, live, params::DateRange, sales, satisfaction, stores};
 
 /// The direct queries of one case failed.
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +87,13 @@ pub fn cases(today: NaiveDate) -> Vec<Case> {
         case!("satisfaction (30 days)", "/api/v1/satisfaction".into(), |c, t| satisfaction::load_satisfaction(
             c,
             last(t, 30)
+        )),
+        case!("funnel (7 days)", "/api/v1/funnel".into(), |c, t| funnel::load_funnel(c, last(t, 7), None)),
+        case!("products/interest (7 days)", "/api/v1/products/interest".into(), |c, t| funnel::load_interest(
+            c,
+            last(t, 7),
+            None,
+            20
         )),
         case!("health/pipeline", "/api/v1/health/pipeline".into(), |c, _t| health::load_warehouse(c)),
         case!("live", "/api/v1/live".into(), |c, t| live::load_snapshot(c, t)),

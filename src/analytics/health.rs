@@ -12,7 +12,7 @@ use tokio_postgres::Client;
 
 use super::{daemon_metrics::DaemonGauges, error::AnalyticsResult, params::Params, AnalyticsState};
 
-/// Rows loaded in this window are the freshness sample.
+/// Lines streamed in this window (to the minute: rollup_freshness) are the freshness sample.
 pub(crate) const FRESHNESS_WINDOW: &str = "5 minutes";
 
 /// Freshness of the rows loaded recently (rows a snapshot job loaded have no capture time and
@@ -66,15 +66,12 @@ pub(crate) async fn pipeline(
 }
 
 const WAREHOUSE: &str = "
-    select (select count(*)::int8 from fact_sales where loaded_at > now() - $1::text::interval and changed_at > '-infinity'),
-           (select (percentile_cont(0.5) within group (order by extract(epoch from loaded_at - changed_at)) * 1000)::float8
-            from fact_sales where loaded_at > now() - $1::text::interval and changed_at > '-infinity'),
-           (select (percentile_cont(0.99) within group (order by extract(epoch from loaded_at - changed_at)) * 1000)::float8
-            from fact_sales where loaded_at > now() - $1::text::interval and changed_at > '-infinity'),
+    select f.lines, f.p50_ms, f.p99_ms,
            (select max(loaded_at) from fact_sales),
            o.applied_changes, o.batch_seq, o.updated_at, extract(epoch from now() - o.updated_at)::float8,
            (select count(*)::int8 from cdc_dead_letter where replayed_at is null)
-    from cdc_offset o where o.source = 'cdc_orders'";
+    from cdc_offset o, freshness_since(now() - $1::text::interval) f
+    where o.source = 'cdc_orders'";
 
 /// The warehouse's side of the health.
 pub(crate) async fn load_warehouse(client: &Client) -> AnalyticsResult<(Freshness, LastApplied, i64)> {

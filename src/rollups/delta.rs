@@ -18,11 +18,18 @@ const INTS: usize = 3;
 const TEXTS: usize = 2;
 const MEASURES: usize = 7;
 
-/// The two prepared statements of each [`Scope`].
+/// The two prepared statements of each [`Scope`], and the look-up of the sessions that placed
+/// a batch's orders.
 pub(crate) struct Delta {
     list: Statements,
     range: Statements,
+    placed_by: Statement,
 }
+
+/// The sessions whose `order_placed` event names one of `$1`'s orders (deleted events too: their
+/// contributions are zero either way, and a link the batch removes is read before it goes).
+const PLACED_BY: &str = "select distinct e.session_id from fact_app_events e
+                         where e.event_type = 'order_placed' and e.order_id = any($1::int4[])";
 
 struct Statements {
     contributions: Statement,
@@ -38,9 +45,11 @@ enum Scope {
     Range,
 }
 
-/// The contributions read before a batch's facts were written, as columns.
+/// The contributions read before a batch's facts were written, as columns, and the sessions
+/// they were read for.
 #[derive(Debug, Default)]
 pub(crate) struct Before {
+    sessions: Vec<Uuid>,
     rollup: Vec<String>,
     ints: [Vec<i32>; INTS],
     texts: [Vec<String>; TEXTS],
@@ -71,7 +80,11 @@ impl Delta {
                 apply: client.prepare(&apply_sql(lookups, scope)).await?,
             })
         };
-        Ok(Delta { list: statements(Scope::List).await?, range: statements(Scope::Range).await? })
+        Ok(Delta {
+            list: statements(Scope::List).await?,
+            range: statements(Scope::Range).await?,
+            placed_by: client.prepare(PLACED_BY).await?,
+        })
     }
 
     fn statements(&self, scope: Scope) -> &Statements {
@@ -87,22 +100,36 @@ impl Delta {
         tx: &Transaction<'_>,
         touched: &Touched,
     ) -> Result<Before, tokio_postgres::Error> {
-        let (scope, orders, sessions) = params(touched);
-        let mut before = Before::default();
-        for row in tx.query(&self.statements(scope).contributions, &[&orders, &sessions]).await? {
+        let (scope, orders) = orders(touched);
+        let mut sessions = touched.sessions.clone();
+        if !touched.orders.is_empty() {
+            let all: Vec<i32> = touched.orders.iter().copied().collect();
+            sessions.extend(tx.query(&self.placed_by, &[&all]).await?.iter().map(|r| r.get::<_, Uuid>(0)));
+        }
+        let mut before = Before { sessions: sessions.into_iter().collect(), ..Before::default() };
+        for row in tx.query(&self.statements(scope).contributions, &[&orders, &before.sessions]).await? {
             before.push(&row);
         }
         Ok(before)
     }
 
     /// Add `after − before` to every cell (after the batch wrote its facts); returns the cells moved.
+    /// `touched` may name more than it did before the writes (facts the batch created), never less.
     pub(crate) async fn apply(
         &self,
         tx: &Transaction<'_>,
         touched: &Touched,
         before: &Before,
     ) -> Result<u64, tokio_postgres::Error> {
-        let (scope, orders, sessions) = params(touched);
+        let (scope, orders) = orders(touched);
+        let sessions: Vec<Uuid> = touched
+            .sessions
+            .iter()
+            .chain(&before.sessions)
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let mut p: Vec<&(dyn ToSql + Sync)> = vec![&orders, &sessions, &before.rollup];
         p.extend(before.ints.iter().map(|c| c as &(dyn ToSql + Sync)));
         p.extend(before.texts.iter().map(|c| c as &(dyn ToSql + Sync)));
@@ -111,15 +138,14 @@ impl Delta {
     }
 }
 
-/// The statements' `$1` (orders, as a list or a range) and `$2` (sessions).
-fn params(touched: &Touched) -> (Scope, Vec<i32>, Vec<Uuid>) {
-    let sessions = touched.sessions.iter().copied().collect();
+/// The statements' `$1`: the orders, as a list or a range.
+fn orders(touched: &Touched) -> (Scope, Vec<i32>) {
     let orders = &touched.orders;
     match (orders.first(), orders.last()) {
         (Some(&first), Some(&last)) if i64::from(last) - i64::from(first) + 1 == orders.len() as i64 => {
-            (Scope::Range, vec![first, last], sessions)
+            (Scope::Range, vec![first, last])
         }
-        _ => (Scope::List, orders.iter().copied().collect(), sessions),
+        _ => (Scope::List, orders.iter().copied().collect()),
     }
 }
 
@@ -317,9 +343,10 @@ mod tests {
         );
         assert_eq!(grouped.matches("left join x").count(), 1, "{grouped}");
         let before = contributions_sql(Scope::List);
-        assert_eq!(before.matches("= any($1::int4[])").count(), 6);
-        assert_eq!(before.matches("= any($2::uuid[])").count(), 1);
-        assert_eq!(before.matches(" group by ").count(), ROLLUPS.len(), "{before}");
+        assert_eq!(before.matches("= any($1::int4[])").count(), 7);
+        assert_eq!(before.matches("= any($2::uuid[])").count(), 3);
+        let inner: usize = ROLLUPS.iter().map(|r| r.from.matches(" group by ").count()).sum();
+        assert_eq!(before.matches(" group by ").count(), ROLLUPS.len() + inner, "{before}");
         assert!(before.contains("sum(s.line_total)::numeric, 0::numeric"), "{before}");
         assert!(before.contains("= any($1::int4[]) group by 2, 3, 5 union all"), "{before}");
     }
@@ -327,17 +354,17 @@ mod tests {
     #[test]
     fn consecutive_orders_are_read_as_one_range_and_the_others_as_a_list() {
         let touched = |orders: &[i32]| Touched { orders: orders.iter().copied().collect(), ..Touched::default() };
-        assert_eq!(params(&touched(&[7, 5, 6])).0, Scope::Range);
-        assert_eq!(params(&touched(&[7, 5, 6])).1, [5, 7]);
-        assert_eq!(params(&touched(&[9])).1, [9, 9]);
-        assert_eq!(params(&touched(&[5, 7])).0, Scope::List);
-        assert_eq!(params(&touched(&[5, 7])).1, [5, 7]);
-        assert_eq!(params(&touched(&[-1, i32::MAX])).0, Scope::List);
-        assert_eq!(params(&touched(&[])).0, Scope::List);
+        assert_eq!(orders(&touched(&[7, 5, 6])).0, Scope::Range);
+        assert_eq!(orders(&touched(&[7, 5, 6])).1, [5, 7]);
+        assert_eq!(orders(&touched(&[9])).1, [9, 9]);
+        assert_eq!(orders(&touched(&[5, 7])).0, Scope::List);
+        assert_eq!(orders(&touched(&[5, 7])).1, [5, 7]);
+        assert_eq!(orders(&touched(&[-1, i32::MAX])).0, Scope::List);
+        assert_eq!(orders(&touched(&[])).0, Scope::List);
         let range = contributions_sql(Scope::Range);
-        assert_eq!(range.matches("between ($1::int4[])[1] and ($1::int4[])[2]").count(), 6, "{range}");
+        assert_eq!(range.matches("between ($1::int4[])[1] and ($1::int4[])[2]").count(), 7, "{range}");
         assert!(!range.contains("= any($1"), "{range}");
-        assert_eq!(range.matches("= any($2::uuid[])").count(), 1, "{range}");
+        assert_eq!(range.matches("= any($2::uuid[])").count(), 3, "{range}");
         assert!(apply_sql(Lookups::Correlated, Scope::Range).contains(&range));
     }
 }

@@ -49,7 +49,8 @@ impl Touched {
 pub(crate) enum By {
     /// By order id (`$1`, `int4[]`): this expression over the fact's alias.
     Order(&'static str),
-    /// By app session (`$2`, `uuid[]`).
+    /// By app session (`$2`, `uuid[]`): the sessions the batch names and those that placed one of
+    /// its orders (a session's interest in products follows its order's lines).
     Session(&'static str),
 }
 

@@ -4,8 +4,16 @@
 
 use super::{By, Extra, Rollup};
 
+/// The latency bucket (migrations/olap/V11) of a duration in milliseconds (`float8`): 0 up to
+/// 1 ms, then `b` for (2^((b-1)/8), 2^(b/8)] ms, at most 240.
+macro_rules! bucket {
+    ($ms:literal) => {
+        concat!("greatest(0, least(240, ceil(8 * ln(greatest(", $ms, ", 1)) / ln(2))))::int")
+    };
+}
+
 /// Every rollup, in the order they are written.
-pub(crate) static ROLLUPS: [Rollup; 7] = [
+pub(crate) static ROLLUPS: [Rollup; 10] = [
     Rollup {
         table: "rollup_orders_hourly",
         fact: "fact_orders",
@@ -106,6 +114,65 @@ pub(crate) static ROLLUPS: [Rollup; 7] = [
         from: "fact_app_sessions a where not a.is_deleted",
         day: "a.date_key",
         by: By::Session("a.session_id"),
+        extras: &[],
+    },
+    Rollup {
+        table: "rollup_freshness",
+        fact: "fact_sales",
+        int_keys: &[
+            ("date_key", "to_char(s.loaded_at at time zone 'UTC', 'YYYYMMDD')::int"),
+            ("minute", "floor(extract(epoch from s.loaded_at) / 60)::int"),
+            ("bucket", bucket!("extract(epoch from s.loaded_at - s.changed_at)::float8 * 1000")),
+        ],
+        text_keys: &[],
+        measures: &[("lines", "1")],
+        from: "fact_sales s where not s.is_deleted and s.src_id > 0",
+        day: "to_char(s.loaded_at at time zone 'UTC', 'YYYYMMDD')::int",
+        by: By::Order("s.order_id"),
+        extras: &[],
+    },
+    Rollup {
+        table: "rollup_purchase_times",
+        fact: "fact_app_sessions",
+        int_keys: &[
+            ("date_key", "a.date_key"),
+            ("store_key", "a.store_key"),
+            ("bucket", bucket!("extract(epoch from a.purchased_at - a.started_at)::float8 * 1000")),
+        ],
+        text_keys: &[],
+        measures: &[("sessions", "1")],
+        from: "fact_app_sessions a where not a.is_deleted and a.purchased_at is not null",
+        day: "a.date_key",
+        by: By::Session("a.session_id"),
+        extras: &[],
+    },
+    Rollup {
+        table: "rollup_interest",
+        fact: "fact_app_events",
+        int_keys: &[("date_key", "i.date_key"), ("store_key", "i.store_key"), ("product_id", "i.product_id")],
+        text_keys: &[],
+        measures: &[
+            ("viewed", "i.viewed::int"),
+            ("added", "i.added::int"),
+            ("bought", "i.bought::int"),
+            ("not_bought", "(i.viewed and not i.bought)::int"),
+            ("units", "i.units"),
+        ],
+        // One row per session and product: its events, and the lines of the order it placed.
+        from: "(select p.session_id, p.product_id, min(p.date_key) as date_key, min(p.store_key) as store_key,
+                       bool_or(p.viewed) as viewed, bool_or(p.added) as added, bool_or(p.bought) as bought,
+                       sum(p.units) as units
+                from (select e.session_id, e.product_id, e.date_key, e.store_key, e.event_type = 'product_view' as viewed,
+                             e.event_type = 'add_to_cart' as added, false as bought,
+                             case when e.event_type = 'add_to_cart' then coalesce(e.quantity, 0) else 0 end as units
+                      from fact_app_events e where not e.is_deleted and e.product_id is not null
+                      union all
+                      select e.session_id, l.product_id, e.date_key, e.store_key, false, false, true, 0
+                      from fact_app_events e join fact_sales l on l.order_id = e.order_id and not l.is_deleted
+                      where not e.is_deleted and e.event_type = 'order_placed') p
+                group by p.session_id, p.product_id) i where true",
+        day: "i.date_key",
+        by: By::Session("i.session_id"),
         extras: &[],
     },
 ];

@@ -70,10 +70,7 @@ const SCALARS: &str = "
            (select round(sum(rating * ratings)::numeric / nullif(sum(ratings), 0), 2) from rollup_ratings
             where date_key between $2 and $1),
            now()
-    from (select count(*)::int8 as n,
-                 (percentile_cont(0.5) within group (order by extract(epoch from loaded_at - changed_at)) * 1000)::float8 as p50,
-                 (percentile_cont(0.99) within group (order by extract(epoch from loaded_at - changed_at)) * 1000)::float8 as p99
-          from fact_sales where loaded_at > now() - interval '1 minute' and changed_at > '-infinity') f";
+    from freshness_since(now() - interval '1 minute') f (n, p50, p95, p99)";
 
 const LAST: &str = "
     select o.order_id, o.order_time, coalesce(s.name, 'Unknown'), o.status, o.total,

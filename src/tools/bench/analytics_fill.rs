@@ -45,8 +45,8 @@ const ORDERS: &str = "
     where o.t < now()
     order by t";
 
-/// The lines, payments, ratings and sessions of the orders above `$1`.
-const DETAILS: [&str; 5] = [
+/// The lines, payments, ratings, app sessions and their events of the orders above `$1`.
+const DETAILS: [&str; 6] = [
     "insert into fact_sales (order_item_id, order_id, product_id, date_key, time_key, store_key, customer_key, employee_key,
                              product_key, quantity, unit_price, line_total, order_status, order_time, changed_at, src_id,
                              loaded_at)
@@ -83,6 +83,26 @@ const DETAILS: [&str; 5] = [
             order_time, order_time - interval '4 minutes', order_time - interval '2 minutes',
             order_time - interval '1 minute', order_time, order_id, total, 6, loaded_at
      from fact_orders where order_id > $1 and order_id % 5 = 0",
+    // A session's start, a view of each product of its order and of one it does not buy, an add to
+    // cart of each, the checkout and the order.
+    "insert into fact_app_events (session_id, event_id, event_type, at, date_key, time_key, store_id, product_id,
+                                  store_key, quantity, order_id, order_total, changed_at, src_id, loaded_at)
+     select a.session_id, row_number() over (partition by a.session_id order by e.at, e.kind, e.product_id), e.kind,
+            e.at, a.date_key, a.time_key, s.store_id, e.product_id, a.store_key, e.quantity, e.order_id, e.total, e.at,
+            1, a.loaded_at
+     from fact_app_sessions a
+     join dim_store s on s.store_key = a.store_key
+     cross join lateral (
+         select 'session_start' as kind, a.started_at as at, null::int as product_id, null::int as quantity,
+                null::int as order_id, null::numeric as total
+         union all select 'product_view', a.first_product_view_at, 1 + (a.order_id * 3) % 20, null, null, null
+         union all select 'product_view', a.first_product_view_at, l.product_id, null, null, null
+                   from fact_sales l where l.order_id = a.order_id
+         union all select 'add_to_cart', a.first_add_to_cart_at, l.product_id, l.quantity, null, null
+                   from fact_sales l where l.order_id = a.order_id
+         union all select 'checkout_start', a.checkout_at, null, null, null, null
+         union all select 'order_placed', a.purchased_at, null, null, a.order_id, a.revenue) e
+     where a.order_id > $1",
 ];
 
 /// Write the warehouse of `orders` orders over 365 days, its rollups, and `vacuum (analyze)`; returns the
