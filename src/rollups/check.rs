@@ -41,7 +41,7 @@ pub(super) fn statements(r: &Rollup) -> (String, String) {
         ("date_key >= $1".to_string(), format!("{} >= $1", r.day))
     } else {
         let (column, expr) = (r.key_columns()[0], r.key_exprs()[0]);
-        let recent = format!("(select {expr} from {} and {} >= $1)", r.from, r.day);
+        let recent = format!("(select {expr} from {} and {} >= $1)", r.rows(false), r.day);
         (format!("{column} in {recent}"), format!("{expr} in {recent}"))
     };
     (
@@ -56,7 +56,7 @@ pub(super) fn statements(r: &Rollup) -> (String, String) {
             "select {}, {} from {} and {fact_scope} group by {}",
             text(fact_keys.clone()),
             text(fact_values),
-            r.from,
+            r.rows(false),
             fact_keys.join(", ")
         ),
     )

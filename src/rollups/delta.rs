@@ -178,7 +178,7 @@ fn contribution(r: &Rollup, scope: Scope) -> String {
         ints.join(", "),
         texts.join(", "),
         measures.join(", "),
-        r.from,
+        r.rows(true),
         keys.join(", ")
     )
 }
@@ -269,7 +269,7 @@ fn grouped_extras(r: &Rollup) -> String {
     format!(
         "select {key} as k, {} from {} and {key} in (select d.i1 from d where d.r = '{}') group by 1",
         aggregates.iter().zip(&columns).map(|(a, c)| format!("{a} as {c}")).collect::<Vec<_>>().join(", "),
-        r.from,
+        r.rows(true),
         r.table
     )
 }
@@ -344,7 +344,7 @@ mod tests {
         assert_eq!(grouped.matches("left join x").count(), 1, "{grouped}");
         let before = contributions_sql(Scope::List);
         assert_eq!(before.matches("= any($1::int4[])").count(), 7);
-        assert_eq!(before.matches("= any($2::uuid[])").count(), 3);
+        assert_eq!(before.matches("= any($2::uuid[])").count(), 5);
         let inner: usize = ROLLUPS.iter().map(|r| r.from.matches(" group by ").count()).sum();
         assert_eq!(before.matches(" group by ").count(), ROLLUPS.len() + inner, "{before}");
         assert!(before.contains("sum(s.line_total)::numeric, 0::numeric"), "{before}");
@@ -364,7 +364,7 @@ mod tests {
         let range = contributions_sql(Scope::Range);
         assert_eq!(range.matches("between ($1::int4[])[1] and ($1::int4[])[2]").count(), 7, "{range}");
         assert!(!range.contains("= any($1"), "{range}");
-        assert_eq!(range.matches("= any($2::uuid[])").count(), 3, "{range}");
+        assert_eq!(range.matches("= any($2::uuid[])").count(), 5, "{range}");
         assert!(apply_sql(Lookups::Correlated, Scope::Range).contains(&range));
     }
 }

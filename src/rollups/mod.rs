@@ -76,7 +76,9 @@ pub(crate) struct Rollup {
     pub text_keys: &'static [(&'static str, &'static str)],
     /// Additive measure columns and what one fact row adds (at most seven).
     pub measures: &'static [(&'static str, &'static str)],
-    /// `fact_table alias where <live rows>`: the rows it summarises.
+    /// `fact_table alias where <live rows>`: the rows it summarises. A derived table may say
+    /// [`SESSIONS`] where it filters its session ids: the delta puts its sessions there, the
+    /// rebuild and the check every session.
     pub from: &'static str,
     /// The fact row's UTC day (`date_key`): what a check of the recent days compares.
     pub day: &'static str,
@@ -84,7 +86,16 @@ pub(crate) struct Rollup {
     pub extras: &'static [Extra],
 }
 
+/// Where a rollup's `from` filters session ids inside a derived table (the planner does not push
+/// a filter on a grouped derived table's output down through a `with`).
+pub(crate) const SESSIONS: &str = "{sessions}";
+
 impl Rollup {
+    /// `from`, for the delta (its sessions, `$2`) or for every live fact.
+    fn rows(&self, delta: bool) -> String {
+        self.from.replace(SESSIONS, if delta { "= any($2::uuid[])" } else { "is not null" })
+    }
+
     /// Key columns, then measure columns.
     fn key_columns(&self) -> Vec<&'static str> {
         self.int_keys.iter().chain(self.text_keys).map(|(c, _)| *c).collect()

@@ -24,7 +24,7 @@ pub(super) fn statements(r: &Rollup) -> [String; 2] {
             table = r.table,
             columns = columns.join(", "),
             values = values.join(", "),
-            from = r.from,
+            from = r.rows(false),
             keys = keys.join(", "),
         ),
     ]
