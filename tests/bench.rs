@@ -37,6 +37,7 @@ async fn every_scenario_runs_at_a_tiny_scale() {
         json: json.clone(),
         daemon_bin: Some(env!("CARGO_BIN_EXE_brewlytics").into()),
         work_dir: None,
+        olap_url: None,
     };
     let report = run(&Config::defaults(), &opts).await.expect("the benchmark runs");
     let names: Vec<_> = report.scenarios.iter().map(|s| s.scenario).collect();
@@ -88,6 +89,52 @@ async fn every_scenario_runs_at_a_tiny_scale() {
     assert!(figure(capture, "order tps") > 0.0 && figure(capture, "order tps, ours + app events") > 0.0);
     let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(written["scenarios"].as_array().map(Vec::len), Some(10));
+}
+
+/// `--olap-url`: the drain and the snapshot also run into a scratch database created beside the
+/// given warehouse (here a plain PostgreSQL; a Citus coordinator gets it on its workers too),
+/// verify clean there, report the rate over the plain one's, and drop it.
+#[tokio::test(flavor = "multi_thread")]
+async fn drain_and_snapshot_also_run_into_a_scratch_warehouse_beside_the_olap_url() {
+    let t = crate::support::TestDb::new().await;
+    let out = tempfile::tempdir().unwrap();
+    for (scenario, figure_name) in [
+        (Scenario::Drain, "ratio --olap-url / plain PostgreSQL (change rows/s)"),
+        (Scenario::Snapshot, "ratio --olap-url / plain PostgreSQL (source rows/s)"),
+    ] {
+        let opts = BenchOptions {
+            scenario,
+            scale: 200,
+            duration: Duration::from_secs(1),
+            rate: 1.0,
+            api_step: Duration::from_secs(1),
+            api_concurrency: vec![1],
+            capture_step: Duration::from_secs(1),
+            capture_rounds: 1,
+            analytics_orders: 0,
+            analytics_requests: 0,
+            scales: vec![],
+            dbt_bin: "dbt".into(),
+            dbt_project: "dbt".into(),
+            json: out.path().join("bench.json"),
+            daemon_bin: Some(env!("CARGO_BIN_EXE_brewlytics").into()),
+            work_dir: None,
+            olap_url: Some(t.olap_url.clone()),
+        };
+        let report = run(&Config::defaults(), &opts).await.expect("the benchmark runs");
+        let s = &report.scenarios[0];
+        assert!(figure(s, figure_name) > 0.0, "{:?}", s.figures);
+        assert!(
+            s.goals.iter().any(|g| g.goal.contains("--olap-url") && g.goal.contains("verify") && g.met),
+            "{:?}",
+            s.goals
+        );
+        let written = std::fs::read_to_string(out.path().join("bench.json")).unwrap();
+        assert!(!written.contains(&t.olap_url), "the URL (and its password) stays out of the report");
+    }
+    let left: i64 =
+        crate::support::scalar(&t.olap().await, "select count(*) from pg_database where datname like 'bench_%'").await;
+    assert_eq!(left, 0, "the scratch databases are dropped");
 }
 
 /// The daemon's drain levers keep exactly-once: pages of 7 rows (so most windows span pages and
@@ -143,6 +190,7 @@ async fn the_analytics_scenario_measures_every_endpoint() {
         json: out.path().join("bench.json"),
         daemon_bin: Some(env!("CARGO_BIN_EXE_brewlytics").into()),
         work_dir: None,
+        olap_url: None,
     };
     let report = run(&Config::defaults(), &opts).await.expect("the benchmark runs");
     let s = &report.scenarios[0];

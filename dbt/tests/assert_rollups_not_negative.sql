@@ -30,3 +30,16 @@ from {{ source('star', 'rollup_sessions') }}
 where sessions < 0 or least(viewed, added, checked_out, purchased, bounced) < 0
    or greatest(viewed, added, checked_out, purchased, bounced) > sessions
 having count(*) > 0
+union all
+select 'rollup_purchase_times', count(*)
+from {{ source('star', 'rollup_purchase_times') }} where sessions < 0
+having count(*) > 0
+union all
+select 'rollup_freshness', count(*)
+from {{ source('star', 'rollup_freshness') }} where lines < 0
+having count(*) > 0
+union all
+select 'rollup_interest', count(*)
+from {{ source('star', 'rollup_interest') }}
+where least(viewed, added, bought, not_bought, units) < 0 or not_bought > viewed
+having count(*) > 0

@@ -61,19 +61,22 @@ create index rollup_freshness_minute_idx on rollup_freshness (minute);
 create index rollup_freshness_updated_idx on rollup_freshness (updated_xid);
 create index rollup_purchase_times_updated_idx on rollup_purchase_times (updated_xid);
 
--- The q-quantile (0 ≤ q ≤ 1) in milliseconds of a histogram given as parallel arrays of buckets
--- and counts (a bucket may repeat: its counts add up); null when it counts nothing.
-create function latency_quantile(q float8, buckets integer[], counts bigint[]) returns float8
+-- The qs-quantiles (each 0 ≤ q ≤ 1) in milliseconds of a histogram given as parallel arrays of
+-- buckets and counts (a bucket may repeat: its counts add up); nulls when it counts nothing.
+create function latency_quantiles(qs float8[], buckets integer[], counts bigint[]) returns float8[]
 language sql immutable parallel safe as $$
     with h as (select b, sum(n)::float8 as n from unnest(buckets, counts) as u(b, n) group by b having sum(n) > 0),
          c as (select b, n, sum(n) over (order by b) as upto, sum(n) over () as total from h)
-    select case when b = 0 then 1.0
-                else power(2, (b - 1 + greatest(q * total - (upto - n), 0) / n) / 8.0) end
-    from c
-    where upto >= q * total
-    order by b
-    limit 1
+    select array_agg((select case when c.b = 0 then 1.0
+                                  else power(2, (c.b - 1 + greatest(u.q * c.total - (c.upto - c.n), 0) / c.n) / 8.0) end
+                      from c where c.upto >= u.q * c.total order by c.b limit 1) order by u.i)
+    from unnest(qs) with ordinality as u(q, i)
 $$;
+
+-- One quantile of the same.
+create function latency_quantile(q float8, buckets integer[], counts bigint[]) returns float8
+language sql immutable parallel safe
+return (latency_quantiles(array[q], buckets, counts))[1];
 
 -- The freshness of the order lines streamed since `since`, to the minute (the cells of the minute
 -- holding `since` and every later one): lines, and the 50th, 95th and 99th percentiles in
@@ -81,13 +84,12 @@ $$;
 create function freshness_since(since timestamptz)
 returns table (lines bigint, p50_ms float8, p95_ms float8, p99_ms float8)
 language sql stable parallel safe as $$
-    select coalesce(sum(f.lines), 0)::int8,
-           latency_quantile(0.5, array_agg(f.bucket), array_agg(f.lines)),
-           latency_quantile(0.95, array_agg(f.bucket), array_agg(f.lines)),
-           latency_quantile(0.99, array_agg(f.bucket), array_agg(f.lines))
-    from rollup_freshness f
-    where f.date_key >= to_char(since at time zone 'UTC', 'YYYYMMDD')::int
-      and f.minute >= floor(extract(epoch from since) / 60)::int
+    select h.lines, h.q[1], h.q[2], h.q[3]
+    from (select coalesce(sum(f.lines), 0)::int8 as lines,
+                 latency_quantiles(array[0.5, 0.95, 0.99], array_agg(f.bucket), array_agg(f.lines)) as q
+          from rollup_freshness f
+          where f.date_key >= to_char(since at time zone 'UTC', 'YYYYMMDD')::int
+            and f.minute >= floor(extract(epoch from since) / 60)::int) h
 $$;
 
 -- A rebuild on the first start fills them (src/rollups: rollups_built is cleared so the daemon

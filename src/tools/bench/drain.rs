@@ -19,6 +19,7 @@ use super::{
     daemon::{self, DaemonProcess, DaemonSettings, PhaseTime},
     env::{BenchEnv, DbPair},
     report::{Figure, Goal, ScenarioResult},
+    scratch::Scratch,
     BenchError,
 };
 
@@ -60,13 +61,15 @@ pub(crate) struct DrainRun {
     pub phases: Vec<PhaseTime>,
 }
 
-/// Run the drain scenario at `scale` orders.
+/// Run the drain scenario at `scale` orders; with `olap_url`, the same backlog also into a scratch
+/// warehouse beside that one (a Citus cluster), judged against the plain drain of the same run.
 pub(super) async fn run(
     env: &BenchEnv,
     scale: i64,
     daemon_bin: &Path,
     settings: DaemonSettings,
     log_dir: &Path,
+    olap_url: Option<&str>,
 ) -> Result<ScenarioResult, BenchError> {
     let pair = env.fresh_pair("drain").await?;
     let mut oltp = pair.oltp().await?;
@@ -76,6 +79,10 @@ pub(super) async fn run(
     // The same backlog for a drain without the rollups (what maintaining them costs).
     drop(oltp);
     let unrolled = env.copy_pair(&pair, "drain_rollups_off").await?;
+    let elsewhere = match olap_url {
+        Some(_) => Some(env.copy_pair(&pair, "drain_elsewhere").await?),
+        None => None,
+    };
     let oltp = pair.oltp().await?;
 
     oltp.batch_execute("checkpoint").await?;
@@ -88,7 +95,11 @@ pub(super) async fn run(
         &drain_once(&unrolled, changes, daemon_bin, off, &log_dir.join("daemon-drain-rollups-off.log")).await?;
     let rollups_cost = 1.0 - main.change_rows_per_s / without.change_rows_per_s.max(1e-9);
     let ratio = main.change_rows_per_s / limit_rate;
-    let figures = vec![
+    let other = match (elsewhere, olap_url) {
+        (Some(pair), Some(url)) => Some(drain_elsewhere(pair, url, changes, daemon_bin, settings, log_dir).await?),
+        _ => None,
+    };
+    let mut figures = vec![
         Figure::new("orders in the backlog", scale as f64, "orders"),
         Figure::new("change rows", changes as f64, "rows"),
         Figure::new("drain time", main.seconds, "s"),
@@ -98,13 +109,20 @@ pub(super) async fn run(
         Figure::new("change rows/s with the rollups off (same backlog)", without.change_rows_per_s, "rows/s"),
         Figure::new("what maintaining the rollups costs (share of throughput)", rollups_cost, "x"),
     ];
-    let goals = vec![
+    let mut goals = vec![
         Goal::new("ratio >= 0.6", ratio >= 0.6),
         Goal::new(">= 100k change rows/s", main.change_rows_per_s >= 100_000.0),
         Goal::new("peak RSS <= 64 MiB", main.peak_rss_mib <= 64.0),
         Goal::new("verify clean after the drain", main.verify_clean),
         Goal::new("the rollups cost <= 15% of drain throughput", rollups_cost <= 0.15),
     ];
+    if let Some(other) = &other {
+        let versus_plain = other.change_rows_per_s / main.change_rows_per_s.max(1e-9);
+        figures.push(Figure::new("change rows/s into --olap-url (same backlog)", other.change_rows_per_s, "rows/s"));
+        figures.push(Figure::new("ratio --olap-url / plain PostgreSQL (change rows/s)", versus_plain, "x"));
+        goals.push(Goal::new("--olap-url drains >= 0.5 x plain PostgreSQL", versus_plain >= 0.5));
+        goals.push(Goal::new("verify clean after the --olap-url drain", other.verify_clean));
+    }
     Ok(ScenarioResult {
         scenario: "drain",
         figures,
@@ -120,8 +138,25 @@ pub(super) async fn run(
             "limit_fact_rows": limit.fact_rows,
             "run": main,
             "run_rollups_off": without,
+            "run_olap_url": other,
         }),
     })
+}
+
+/// Drain `pair`'s backlog into a scratch warehouse beside `url`'s, then drop it.
+async fn drain_elsewhere(
+    mut pair: DbPair,
+    url: &str,
+    changes: i64,
+    daemon_bin: &Path,
+    settings: DaemonSettings,
+    log_dir: &Path,
+) -> Result<DrainRun, BenchError> {
+    let scratch = Scratch::migrated(url, "drain").await?;
+    pair.olap_dsn = scratch.dsn.clone();
+    let run = drain_once(&pair, changes, daemon_bin, settings, &log_dir.join("daemon-drain-olap-url.log")).await;
+    scratch.drop_all().await?;
+    run
 }
 
 /// Start the daemon on `pair`, wait until it has applied `changes`, stop it.

@@ -4,7 +4,8 @@
 //! [`run::run`] is `brewlytics bench`: it starts a private durable PostgreSQL, clones a migrated
 //! and seeded pair of databases for each scenario, and runs the scenarios in order:
 //! [`drain`], [`freshness`] (also `longtx`), [`gate`], [`api`], [`snapshot`] and [`capture`]. [`analytics`] (endpoint
-//! latencies on a year of sales) runs only when asked for by name.
+//! latencies on a year of sales) runs only when asked for by name. `drain` and `snapshot` also
+//! run into a warehouse on another server (a Citus cluster) when given `--olap-url` ([`scratch`]).
 
 mod analytics;
 mod analytics_fill;
@@ -19,6 +20,7 @@ mod freshness;
 mod gate;
 pub mod report;
 pub mod run;
+mod scratch;
 mod snapshot;
 mod workload;
 
@@ -45,6 +47,8 @@ pub enum BenchError {
     Daemon(String),
     #[error("dbt failed: {0}")]
     Dbt(String),
+    #[error("the scratch warehouse: {0}")]
+    Scratch(String),
     #[error("the analytics service under test failed: {0}")]
     Analytics(String),
     #[error("timed out after {seconds} s waiting for {what}")]

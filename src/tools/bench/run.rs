@@ -80,6 +80,14 @@ pub struct BenchOptions {
     /// Requests per endpoint in the analytics scenario.
     #[arg(long, default_value_t = 100)]
     pub analytics_requests: usize,
+    /// Also drain (and snapshot) into a scratch database beside this warehouse's, e.g. a Citus
+    /// coordinator's `coffee_olap` (its workers get the scratch database too), and report the
+    /// rate over the private plain PostgreSQL's in the same run. Needs a role that may create
+    /// databases and the extension on every node. Not written to the report (it may hold a
+    /// password).
+    #[arg(long)]
+    #[serde(skip)]
+    pub olap_url: Option<String>,
     /// Where to write the JSON report.
     #[arg(long, default_value = "bench-results/latest.json")]
     pub json: PathBuf,
@@ -116,7 +124,7 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
     let mut scenarios = Vec::new();
     if wants(Scenario::Drain) {
         tracing::info!(scale = opts.scale, "bench: drain");
-        scenarios.push(drain::run(&env, opts.scale, &daemon_bin, settings, &log_dir).await?);
+        scenarios.push(drain::run(&env, opts.scale, &daemon_bin, settings, &log_dir, opts.olap_url.as_deref()).await?);
     }
     let fresh_opts = FreshnessOptions {
         rate: opts.rate,
@@ -166,7 +174,8 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
     }
     if wants(Scenario::Snapshot) {
         tracing::info!(scale = opts.scale, "bench: snapshot");
-        scenarios.push(snapshot::run(&env, opts.scale, &daemon_bin, settings, &log_dir).await?);
+        scenarios
+            .push(snapshot::run(&env, opts.scale, &daemon_bin, settings, &log_dir, opts.olap_url.as_deref()).await?);
     }
     if wants(Scenario::Capture) {
         tracing::info!("bench: capture");

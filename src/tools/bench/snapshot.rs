@@ -18,6 +18,7 @@ use super::{
     daemon::{DaemonProcess, DaemonSettings},
     env::{BenchEnv, DbPair},
     report::{Figure, Goal, ScenarioResult},
+    scratch::Scratch,
     BenchError,
 };
 
@@ -38,13 +39,15 @@ struct SnapshotRun {
     tables: Vec<(String, i64, f64)>,
 }
 
-/// Run the snapshot scenario at `scale` orders.
+/// Run the snapshot scenario at `scale` orders; with `olap_url`, the same data also into a scratch
+/// warehouse beside that one (a Citus cluster), judged against the plain snapshot of the same run.
 pub(super) async fn run(
     env: &BenchEnv,
     scale: i64,
     daemon_bin: &Path,
     settings: DaemonSettings,
     log_dir: &Path,
+    olap_url: Option<&str>,
 ) -> Result<ScenarioResult, BenchError> {
     let pair = env.fresh_pair("snapshot").await?;
     let mut oltp = pair.oltp().await?;
@@ -56,9 +59,19 @@ pub(super) async fn run(
     let limit = copy_limit(&pair).await?;
     let limit_rate = limit.rows as f64 / (limit.copy_out + limit.copy_in).as_secs_f64();
     let settings = DaemonSettings { initial_snapshot: true, ..settings };
+    // The same data for the snapshot into --olap-url (a copy: no session may be open on it).
+    drop(oltp);
+    let elsewhere = match olap_url {
+        Some(_) => Some(env.copy_pair(&pair, "snapshot_elsewhere").await?),
+        None => None,
+    };
     let run = snapshot_once(&pair, daemon_bin, &settings, &log_dir.join("daemon-snapshot.log")).await?;
     let ratio = run.rows_per_s / limit_rate;
-    Ok(ScenarioResult {
+    let other = match (elsewhere, olap_url) {
+        (Some(pair), Some(url)) => Some(snapshot_elsewhere(pair, url, daemon_bin, &settings, log_dir).await?),
+        _ => None,
+    };
+    let mut result = ScenarioResult {
         scenario: "snapshot",
         figures: vec![
             Figure::new("orders in OLTP", scale as f64, "orders"),
@@ -83,8 +96,31 @@ pub(super) async fn run(
             "limit_copy_in_seconds": limit.copy_in.as_secs_f64(),
             "pipelined_copy_rows_per_s": limit.rows as f64 / limit.copy_in.as_secs_f64(),
             "run": run,
+            "run_olap_url": other,
         }),
-    })
+    };
+    if let Some(other) = &other {
+        let versus_plain = other.rows_per_s / run.rows_per_s.max(1e-9);
+        result.figures.push(Figure::new("source rows/s into --olap-url (same data)", other.rows_per_s, "rows/s"));
+        result.figures.push(Figure::new("ratio --olap-url / plain PostgreSQL (source rows/s)", versus_plain, "x"));
+        result.goals.push(Goal::new("verify clean after the --olap-url snapshot", other.verify_clean));
+    }
+    Ok(result)
+}
+
+/// Snapshot `pair`'s OLTP into a scratch warehouse beside `url`'s, then drop it.
+async fn snapshot_elsewhere(
+    mut pair: DbPair,
+    url: &str,
+    daemon_bin: &Path,
+    settings: &DaemonSettings,
+    log_dir: &Path,
+) -> Result<SnapshotRun, BenchError> {
+    let scratch = Scratch::migrated(url, "snapshot").await?;
+    pair.olap_dsn = scratch.dsn.clone();
+    let run = snapshot_once(&pair, daemon_bin, settings, &log_dir.join("daemon-snapshot-olap-url.log")).await;
+    scratch.drop_all().await?;
+    run
 }
 
 /// Start the daemon on the new warehouse, wait for its initial snapshot job to finish, stop it.
