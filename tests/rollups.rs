@@ -73,8 +73,8 @@ const ORACLE: [(&str, &str, &str); 10] = [
         "rollup_freshness",
         "select date_key || '/' || minute || '/' || bucket, lines::text from rollup_freshness where lines <> 0",
         "select to_char(loaded_at at time zone 'UTC', 'YYYYMMDD') || '/'
-                || floor(extract(epoch from loaded_at) / 60) || '/'
-                || greatest(0, least(240, ceil(8 * ln(greatest(extract(epoch from loaded_at - changed_at)::float8 * 1000, 1))
+                || floor(date_part('epoch', loaded_at) / 60) || '/'
+                || greatest(0, least(240, ceil(8 * ln(greatest(date_part('epoch', loaded_at - changed_at) * 1000, 1))
                                                 / ln(2)))),
                 count(*)::text
          from fact_sales where not is_deleted and src_id > 0 group by 1",
@@ -83,7 +83,7 @@ const ORACLE: [(&str, &str, &str); 10] = [
         "rollup_purchase_times",
         "select date_key || '/' || store_key || '/' || bucket, sessions::text from rollup_purchase_times where sessions <> 0",
         "select date_key || '/' || store_key || '/'
-                || greatest(0, least(240, ceil(8 * ln(greatest(extract(epoch from purchased_at - started_at)::float8 * 1000, 1))
+                || greatest(0, least(240, ceil(8 * ln(greatest(date_part('epoch', purchased_at - started_at) * 1000, 1))
                                                 / ln(2)))),
                 count(*)::text
          from fact_app_sessions where not is_deleted and purchased_at is not null group by 1",

@@ -23,17 +23,22 @@ const MEASURES: usize = 7;
 pub(crate) struct Delta {
     list: Statements,
     range: Statements,
-    placed_by: Statement,
 }
 
 /// The sessions whose `order_placed` event names one of `$1`'s orders (deleted events too: their
 /// contributions are zero either way, and a link the batch removes is read before it goes).
-const PLACED_BY: &str = "select distinct e.session_id from fact_app_events e
-                         where e.event_type = 'order_placed' and e.order_id = any($1::int4[])";
+fn placed_by_sql(scope: Scope) -> String {
+    let orders = match scope {
+        Scope::List => "e.order_id = any($1::int4[])",
+        Scope::Range => "e.order_id between ($1::int4[])[1] and ($1::int4[])[2]",
+    };
+    format!("select distinct e.session_id from fact_app_events e where e.event_type = 'order_placed' and {orders}")
+}
 
 struct Statements {
     contributions: Statement,
     apply: Statement,
+    placed_by: Statement,
 }
 
 /// How the statements select a batch's orders (`$1`).
@@ -78,13 +83,10 @@ impl Delta {
             Ok::<_, tokio_postgres::Error>(Statements {
                 contributions: client.prepare(&contributions_sql(scope)).await?,
                 apply: client.prepare(&apply_sql(lookups, scope)).await?,
+                placed_by: client.prepare(&placed_by_sql(scope)).await?,
             })
         };
-        Ok(Delta {
-            list: statements(Scope::List).await?,
-            range: statements(Scope::Range).await?,
-            placed_by: client.prepare(PLACED_BY).await?,
-        })
+        Ok(Delta { list: statements(Scope::List).await?, range: statements(Scope::Range).await? })
     }
 
     fn statements(&self, scope: Scope) -> &Statements {
@@ -102,9 +104,9 @@ impl Delta {
     ) -> Result<Before, tokio_postgres::Error> {
         let (scope, orders) = orders(touched);
         let mut sessions = touched.sessions.clone();
-        if !touched.orders.is_empty() {
-            let all: Vec<i32> = touched.orders.iter().copied().collect();
-            sessions.extend(tx.query(&self.placed_by, &[&all]).await?.iter().map(|r| r.get::<_, Uuid>(0)));
+        if !orders.is_empty() {
+            let placed = tx.query(&self.statements(scope).placed_by, &[&orders]).await?;
+            sessions.extend(placed.iter().map(|r| r.get::<_, Uuid>(0)));
         }
         let mut before = Before { sessions: sessions.into_iter().collect(), ..Before::default() };
         for row in tx.query(&self.statements(scope).contributions, &[&orders, &before.sessions]).await? {
@@ -167,10 +169,14 @@ fn contribution(r: &Rollup, scope: Scope) -> String {
         .chain((0..r.text_keys.len()).map(|i| i + 2 + INTS))
         .map(|p| p.to_string())
         .collect();
+    // The cardinality test has no column: the executor checks it once and skips the whole branch
+    // when the batch names no order (session): a drain of orders never reads the sessions' rollups.
     let scope = match (r.by, scope) {
-        (By::Order(expr), Scope::List) => format!("{expr} = any($1::int4[])"),
-        (By::Order(expr), Scope::Range) => format!("{expr} between ($1::int4[])[1] and ($1::int4[])[2]"),
-        (By::Session(expr), _) => format!("{expr} = any($2::uuid[])"),
+        (By::Order(expr), Scope::List) => format!("cardinality($1::int4[]) > 0 and {expr} = any($1::int4[])"),
+        (By::Order(expr), Scope::Range) => {
+            format!("cardinality($1::int4[]) > 0 and {expr} between ($1::int4[])[1] and ($1::int4[])[2]")
+        }
+        (By::Session(expr), _) => format!("cardinality($2::uuid[]) > 0 and {expr} = any($2::uuid[])"),
     };
     format!(
         "select '{}'::text, {}, {}, {} from {} and {scope} group by {}",
@@ -366,5 +372,7 @@ mod tests {
         assert!(!range.contains("= any($1"), "{range}");
         assert_eq!(range.matches("= any($2::uuid[])").count(), 5, "{range}");
         assert!(apply_sql(Lookups::Correlated, Scope::Range).contains(&range));
+        assert!(placed_by_sql(Scope::Range).ends_with("e.order_id between ($1::int4[])[1] and ($1::int4[])[2]"));
+        assert!(placed_by_sql(Scope::List).ends_with("e.order_id = any($1::int4[])"));
     }
 }
