@@ -350,7 +350,7 @@ mod tests {
         assert_eq!(grouped.matches("left join x").count(), 1, "{grouped}");
         let before = contributions_sql(Scope::List);
         assert_eq!(before.matches("= any($1::int4[])").count(), 7);
-        assert_eq!(before.matches("= any($2::uuid[])").count(), 5);
+        assert_eq!(before.matches("= any($2::uuid[])").count(), 4);
         let inner: usize = ROLLUPS.iter().map(|r| r.from.matches(" group by ").count()).sum();
         assert_eq!(before.matches(" group by ").count(), ROLLUPS.len() + inner, "{before}");
         assert!(before.contains("sum(s.line_total)::numeric, 0::numeric"), "{before}");
@@ -370,7 +370,7 @@ mod tests {
         let range = contributions_sql(Scope::Range);
         assert_eq!(range.matches("between ($1::int4[])[1] and ($1::int4[])[2]").count(), 7, "{range}");
         assert!(!range.contains("= any($1"), "{range}");
-        assert_eq!(range.matches("= any($2::uuid[])").count(), 5, "{range}");
+        assert_eq!(range.matches("= any($2::uuid[])").count(), 4, "{range}");
         assert!(apply_sql(Lookups::Correlated, Scope::Range).contains(&range));
         assert!(placed_by_sql(Scope::Range).ends_with("e.order_id between ($1::int4[])[1] and ($1::int4[])[2]"));
         assert!(placed_by_sql(Scope::List).ends_with("e.order_id = any($1::int4[])"));

@@ -165,12 +165,15 @@ pub(crate) static ROLLUPS: [Rollup; 10] = [
             ("not_bought", "(i.viewed and not i.bought)::int"),
             ("units", "i.units"),
         ],
-        // One row per session and product: its events, and the lines of the order it placed, read
-        // in steps (the orders placed, then their lines) so that Citus joins the lines on their
-        // shards with the placed orders as an intermediate result, not by repartitioning.
-        from: "(with placed as materialized (
-                    select e.session_id, e.order_id, e.date_key, e.store_key from fact_app_events e
-                    where e.event_type = 'order_placed' and not e.is_deleted and e.session_id {sessions}),
+        // One row per session and product: its events, and the lines of the order it placed. The
+        // sessions' events are read once; the lines of their orders in a second step, so that
+        // Citus joins them on the shards with the placed orders as an intermediate result rather
+        // than repartitioning the lines.
+        from: "(with ev as materialized (
+                    select e.session_id, e.event_type, e.product_id, e.quantity, e.order_id, e.date_key, e.store_key
+                    from fact_app_events e where not e.is_deleted and e.session_id {sessions}),
+                placed as materialized (
+                    select v.session_id, v.order_id, v.date_key, v.store_key from ev v where v.event_type = 'order_placed'),
                 bought as materialized (
                     select distinct p.session_id, l.product_id, p.date_key, p.store_key
                     from placed p join fact_sales l on l.order_id = p.order_id and not l.is_deleted
@@ -178,12 +181,11 @@ pub(crate) static ROLLUPS: [Rollup; 10] = [
                 select x.session_id, x.product_id, min(x.date_key) as date_key, min(x.store_key) as store_key,
                        bool_or(x.viewed) as viewed, bool_or(x.added) as added, bool_or(x.bought) as bought,
                        sum(x.units) as units
-                from (select e.session_id, e.product_id, e.date_key, e.store_key,
-                             e.event_type = 'product_view' as viewed, e.event_type = 'add_to_cart' as added,
+                from (select v.session_id, v.product_id, v.date_key, v.store_key,
+                             v.event_type = 'product_view' as viewed, v.event_type = 'add_to_cart' as added,
                              false as bought,
-                             case when e.event_type = 'add_to_cart' then coalesce(e.quantity, 0) else 0 end as units
-                      from fact_app_events e
-                      where not e.is_deleted and e.product_id is not null and e.session_id {sessions}
+                             case when v.event_type = 'add_to_cart' then coalesce(v.quantity, 0) else 0 end as units
+                      from ev v where v.product_id is not null
                       union all
                       select b.session_id, b.product_id, b.date_key, b.store_key, false, false, true, 0
                       from bought b) x
