@@ -27,15 +27,12 @@ pub(super) async fn connect(config: &Config, which: Db) -> Result<Client, CdcErr
         source: Box::new(e),
     })?;
     if which == Db::Olap {
-        // A batch's statements run in milliseconds, prepared once and executed for every batch:
-        // JIT compiling one (tens of milliseconds) never pays, and planning one again for each
-        // batch's parameters (a custom plan: 1-6 ms for the rollups' delta) costs more than the
-        // generic plan it would pick (their parameters are key lists and ranges).
-        client
-            .batch_execute("set jit = off; set plan_cache_mode = force_generic_plan")
-            .await
-            .map_err(|e| CdcError::db("preparing the warehouse session", e))?;
-        db::citus::tune_session(&client).await.map_err(|e| CdcError::db("preparing the warehouse session", e))?;
+        // A batch's statements run in milliseconds: JIT compiling one (tens of milliseconds) never
+        // pays, and the rollups' delta over a batch of app sessions is estimated above
+        // `jit_above_cost`, so with JIT every such batch paid a compilation.
+        let prepare = |e| CdcError::db("preparing the warehouse session", e);
+        client.batch_execute("set jit = off").await.map_err(prepare)?;
+        db::citus::tune_session(&client).await.map_err(prepare)?;
     }
     Ok(client)
 }
