@@ -291,7 +291,7 @@ async fn every_warehouse_table_has_a_citus_placement() {
     assert_eq!(partitioned, ["fact_feedback", "fact_orders", "fact_payments", "fact_sales"]);
     let rollups =
         scalar::<i64>(&olap, "select count(*) from pg_class where relname like 'rollup\\_%' and relkind = 'r'").await;
-    assert_eq!(rollups, 7);
+    assert_eq!(rollups, 10);
     olap.batch_execute("create table public.fact_new (order_id bigint primary key)").await.unwrap();
     assert_eq!(db::unplaced_on_citus(&olap).await.unwrap(), ["fact_new"]);
 }
