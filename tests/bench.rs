@@ -16,12 +16,10 @@ fn figure(s: &brewlytics::tools::bench::report::ScenarioResult, name: &str) -> f
         .value
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_scenario_runs_at_a_tiny_scale() {
-    let out = tempfile::tempdir().unwrap();
-    let json = out.path().join("bench.json");
-    let opts = BenchOptions {
-        scenario: Scenario::All,
+/// Options of a tiny run into `json`: every scenario's knobs at their smallest.
+fn tiny(scenario: Scenario, json: std::path::PathBuf) -> BenchOptions {
+    BenchOptions {
+        scenario,
         scale: 300,
         duration: Duration::from_secs(3),
         rate: 50.0,
@@ -34,11 +32,18 @@ async fn every_scenario_runs_at_a_tiny_scale() {
         scales: vec![],
         dbt_bin: "dbt".into(),
         dbt_project: "dbt".into(),
-        json: json.clone(),
+        json,
         daemon_bin: Some(env!("CARGO_BIN_EXE_brewlytics").into()),
         work_dir: None,
         olap_url: None,
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_scenario_runs_at_a_tiny_scale() {
+    let out = tempfile::tempdir().unwrap();
+    let json = out.path().join("bench.json");
+    let opts = tiny(Scenario::All, json.clone());
     let report = run(&Config::defaults(), &opts).await.expect("the benchmark runs");
     let names: Vec<_> = report.scenarios.iter().map(|s| s.scenario).collect();
     assert_eq!(
@@ -103,23 +108,9 @@ async fn drain_and_snapshot_also_run_into_a_scratch_warehouse_beside_the_olap_ur
         (Scenario::Snapshot, "ratio --olap-url / plain PostgreSQL (source rows/s)"),
     ] {
         let opts = BenchOptions {
-            scenario,
             scale: 200,
-            duration: Duration::from_secs(1),
-            rate: 1.0,
-            api_step: Duration::from_secs(1),
-            api_concurrency: vec![1],
-            capture_step: Duration::from_secs(1),
-            capture_rounds: 1,
-            analytics_orders: 0,
-            analytics_requests: 0,
-            scales: vec![],
-            dbt_bin: "dbt".into(),
-            dbt_project: "dbt".into(),
-            json: out.path().join("bench.json"),
-            daemon_bin: Some(env!("CARGO_BIN_EXE_brewlytics").into()),
-            work_dir: None,
             olap_url: Some(t.olap_url.clone()),
+            ..tiny(scenario, out.path().join("bench.json"))
         };
         let report = run(&Config::defaults(), &opts).await.expect("the benchmark runs");
         let s = &report.scenarios[0];
@@ -174,23 +165,15 @@ async fn the_analytics_scenario_measures_every_endpoint() {
     let dbt = crate::readers::tool("DBT_BIN", "dbt", crate::readers::INSTALL_DBT);
     let out = tempfile::tempdir().unwrap();
     let opts = BenchOptions {
-        scenario: Scenario::Analytics,
         scale: 0,
         duration: Duration::from_secs(1),
         rate: 1.0,
-        api_step: Duration::from_secs(1),
         api_concurrency: vec![1],
-        capture_step: Duration::from_secs(1),
-        capture_rounds: 1,
         analytics_orders: 3000,
         analytics_requests: 3,
         scales: vec![2000, 4000],
         dbt_bin: dbt,
-        dbt_project: "dbt".into(),
-        json: out.path().join("bench.json"),
-        daemon_bin: Some(env!("CARGO_BIN_EXE_brewlytics").into()),
-        work_dir: None,
-        olap_url: None,
+        ..tiny(Scenario::Analytics, out.path().join("bench.json"))
     };
     let report = run(&Config::defaults(), &opts).await.expect("the benchmark runs");
     let s = &report.scenarios[0];
