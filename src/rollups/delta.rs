@@ -3,16 +3,15 @@
 //! ([`Delta`]). Both reads are one statement over every rollup, in one shape: the rollup's table,
 //! three integer keys, two text keys, seven measures (unused slots 0 or `''`).
 //!
-//! A batch names its orders either as a list or, when they are consecutive ids (a backlog of new
-//! orders: nearly every batch of a drain), as one range ([`Scope`]): a list costs an index descent
-//! per order and fact table, a range one descent per table and a walk along the leaves, and it
-//! lets the executor skip the partitions outside it. Both select exactly the same rows.
+//! A batch names its orders either as a list or, when they are consecutive ids, as one range
+//! ([`Scope`], as the facts' statements do).
 
 use rust_decimal::Decimal;
 use tokio_postgres::{types::ToSql, Client, Row, Statement, Transaction};
 use uuid::Uuid;
 
 use super::{By, Rollup, Touched, ROLLUPS};
+use crate::tables::Scope;
 
 const INTS: usize = 3;
 const TEXTS: usize = 2;
@@ -29,26 +28,16 @@ pub(crate) struct Delta {
 /// The sessions whose `order_placed` event names one of `$1`'s orders (deleted events too: their
 /// contributions are zero either way, and a link the batch removes is read before it goes).
 fn placed_by_sql(scope: Scope) -> String {
-    let orders = match scope {
-        Scope::List => "e.order_id = any($1::int4[])",
-        Scope::Range => "e.order_id between ($1::int4[])[1] and ($1::int4[])[2]",
-    };
-    format!("select distinct e.session_id from fact_app_events e where e.event_type = 'order_placed' and {orders}")
+    format!(
+        "select distinct e.session_id from fact_app_events e where e.event_type = 'order_placed' and e.order_id {}",
+        scope.filter("$1")
+    )
 }
 
 struct Statements {
     contributions: Statement,
     apply: Statement,
     placed_by: Statement,
-}
-
-/// How the statements select a batch's orders (`$1`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scope {
-    /// `$1` lists the orders.
-    List,
-    /// `$1` is `[first, last]` of orders with consecutive ids: every id in between.
-    Range,
 }
 
 /// The contributions read before a batch's facts were written, as columns, and the sessions
@@ -166,13 +155,7 @@ impl Delta {
 
 /// The statements' `$1`: the orders, as a list or a range.
 fn orders(touched: &Touched) -> (Scope, Vec<i32>) {
-    let orders = &touched.orders;
-    match (orders.first(), orders.last()) {
-        (Some(&first), Some(&last)) if i64::from(last) - i64::from(first) + 1 == orders.len() as i64 => {
-            (Scope::Range, vec![first, last])
-        }
-        _ => (Scope::List, orders.iter().copied().collect()),
-    }
+    Scope::of(&touched.orders.iter().copied().collect::<Vec<_>>())
 }
 
 /// One rollup's contributions of the facts a batch names, in the common shape, summed by cell
@@ -196,10 +179,7 @@ fn contribution(r: &Rollup, scope: Scope) -> String {
     // The cardinality test has no column: the executor checks it once and skips the whole branch
     // when the batch names no order (session): a drain of orders never reads the sessions' rollups.
     let scope = match (r.by, scope) {
-        (By::Order(expr), Scope::List) => format!("cardinality($1::int4[]) > 0 and {expr} = any($1::int4[])"),
-        (By::Order(expr), Scope::Range) => {
-            format!("cardinality($1::int4[]) > 0 and {expr} between ($1::int4[])[1] and ($1::int4[])[2]")
-        }
+        (By::Order(expr), _) => format!("cardinality($1::int4[]) > 0 and {expr} {}", scope.filter("$1")),
         (By::Session(expr), _) => format!("cardinality($2::uuid[]) > 0 and {expr} = any($2::uuid[])"),
     };
     format!(

@@ -75,7 +75,7 @@ impl Table for Customers {
     }
 
     fn stage(&self) -> Stage {
-        Stage::Dimension { dim: Dim::Customer, inferred: INFERRED }
+        Stage::Dimension { dim: Dim::Customer, key: "customer_id", inferred: INFERRED }
     }
 
     fn rows(&self) -> Box<dyn Rows> {

@@ -82,7 +82,7 @@ impl Table for Employees {
     }
 
     fn stage(&self) -> Stage {
-        Stage::Dimension { dim: Dim::Employee, inferred: INFERRED }
+        Stage::Dimension { dim: Dim::Employee, key: "employee_id", inferred: INFERRED }
     }
 
     fn rows(&self) -> Box<dyn Rows> {

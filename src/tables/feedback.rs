@@ -13,7 +13,7 @@ use tokio_postgres::{
 use super::{
     date_key,
     row::{col, guard, time_key, versions, Latest},
-    Check, DimKeys, Placement, Read, Retire, RowVersion, Rows, SnapshotRead, Source, Stage, Step, Table, Target,
+    Check, DimKeys, Placement, Read, Retire, RowVersion, Rows, Scope, SnapshotRead, Source, Stage, Step, Table, Target,
     Touched, TransformError, Violation, Writer,
 };
 use crate::change::{to_json, ChangeRow, DecodeError};
@@ -63,7 +63,7 @@ const UPSERT: &str = concat!(
           as s(feedback_id, order_id, rating, comment, rated_at, date_key, time_key, is_deleted, changed_at,
                src_id)
      left join (select order_id, date_key, store_key, customer_key, employee_key
-                from fact_orders where order_id = any($2::int4[])) o on o.order_id = s.order_id
+                from fact_orders where order_id @orders($11)) o on o.order_id = s.order_id
      on conflict (order_id, feedback_id) do update set rating = excluded.rating,
        comment = excluded.comment, rated_at = excluded.rated_at, date_key = excluded.date_key,
        time_key = excluded.time_key, is_deleted = excluded.is_deleted, changed_at = excluded.changed_at,
@@ -80,7 +80,7 @@ const HEADERS: &str = "
     update fact_feedback f set order_date_key = o.date_key, store_key = o.store_key,
            customer_key = o.customer_key, employee_key = o.employee_key
     from fact_orders o
-    where o.order_id = any($1::int4[]) and f.order_id = any($1::int4[]) and f.order_id = o.order_id
+    where o.order_id @orders($1) and f.order_id @orders($1) and f.order_id = o.order_id
       and (f.order_date_key, f.store_key, f.customer_key, f.employee_key)
           is distinct from (o.date_key, o.store_key, o.customer_key, o.employee_key)";
 
@@ -209,7 +209,8 @@ impl Rows for FeedbackRows {
             let r = self.0.sorted();
             let (del, at, src) = versions(&r, |x| (x.is_deleted, x.version));
             let comments: Vec<Option<&str>> = r.iter().map(|x| x.comment.as_deref()).collect();
-            let params: [&(dyn ToSql + Sync); 10] = [
+            let (scope, orders) = Scope::of_ids(r.iter().map(|x| x.order_id));
+            let params: [&(dyn ToSql + Sync); 11] = [
                 &col(&r, |x| x.feedback_id),
                 &col(&r, |x| x.order_id),
                 &col(&r, |x| x.rating),
@@ -220,8 +221,9 @@ impl Rows for FeedbackRows {
                 &del,
                 &at,
                 &src,
+                &orders,
             ];
-            w.tx.execute(w.statement(UPSERT), &params).await?;
+            w.tx.execute(w.scoped(UPSERT, scope), &params).await?;
             Ok(0)
         })
     }

@@ -24,6 +24,7 @@ mod order_line;
 mod payment;
 mod product;
 mod row;
+mod scope;
 mod stock;
 mod store;
 
@@ -36,6 +37,7 @@ use crate::rollups::Touched;
 pub(crate) use check::Check;
 pub(crate) use dims::{Dim, DimKeys, PerDim};
 pub(crate) use row::{date_key, RowVersion, TransformError, Violation};
+pub(crate) use scope::Scope;
 
 use crate::change::ChangeRow;
 
@@ -185,10 +187,11 @@ pub(crate) enum Retire {
 /// When a batch writes a table's rows.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Stage {
-    /// A dimension, written first (in [`ALL`] order). Facts may reference its keys before its rows
-    /// arrive: `inferred` inserts placeholder members for such keys (`$1`: the keys, `int4[]`),
-    /// `returning` each one it inserted (the sink runs every dimension's in one statement).
-    Dimension { dim: Dim, inferred: &'static str },
+    /// A dimension, written first (in [`ALL`] order), with natural key column `key`. Facts may
+    /// reference its keys before its rows arrive: `inferred` inserts placeholder members for such
+    /// keys (`$1`: the keys, `int4[]`), `returning` each one it inserted (the sink runs every
+    /// dimension's in one statement, for the keys it found absent).
+    Dimension { dim: Dim, key: &'static str, inferred: &'static str },
     /// `fact_orders`: written before the other facts, as they copy its header.
     Orders,
     /// A fact. `headers`, when it belongs to orders: the statement that copies the header of the
@@ -210,39 +213,60 @@ impl<'a> Writer<'a> {
 
     /// The prepared statement of `sql` (one of some table's [`Table::statements`]).
     pub(crate) fn statement(&self, sql: &str) -> &Statement {
-        self.statements.get(sql)
+        self.statements.get(sql, Scope::List)
     }
 
-    /// Copy the header of `order_ids` onto the rows of every fact that belongs to orders.
+    /// The prepared form of `sql` that selects the batch's orders as `scope` says (see
+    /// [`scope`]).
+    pub(crate) fn scoped(&self, sql: &str, scope: Scope) -> &Statement {
+        self.statements.get(sql, scope)
+    }
+
+    /// Copy the header of `order_ids` (ascending, distinct) onto the rows of every fact that
+    /// belongs to orders.
     pub(crate) async fn refresh_headers(&self, order_ids: &[i32]) -> Result<(), tokio_postgres::Error> {
+        let (scope, orders) = Scope::of(order_ids);
         for table in ALL {
             if let Stage::Fact { headers: Some(sql) } = table.stage() {
-                self.tx.execute(self.statement(sql), &[&order_ids]).await?;
+                self.tx.execute(self.scoped(sql, scope), &[&orders]).await?;
             }
         }
         Ok(())
     }
 }
 
-/// Every table's statements, prepared on one connection.
-pub(crate) struct Statements(HashMap<&'static str, Statement>);
+/// Every table's statements, prepared on one connection: those that filter by a batch's orders
+/// in both forms ([`Scope`]), the others once.
+pub(crate) struct Statements {
+    list: HashMap<&'static str, Statement>,
+    range: HashMap<&'static str, Statement>,
+}
 
 impl Statements {
     /// Prepare every statement of every table on `client`.
     pub(crate) async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
-        let mut map = HashMap::new();
+        let (mut list, mut range) = (HashMap::new(), HashMap::new());
         for table in ALL {
             for sql in table.statements() {
-                if !map.contains_key(sql) {
-                    map.insert(sql, client.prepare(sql).await?);
+                if list.contains_key(sql) {
+                    continue;
                 }
+                let statement = client.prepare(&Scope::List.expand(sql)).await?;
+                if scope::is_scoped(sql) {
+                    range.insert(sql, client.prepare(&Scope::Range.expand(sql)).await?);
+                }
+                list.insert(sql, statement);
             }
         }
-        Ok(Statements(map))
+        Ok(Statements { list, range })
     }
 
-    fn get(&self, sql: &str) -> &Statement {
-        self.0.get(sql).unwrap_or_else(|| panic!("a statement no table lists in `statements()`: {sql}"))
+    fn get(&self, sql: &str, scope: Scope) -> &Statement {
+        let form = match scope {
+            Scope::Range if scope::is_scoped(sql) => self.range.get(sql),
+            _ => self.list.get(sql),
+        };
+        form.unwrap_or_else(|| panic!("a statement no table lists in `statements()`: {sql}"))
     }
 }
 

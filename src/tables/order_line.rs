@@ -13,7 +13,7 @@ use tokio_postgres::{
 
 use super::{
     row::{col, guard, versions, Latest},
-    Check, DimKeys, Placement, Read, Retire, RowVersion, Rows, SnapshotRead, Source, Stage, Step, Table, Target,
+    Check, DimKeys, Placement, Read, Retire, RowVersion, Rows, Scope, SnapshotRead, Source, Stage, Step, Table, Target,
     Touched, TransformError, Violation, Writer,
 };
 use crate::change::{to_json, ChangeRow, DecodeError};
@@ -64,7 +64,7 @@ const UPSERT: &str = concat!(
                  $8::timestamptz[], $9::int8[])
           as s(order_item_id, order_id, product_id, quantity, unit_price, line_total, deleted, at, src)
      left join (select order_id, date_key, time_key, store_key, customer_key, employee_key, status, order_time
-                from fact_orders where order_id = any($2::int4[])) o on o.order_id = s.order_id
+                from fact_orders where order_id @orders($10)) o on o.order_id = s.order_id
      left join lateral (
          select d.product_key from dim_product d
          where d.product_id = s.product_id
@@ -90,7 +90,7 @@ const HEADERS: &str = "
     update fact_sales f set store_key = o.store_key, customer_key = o.customer_key, order_status = o.status,
            employee_key = o.employee_key, order_time = o.order_time, date_key = o.date_key, time_key = o.time_key
     from fact_orders o
-    where o.order_id = any($1::int4[]) and f.order_id = any($1::int4[]) and f.order_id = o.order_id
+    where o.order_id @orders($1) and f.order_id @orders($1) and f.order_id = o.order_id
       and (f.store_key, f.customer_key, f.order_status, f.employee_key, f.date_key, f.time_key)
           is distinct from (o.store_key, o.customer_key, o.status, o.employee_key, o.date_key, o.time_key)";
 
@@ -230,7 +230,8 @@ impl Rows for SaleRows {
         Box::pin(async move {
             let r = self.0.sorted();
             let (del, at, src) = versions(&r, |x| (x.is_deleted, x.version));
-            let params: [&(dyn ToSql + Sync); 9] = [
+            let (scope, orders) = Scope::of_ids(r.iter().map(|x| x.order_id));
+            let params: [&(dyn ToSql + Sync); 10] = [
                 &col(&r, |x| x.order_item_id),
                 &col(&r, |x| x.order_id),
                 &col(&r, |x| x.product_id),
@@ -240,8 +241,9 @@ impl Rows for SaleRows {
                 &del,
                 &at,
                 &src,
+                &orders,
             ];
-            w.tx.execute(w.statement(UPSERT), &params).await?;
+            w.tx.execute(w.scoped(UPSERT, scope), &params).await?;
             Ok(0)
         })
     }

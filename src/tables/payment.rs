@@ -14,7 +14,7 @@ use tokio_postgres::{
 use super::{
     date_key,
     row::{col, guard, time_key, versions, Latest},
-    Check, DimKeys, Placement, Read, Retire, RowVersion, Rows, SnapshotRead, Source, Stage, Step, Table, Target,
+    Check, DimKeys, Placement, Read, Retire, RowVersion, Rows, Scope, SnapshotRead, Source, Stage, Step, Table, Target,
     Touched, TransformError, Violation, Writer,
 };
 use crate::{
@@ -65,7 +65,7 @@ const UPSERT: &str = concat!(
      from unnest($1::int4[], $2::int4[], $3::numeric[], $4::text[], $5::timestamptz[], $6::int4[], $7::int4[],
                  $8::bool[], $9::timestamptz[], $10::int8[])
           as s(payment_id, order_id, amount, method, paid_at, date_key, time_key, deleted, at, src)
-     left join (select order_id, store_key, customer_key from fact_orders where order_id = any($2::int4[])) o
+     left join (select order_id, store_key, customer_key from fact_orders where order_id @orders($11)) o
             on o.order_id = s.order_id
      on conflict (order_id, payment_id) do update set amount = excluded.amount,
        method = excluded.method, paid_at = excluded.paid_at, date_key = excluded.date_key,
@@ -81,7 +81,7 @@ const UPSERT: &str = concat!(
 const HEADERS: &str = "
     update fact_payments f set store_key = o.store_key, customer_key = o.customer_key
     from fact_orders o
-    where o.order_id = any($1::int4[]) and f.order_id = any($1::int4[]) and f.order_id = o.order_id
+    where o.order_id @orders($1) and f.order_id @orders($1) and f.order_id = o.order_id
       and (f.store_key, f.customer_key) is distinct from (o.store_key, o.customer_key)";
 
 static CHECKS: [Check; 1] = [Check {
@@ -208,7 +208,8 @@ impl Rows for PaymentRows {
         Box::pin(async move {
             let r = self.0.sorted();
             let (del, at, src) = versions(&r, |x| (x.is_deleted, x.version));
-            let params: [&(dyn ToSql + Sync); 10] = [
+            let (scope, orders) = Scope::of_ids(r.iter().map(|x| x.order_id));
+            let params: [&(dyn ToSql + Sync); 11] = [
                 &col(&r, |x| x.payment_id),
                 &col(&r, |x| x.order_id),
                 &col(&r, |x| x.amount),
@@ -219,8 +220,9 @@ impl Rows for PaymentRows {
                 &del,
                 &at,
                 &src,
+                &orders,
             ];
-            w.tx.execute(w.statement(UPSERT), &params).await?;
+            w.tx.execute(w.scoped(UPSERT, scope), &params).await?;
             Ok(0)
         })
     }

@@ -72,7 +72,7 @@ impl Table for Products {
     }
 
     fn stage(&self) -> Stage {
-        Stage::Dimension { dim: Dim::Product, inferred: INFERRED }
+        Stage::Dimension { dim: Dim::Product, key: "product_id", inferred: INFERRED }
     }
 
     fn rows(&self) -> Box<dyn Rows> {

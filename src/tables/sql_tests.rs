@@ -2,7 +2,7 @@
 //! own shards on Citus (and to index look-ups of its own rows on plain PostgreSQL), and what
 //! Citus refuses.
 
-use super::{Placement, Stage, ALL};
+use super::{Placement, Scope, Stage, ALL};
 use crate::db::citus::distribution_column;
 
 /// Every statement of every table, named by its star table and place, lowercase, on one line.
@@ -19,8 +19,10 @@ fn statements() -> Vec<(String, String)> {
     all
 }
 
+/// One line, lowercase, its batch's orders as a list (the range form is checked by
+/// `the_range_form_differs_from_the_list_form_only_in_its_filters`).
 fn normalize(sql: &str) -> String {
-    sql.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    Scope::List.expand(&sql.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase())
 }
 
 /// The distributed tables on Citus.
@@ -31,12 +33,10 @@ fn facts() -> Vec<&'static str> {
         .collect()
 }
 
-/// The `$n` bound to column `column` of the statement's `unnest(…) as s(…)`.
-fn unnest_parameter(sql: &str, column: &str) -> Option<String> {
+/// How many columns the statement's `unnest(…) as s(…)` has.
+fn unnest_columns(sql: &str) -> Option<usize> {
     let (_, cols) = sql.split_once(" as s(")?;
-    let cols = cols.split_once(')')?.0;
-    let i = cols.split(", ").position(|c| c == column)?;
-    Some(format!("${}", i + 1))
+    Some(cols.split_once(')')?.0.split(", ").count())
 }
 
 /// The text after each occurrence of `needle`.
@@ -59,9 +59,9 @@ fn fact_orders_is_read_only_for_the_batchs_orders() {
                 .and_then(|p| p.split_once("::int4[])"))
                 .map(|(p, _)| p)
                 .unwrap_or_else(|| panic!("{name}: fact_orders not filtered by order_id = any(…): {sql}"));
-            // The parameter is the batch's order ids: the statement's own order_id column, or the
-            // header updates' only parameter.
-            let expected = unnest_parameter(&sql, "order_id").unwrap_or_else(|| "$1".into());
+            // The parameter is the batch's orders: the one after the upsert's rows, or the header
+            // updates' only parameter.
+            let expected = unnest_columns(&sql).map_or_else(|| "$1".into(), |n| format!("${}", n + 1));
             assert_eq!(param, expected, "{name}: fact_orders filtered by another parameter: {sql}");
         }
     }
@@ -128,4 +128,24 @@ fn inserts_that_may_skip_rows_return_what_they_inserted() {
         n += skipping;
     }
     assert_eq!(n, super::Dim::ALL.len(), "one skipping insert per inferred dimension");
+}
+
+#[test]
+fn the_range_form_differs_from_the_list_form_only_in_its_filters() {
+    let mut scoped = 0;
+    for table in ALL {
+        for sql in table.statements() {
+            if !super::scope::is_scoped(sql) {
+                continue;
+            }
+            scoped += 1;
+            let (list, range) = (Scope::List.expand(sql), Scope::Range.expand(sql));
+            assert!(!list.contains('@') && !range.contains('@') && !range.contains("= any("), "{range}");
+            let params = list.matches("= any($").count();
+            assert_eq!(range.matches(" between ($").count(), params, "{range}");
+            // Each filter follows an order id column.
+            assert_eq!(list.matches("order_id = any($").count(), params, "{list}");
+        }
+    }
+    assert_eq!(scoped, 6, "three fact upserts and their header updates read the batch's orders");
 }

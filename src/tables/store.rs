@@ -75,7 +75,7 @@ impl Table for Stores {
     }
 
     fn stage(&self) -> Stage {
-        Stage::Dimension { dim: Dim::Store, inferred: INFERRED }
+        Stage::Dimension { dim: Dim::Store, key: "store_id", inferred: INFERRED }
     }
 
     fn rows(&self) -> Box<dyn Rows> {

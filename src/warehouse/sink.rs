@@ -7,7 +7,7 @@
 //! never overwrites a newer one, and a row a snapshot job loaded overwrites whatever is there.
 
 use futures_util::future::try_join_all;
-use tokio_postgres::{types::ToSql, Client, Statement, Transaction};
+use tokio_postgres::{types::ToSql, Client, Row, Statement, Transaction};
 
 use super::WarehouseBatch;
 use crate::{
@@ -37,6 +37,8 @@ impl WriteStats {
 pub(crate) struct Sink {
     statements: Statements,
     inferred: Statement,
+    /// Which keys have no member yet ([`absent_sql`]).
+    absent: Statement,
     /// The rollups' delta; none when they are not maintained (`CDC_ROLLUPS=off`).
     rollups: Option<Delta>,
 }
@@ -45,11 +47,12 @@ impl Sink {
     /// Prepare every statement on `client`; `rollups`: whether batches move the rollups.
     pub(crate) async fn prepare(client: &Client, rollups: bool) -> Result<Self, tokio_postgres::Error> {
         let inferred = client.prepare(&inferred_sql()).await?;
+        let absent = client.prepare(&absent_sql()).await?;
         let rollups = match rollups {
             true => Some(Delta::prepare(client).await?),
             false => None,
         };
-        Ok(Sink { statements: Statements::prepare(client).await?, inferred, rollups })
+        Ok(Sink { statements: Statements::prepare(client).await?, inferred, absent, rollups })
     }
 
     /// Whether the rollups are maintained.
@@ -100,25 +103,47 @@ impl Sink {
         for rows in &batch.rows {
             rows.keys(&mut referenced, &mut written);
         }
-        let missing = referenced.without(&written);
-        if missing.iter().all(|(_, keys)| keys.is_empty()) {
+        let unprovided = referenced.without(&written);
+        if is_empty(&unprovided) {
             return Ok(PerDim::default());
         }
-        let keys: Vec<Vec<i32>> = dimensions().map(|(dim, _)| missing.get(dim).iter().copied().collect()).collect();
-        let params: Vec<&(dyn ToSql + Sync)> = keys.iter().map(|k| k as &(dyn ToSql + Sync)).collect();
-        let row = tx.query_one(&self.inferred, &params).await?;
+        // Nearly every batch references only members the warehouse has: reading that is one
+        // statement, like the insert, but it writes nothing (on Citus a write of a reference
+        // table takes every node into the batch's commit).
+        let row = query(tx, &self.absent, &unprovided).await?;
+        let mut absent = DimKeys::default();
+        for (i, (dim, ..)) in dimensions().enumerate() {
+            absent.get_mut(dim).extend(row.get::<_, Vec<i32>>(i));
+        }
+        if is_empty(&absent) {
+            return Ok(PerDim::default());
+        }
+        let row = query(tx, &self.inferred, &absent).await?;
         let mut counts = PerDim::default();
-        for (i, (dim, _)) in dimensions().enumerate() {
+        for (i, (dim, ..)) in dimensions().enumerate() {
             *counts.get_mut(dim) = row.get::<_, i64>(i) as u64;
         }
         Ok(counts)
     }
 }
 
-/// Every dimension with its inferred-member statement, in [`ALL`] order.
-fn dimensions() -> impl Iterator<Item = (Dim, &'static str)> {
+fn is_empty(keys: &DimKeys) -> bool {
+    keys.iter().all(|(_, keys)| keys.is_empty())
+}
+
+/// Run one of the inferred members' statements: each dimension's keys are its parameters, in
+/// [`dimensions`] order.
+async fn query(tx: &Transaction<'_>, statement: &Statement, keys: &DimKeys) -> Result<Row, tokio_postgres::Error> {
+    let keys: Vec<Vec<i32>> = dimensions().map(|(dim, ..)| keys.get(dim).iter().copied().collect()).collect();
+    let params: Vec<&(dyn ToSql + Sync)> = keys.iter().map(|k| k as &(dyn ToSql + Sync)).collect();
+    tx.query_one(statement, &params).await
+}
+
+/// Every dimension with its star table, key column and inferred-member statement, in [`ALL`]
+/// order.
+fn dimensions() -> impl Iterator<Item = (Dim, &'static str, &'static str, &'static str)> {
     ALL.iter().filter_map(|t| match t.stage() {
-        Stage::Dimension { dim, inferred } => Some((dim, inferred)),
+        Stage::Dimension { dim, key, inferred } => Some((dim, t.targets()[0].name, key, inferred)),
         _ => None,
     })
 }
@@ -128,10 +153,25 @@ fn dimensions() -> impl Iterator<Item = (Dim, &'static str)> {
 fn inferred_sql() -> String {
     let parts: Vec<String> = dimensions()
         .enumerate()
-        .map(|(i, (_, sql))| format!("d{i} as ({})", sql.replace("$1", &format!("${}", i + 1))))
+        .map(|(i, (.., sql))| format!("d{i} as ({})", sql.replace("$1", &format!("${}", i + 1))))
         .collect();
     let counts: Vec<String> = (0..parts.len()).map(|i| format!("(select count(*) from d{i})")).collect();
     format!("with {} select {}", parts.join(", "), counts.join(", "))
+}
+
+/// One read of which of each dimension's keys (`$n`, in [`dimensions`] order) it has no member
+/// for: an `int4[]` per dimension.
+fn absent_sql() -> String {
+    let parts: Vec<String> = dimensions()
+        .enumerate()
+        .map(|(i, (_, table, key, _))| {
+            format!(
+                "array(select k from unnest(${}::int4[]) k where not exists (select from {table} d where d.{key} = k))",
+                i + 1
+            )
+        })
+        .collect();
+    format!("select {}", parts.join(", "))
 }
 
 #[cfg(test)]
@@ -144,5 +184,15 @@ mod tests {
             assert!(sql.contains(&format!("unnest(${n}::int4[])")), "{sql}");
         }
         assert!(!sql.contains("$5"), "{sql}");
+    }
+
+    #[test]
+    fn the_absent_keys_are_one_read_of_each_dimension_by_its_key() {
+        let sql = super::absent_sql();
+        assert!(sql.contains("unnest($1::int4[]) k where not exists (select from dim_store d where d.store_id = k)"));
+        assert!(
+            sql.contains("unnest($4::int4[]) k where not exists (select from dim_product d where d.product_id = k)")
+        );
+        assert!(!sql.contains("$5") && !sql.contains("insert"), "{sql}");
     }
 }
