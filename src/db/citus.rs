@@ -212,6 +212,7 @@ pub(crate) async fn distribute(client: &mut Client) -> Result<Option<Distributed
         return Ok(Some(Distributed { placed: vec![], already: layout.len() }));
     }
     let tx = client.transaction().await.map_err(sql("distributing the warehouse on Citus"))?;
+    choose_shard_count(&tx).await.map_err(sql("choosing the shard count"))?;
     for statement in &statements {
         tx.batch_execute(statement).await.map_err(sql("distributing the warehouse on Citus"))?;
     }
@@ -227,6 +228,40 @@ pub(crate) async fn distribute(client: &mut Client) -> Result<Option<Distributed
         tracing::info!(table, "citus: table placed");
     }
     Ok(Some(Distributed { already: layout.len() - pending.len(), placed: pending }))
+}
+
+/// Shards per distributed table on a cluster of `workers` (at least one): four per worker.
+///
+/// Every batch the daemon applies touches every shard of each fact table it writes (its orders
+/// hash to all of them), and Citus runs one task per shard and statement, those of a worker one
+/// after another in the daemon's sessions (see [`SESSION_SETTINGS`]). So the drain slows
+/// with the shard count (measured in docs/SCALING.md: 32 shards, Citus's default, drain at 0.10 of
+/// one PostgreSQL; 8 shards at 0.45), while readers gain from more shards only up to the cores
+/// that run them. Four per worker keeps each worker's cores busy for readers, and lets the cluster
+/// grow to four times its workers by moving shards (`citus_rebalance_start()`) before a table has
+/// to be split.
+fn shard_count(workers: i64) -> i64 {
+    4 * workers.max(1)
+}
+
+/// Set the shard count of the tables this transaction distributes ([`shard_count`]), unless
+/// `citus.shard_count` is configured (for the role, the database or the server): that is kept.
+async fn choose_shard_count(tx: &tokio_postgres::Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    let row = tx
+        .query_one(
+            "select (select source from pg_settings where name = 'citus.shard_count'),
+                    (select count(*) from citus_get_active_worker_nodes())",
+            &[],
+        )
+        .await?;
+    let (source, workers): (String, i64) = (row.get(0), row.get(1));
+    if source != "default" {
+        tracing::info!(source, "citus: the configured citus.shard_count is kept");
+        return Ok(());
+    }
+    let shards = shard_count(workers);
+    tracing::info!(workers, shards, "citus: shards per distributed table");
+    tx.batch_execute(&format!("set local citus.shard_count = {shards}")).await
 }
 
 /// The tables of `public` Citus holds, with their placement.
@@ -292,6 +327,13 @@ mod tests {
 
     fn distributed(column: &str, colocation: i32) -> Placed {
         Placed::Distributed { column: column.into(), colocation }
+    }
+
+    #[test]
+    fn four_shards_per_worker() {
+        assert_eq!(shard_count(2), 8);
+        assert_eq!(shard_count(3), 12);
+        assert_eq!(shard_count(0), 4, "shards on the coordinator alone");
     }
 
     #[test]
