@@ -126,7 +126,7 @@ pub struct Config {
     #[arg(long, env = "CDC_POLL_MIN_MS", default_value_t = 10, global = true)]
     pub cdc_poll_min_ms: u64,
     /// Most change rows read and applied in one warehouse transaction.
-    #[arg(long, env = "CDC_BATCH_ROWS", default_value_t = 5000, global = true)]
+    #[arg(long, env = "CDC_BATCH_ROWS", default_value_t = 20000, global = true)]
     pub cdc_batch_rows: i64,
     /// Most bytes of change images read in one batch.
     #[arg(long, env = "CDC_BATCH_BYTES", default_value_t = 8 << 20, global = true)]
