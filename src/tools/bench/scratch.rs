@@ -40,8 +40,18 @@ impl Scratch {
                 .await?;
         }
         if !workers.is_empty() {
+            let passwords = authinfo(&origin).await?;
             for node in &scratch.nodes {
-                connect(&dsn(&scratch.pg, node, name)).await?.batch_execute("create extension citus").await?;
+                let client = connect(&dsn(&scratch.pg, node, name)).await?;
+                client.batch_execute("create extension citus").await?;
+                for (nodeid, role, info) in &passwords {
+                    client
+                        .execute(
+                            "insert into pg_dist_authinfo (nodeid, rolename, authinfo) values ($1, $2, $3)",
+                            &[nodeid, role, info],
+                        )
+                        .await?;
+                }
             }
             let coordinator = connect(&scratch.dsn).await?;
             let (h, p) = &scratch.nodes[0];
@@ -75,6 +85,28 @@ impl Scratch {
         }
         Ok(())
     }
+}
+
+/// How the nodes of `origin`'s cluster authenticate to each other when that is set in the
+/// database (`pg_dist_authinfo`, per database, readable by superusers only): its rows for every
+/// node (node id 0, or -1 for the local node), which the scratch database needs to reach its
+/// workers. None when the role may not read them (the cluster then authenticates otherwise, for
+/// example with the server's `.pgpass`). Rows for one node are not copied: node ids differ
+/// between databases.
+async fn authinfo(origin: &Client) -> Result<Vec<(i32, String, String)>, BenchError> {
+    let rows = match origin.query("select nodeid, rolename::text, authinfo from pg_dist_authinfo", &[]).await {
+        Ok(rows) => rows,
+        Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let (all, one): (Vec<_>, Vec<_>) = rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).partition(|r| r.0 <= 0);
+    if !one.is_empty() {
+        tracing::warn!(
+            rows = one.len(),
+            "bench: pg_dist_authinfo rows for single nodes are not copied to the scratch warehouse"
+        );
+    }
+    Ok(all)
 }
 
 /// The active primary workers a Citus coordinator lists (none without the extension).
