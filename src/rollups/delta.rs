@@ -155,7 +155,7 @@ impl Delta {
 
 /// The statements' `$1`: the orders, as a list or a range.
 fn orders(touched: &Touched) -> (Scope, Vec<i32>) {
-    Scope::of(&touched.orders.iter().copied().collect::<Vec<_>>())
+    Scope::of(touched.orders.iter().copied().collect())
 }
 
 /// One rollup's contributions of the facts a batch names, in the common shape, summed by cell

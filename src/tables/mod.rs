@@ -225,7 +225,7 @@ impl<'a> Writer<'a> {
     /// Copy the header of `order_ids` (ascending, distinct) onto the rows of every fact that
     /// belongs to orders.
     pub(crate) async fn refresh_headers(&self, order_ids: &[i32]) -> Result<(), tokio_postgres::Error> {
-        let (scope, orders) = Scope::of(order_ids);
+        let (scope, orders) = Scope::of(order_ids.to_vec());
         for table in ALL {
             if let Stage::Fact { headers: Some(sql) } = table.stage() {
                 self.tx.execute(self.scoped(sql, scope), &[&orders]).await?;
@@ -262,11 +262,10 @@ impl Statements {
     }
 
     fn get(&self, sql: &str, scope: Scope) -> &Statement {
-        let form = match scope {
-            Scope::Range if scope::is_scoped(sql) => self.range.get(sql),
-            _ => self.list.get(sql),
-        };
-        form.unwrap_or_else(|| panic!("a statement no table lists in `statements()`: {sql}"))
+        let range = if scope == Scope::Range { self.range.get(sql) } else { None };
+        range
+            .or_else(|| self.list.get(sql))
+            .unwrap_or_else(|| panic!("a statement no table lists in `statements()`: {sql}"))
     }
 }
 

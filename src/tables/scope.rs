@@ -10,7 +10,7 @@
 //! ([`Scope::of`]). The sink prepares both forms ([`Scope::expand`]).
 
 /// How `$n` names the batch's orders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Scope {
     /// `$n` lists the orders.
     List,
@@ -23,12 +23,12 @@ const MARKER: &str = "@orders(";
 
 impl Scope {
     /// The scope of `orders` (ascending, distinct) and the `int4[]` that names them.
-    pub(crate) fn of(orders: &[i32]) -> (Scope, Vec<i32>) {
+    pub(crate) fn of(orders: Vec<i32>) -> (Scope, Vec<i32>) {
         match (orders.first(), orders.last()) {
             (Some(&first), Some(&last)) if i64::from(last) - i64::from(first) + 1 == orders.len() as i64 => {
                 (Scope::Range, vec![first, last])
             }
-            _ => (Scope::List, orders.to_vec()),
+            _ => (Scope::List, orders),
         }
     }
 
@@ -37,7 +37,7 @@ impl Scope {
         let mut orders: Vec<i32> = ids.into_iter().collect();
         orders.sort_unstable();
         orders.dedup();
-        Scope::of(&orders)
+        Scope::of(orders)
     }
 
     /// The filter that follows a column: its value among the orders `param` names.
@@ -75,12 +75,12 @@ mod tests {
 
     #[test]
     fn consecutive_orders_are_one_range_and_the_others_a_list() {
-        assert_eq!(Scope::of(&[5, 6, 7]), (Scope::Range, vec![5, 7]));
-        assert_eq!(Scope::of(&[9]), (Scope::Range, vec![9, 9]));
-        assert_eq!(Scope::of(&[5, 7]), (Scope::List, vec![5, 7]));
-        assert_eq!(Scope::of(&[-1, i32::MAX]).0, Scope::List);
-        assert_eq!(Scope::of(&[i32::MIN, i32::MAX]).0, Scope::List);
-        assert_eq!(Scope::of(&[]), (Scope::List, vec![]));
+        assert_eq!(Scope::of(vec![5, 6, 7]), (Scope::Range, vec![5, 7]));
+        assert_eq!(Scope::of(vec![9]), (Scope::Range, vec![9, 9]));
+        assert_eq!(Scope::of(vec![5, 7]), (Scope::List, vec![5, 7]));
+        assert_eq!(Scope::of(vec![-1, i32::MAX]).0, Scope::List);
+        assert_eq!(Scope::of(vec![i32::MIN, i32::MAX]).0, Scope::List);
+        assert_eq!(Scope::of(vec![]), (Scope::List, vec![]));
         assert_eq!(Scope::of_ids([7, 5, 6, 6, 5]), (Scope::Range, vec![5, 7]));
         assert_eq!(Scope::of_ids([7, 5, 7]), (Scope::List, vec![5, 7]));
     }
