@@ -165,7 +165,19 @@ async fn a_statement_the_warehouse_refuses_to_plan_is_reported_and_retried_rarel
     use std::io::BufRead;
     let t = shop_db().await;
     shop::place_order(&t.oltp().await, 1, 1, &[(1, 1)]).await;
-    t.olap().await.batch_execute("alter table fact_sales drop constraint fact_sales_pkey").await.unwrap();
+    // Without its primary key the lines' upsert has no arbiter for its ON CONFLICT. A line of an
+    // order above every one the table holds would be appended without it: a row of a later order
+    // makes this line a merge.
+    t.olap()
+        .await
+        .batch_execute(
+            "alter table fact_sales drop constraint fact_sales_pkey;
+             insert into fact_sales (order_item_id, order_id, product_id, quantity, unit_price, line_total,
+                                     changed_at, src_id)
+             values (1000, 1000, 1, 1, 1, 1, now(), 1)",
+        )
+        .await
+        .unwrap();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_brewlytics"))
         .arg("cdc")
         .env("OLTP_DATABASE_URL", t.url_as(brewlytics::db::Db::Oltp, "brewlytics_cdc"))

@@ -91,10 +91,13 @@ impl Delta {
     }
 
     /// Read the contributions of the facts `touched` names (before the batch writes them).
+    /// `new_orders`: no fact holds any of its orders yet (they lie above every order fact's
+    /// high-water mark), so they contribute nothing and only their sessions are read.
     pub(crate) async fn before(
         &self,
         tx: &Transaction<'_>,
         touched: &Touched,
+        new_orders: bool,
     ) -> Result<Before, tokio_postgres::Error> {
         let (scope, orders) = orders(touched);
         let mut sessions = touched.sessions.clone();
@@ -103,6 +106,10 @@ impl Delta {
             sessions.extend(placed.iter().map(|r| r.get::<_, Uuid>(0)));
         }
         let mut before = Before { sessions: sessions.into_iter().collect(), ..Before::default() };
+        let (scope, orders) = if new_orders { (Scope::List, Vec::new()) } else { (scope, orders) };
+        if orders.is_empty() && before.sessions.is_empty() {
+            return Ok(before);
+        }
         self.plan(tx, true).await?;
         // On an error the transaction is over, and the setting with it.
         let rows = tx.query(&self.statements(scope).contributions, &[&orders, &before.sessions]).await?;

@@ -14,6 +14,7 @@
 //! check for every star table).
 
 mod app_event;
+mod append;
 mod check;
 mod customer;
 mod dims;
@@ -28,12 +29,13 @@ mod scope;
 mod stock;
 mod store;
 
-use std::collections::HashMap;
+use std::collections::{hash_map::Entry, HashMap};
 
 use futures_util::future::BoxFuture;
 use tokio_postgres::{binary_copy::BinaryCopyOutRow, types::Type, Client, Statement, Transaction};
 
 use crate::rollups::Touched;
+pub(crate) use append::{high_water_sql, HighWater, Landing};
 pub(crate) use check::Check;
 pub(crate) use dims::{Dim, DimKeys, PerDim};
 pub(crate) use row::{date_key, RowVersion, TransformError, Violation};
@@ -199,27 +201,44 @@ pub(crate) enum Stage {
     Fact { headers: Option<&'static str> },
 }
 
-/// Where a batch is written: its transaction (or savepoint) and the statements prepared on the
-/// connection.
+/// Where a batch is written: its transaction (or savepoint), the statements prepared on the
+/// connection, and the facts' high-water marks ([`append`]).
 pub(crate) struct Writer<'a> {
     pub tx: &'a Transaction<'a>,
     statements: &'a Statements,
+    high_water: HighWater,
 }
 
 impl<'a> Writer<'a> {
+    /// A writer that merges every row (no high-water mark known).
     pub(crate) fn new(tx: &'a Transaction<'a>, statements: &'a Statements) -> Self {
-        Writer { tx, statements }
+        Writer { tx, statements, high_water: HighWater::default() }
+    }
+
+    /// The same writer, appending the rows above `marks`.
+    pub(crate) fn with_marks(self, high_water: HighWater) -> Self {
+        Writer { high_water, ..self }
     }
 
     /// The prepared statement of `sql` (one of some table's [`Table::statements`]).
-    pub(crate) fn statement(&self, sql: &str) -> &Statement {
-        self.statements.get(sql, Scope::List)
+    pub(crate) fn statement(&self, sql: &'static str) -> &Statement {
+        self.statements.get(sql, Scope::List, Landing::Merge)
     }
 
     /// The prepared form of `sql` that selects the batch's orders as `scope` says (see
-    /// [`scope`]).
-    pub(crate) fn scoped(&self, sql: &str, scope: Scope) -> &Statement {
-        self.statements.get(sql, scope)
+    /// [`scope`]) and lands its rows as `landing` says (see [`append`]).
+    pub(crate) fn form(&self, sql: &'static str, scope: Scope, landing: Landing) -> &Statement {
+        self.statements.get(sql, scope, landing)
+    }
+
+    /// `rows` of the order fact `table`, split by how they land (see [`append`]).
+    pub(crate) fn split<'r, R>(
+        &self,
+        table: &str,
+        rows: Vec<&'r R>,
+        order: impl Fn(&R) -> i32,
+    ) -> Vec<(Landing, Vec<&'r R>)> {
+        self.high_water.split(table, rows, order)
     }
 
     /// Copy the header of `order_ids` (ascending, distinct) onto the rows of every fact that
@@ -228,43 +247,43 @@ impl<'a> Writer<'a> {
         let (scope, orders) = Scope::of(order_ids.to_vec());
         for table in ALL {
             if let Stage::Fact { headers: Some(sql) } = table.stage() {
-                self.tx.execute(self.scoped(sql, scope), &[&orders]).await?;
+                self.tx.execute(self.form(sql, scope, Landing::Merge), &[&orders]).await?;
             }
         }
         Ok(())
     }
 }
 
-/// Every table's statements, prepared on one connection: those that filter by a batch's orders
-/// in both forms ([`Scope`]), the others once.
-pub(crate) struct Statements {
-    list: HashMap<&'static str, Statement>,
-    range: HashMap<&'static str, Statement>,
-}
+/// Every table's statements, prepared on one connection in each of their forms: a form per
+/// [`Scope`] for those that filter by a batch's orders, and an append form for the upserts of
+/// order facts.
+pub(crate) struct Statements(HashMap<(&'static str, Scope, Landing), Statement>);
 
 impl Statements {
     /// Prepare every statement of every table on `client`.
     pub(crate) async fn prepare(client: &Client) -> Result<Self, tokio_postgres::Error> {
-        let (mut list, mut range) = (HashMap::new(), HashMap::new());
-        for table in ALL {
-            for sql in table.statements() {
-                if list.contains_key(sql) {
-                    continue;
+        let mut forms = HashMap::new();
+        for sql in ALL.iter().flat_map(|t| t.statements()) {
+            let scopes: &[Scope] = if scope::is_scoped(sql) { &[Scope::List, Scope::Range] } else { &[Scope::List] };
+            for &scope in scopes {
+                let expanded = scope.expand(sql);
+                let mut landings = vec![(Landing::Merge, expanded.as_str())];
+                landings.extend(append::append_form(&expanded).map(|a| (Landing::Append, a)));
+                for (landing, text) in landings {
+                    if let Entry::Vacant(form) = forms.entry((sql, scope, landing)) {
+                        form.insert(client.prepare(text).await?);
+                    }
                 }
-                let statement = client.prepare(&Scope::List.expand(sql)).await?;
-                if scope::is_scoped(sql) {
-                    range.insert(sql, client.prepare(&Scope::Range.expand(sql)).await?);
-                }
-                list.insert(sql, statement);
             }
         }
-        Ok(Statements { list, range })
+        Ok(Statements(forms))
     }
 
-    fn get(&self, sql: &str, scope: Scope) -> &Statement {
-        let range = if scope == Scope::Range { self.range.get(sql) } else { None };
-        range
-            .or_else(|| self.list.get(sql))
+    /// The form of `sql`: `scope` if it has one per scope, `landing` if it has an append form.
+    fn get(&self, sql: &'static str, scope: Scope, landing: Landing) -> &Statement {
+        [(scope, landing), (Scope::List, landing), (scope, Landing::Merge), (Scope::List, Landing::Merge)]
+            .into_iter()
+            .find_map(|(s, l)| self.0.get(&(sql, s, l)))
             .unwrap_or_else(|| panic!("a statement no table lists in `statements()`: {sql}"))
     }
 }

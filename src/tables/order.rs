@@ -3,7 +3,7 @@
 //! store, customer, employee) are the header the other order facts copy.
 
 use chrono::{DateTime, Utc};
-use futures_util::future::BoxFuture;
+use futures_util::future::{try_join_all, BoxFuture};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::{
@@ -14,8 +14,8 @@ use tokio_postgres::{
 use super::{
     date_key,
     row::{col, guard, time_key, versions, Latest},
-    Check, DimKeys, Placement, Read, Retire, RowVersion, Rows, SnapshotRead, Source, Stage, Step, Table, Target,
-    Touched, TransformError, Violation, Writer,
+    Check, DimKeys, Landing, Placement, Read, Retire, RowVersion, Rows, Scope, SnapshotRead, Source, Stage, Step,
+    Table, Target, Touched, TransformError, Violation, Writer,
 };
 use crate::{
     change::{to_json, ChangeRow, DecodeError},
@@ -203,30 +203,37 @@ impl Rows for OrderRows {
 
     fn write<'a>(&'a self, w: &'a Writer<'a>) -> BoxFuture<'a, Result<u64, tokio_postgres::Error>> {
         Box::pin(async move {
-            let r = self.0.sorted();
-            let ids = col(&r, |x| x.order_id);
-            let (del, at, src) = versions(&r, |x| (x.is_deleted, x.version));
-            let params: [&(dyn ToSql + Sync); 12] = [
-                &ids,
-                &col(&r, |x| x.customer_id),
-                &col(&r, |x| x.employee_id),
-                &col(&r, |x| x.store_id),
-                &col(&r, |x| x.status.as_str()),
-                &col(&r, |x| x.order_time),
-                &col(&r, |x| x.total),
-                &col(&r, |x| date_key(x.order_time)),
-                &col(&r, |x| time_key(x.order_time)),
-                &del,
-                &at,
-                &src,
-            ];
-            w.tx.execute(w.statement(UPSERT), &params).await?;
+            let all = self.0.sorted();
+            let ids = col(&all, |x| x.order_id);
+            // Both parts are sent before the other facts, which read these orders.
+            let parts = w.split(TARGETS[0].name, all, |x| x.order_id);
+            try_join_all(parts.iter().map(|(landing, r)| land(w, *landing, r))).await?;
             // Lines, payments and ratings loaded before their order (or before a status change)
             // take its keys now.
             w.refresh_headers(&ids).await?;
             Ok(0)
         })
     }
+}
+
+/// Write the orders `r` as `landing` says.
+async fn land(w: &Writer<'_>, landing: Landing, r: &[&OrderRow]) -> Result<u64, tokio_postgres::Error> {
+    let (del, at, src) = versions(r, |x| (x.is_deleted, x.version));
+    let params: [&(dyn ToSql + Sync); 12] = [
+        &col(r, |x| x.order_id),
+        &col(r, |x| x.customer_id),
+        &col(r, |x| x.employee_id),
+        &col(r, |x| x.store_id),
+        &col(r, |x| x.status.as_str()),
+        &col(r, |x| x.order_time),
+        &col(r, |x| x.total),
+        &col(r, |x| date_key(x.order_time)),
+        &col(r, |x| time_key(x.order_time)),
+        &del,
+        &at,
+        &src,
+    ];
+    w.tx.execute(w.form(UPSERT, Scope::List, landing), &params).await
 }
 
 #[cfg(test)]

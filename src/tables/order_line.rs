@@ -3,7 +3,7 @@
 //! order it left. A line binds to the product version valid when its order was placed and copies
 //! its order's header (status, date, time, store, customer, employee).
 
-use futures_util::future::BoxFuture;
+use futures_util::future::{try_join_all, BoxFuture};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::{
@@ -13,8 +13,8 @@ use tokio_postgres::{
 
 use super::{
     row::{col, guard, versions, Latest},
-    Check, DimKeys, Placement, Read, Retire, RowVersion, Rows, Scope, SnapshotRead, Source, Stage, Step, Table, Target,
-    Touched, TransformError, Violation, Writer,
+    Check, DimKeys, Landing, Placement, Read, Retire, RowVersion, Rows, Scope, SnapshotRead, Source, Stage, Step,
+    Table, Target, Touched, TransformError, Violation, Writer,
 };
 use crate::change::{to_json, ChangeRow, DecodeError};
 
@@ -52,11 +52,16 @@ static TARGETS: [Target; 1] = [Target {
     ),
 }];
 
+/// The lines with their order's header and product version. The version comes from one hash join
+/// with `dim_product` (a row per product and price change), not a probe per line; when several
+/// versions would match, `distinct on` keeps the latest, as the probe's `order by valid_from desc
+/// limit 1` did.
 const UPSERT: &str = concat!(
     "insert into fact_sales as t (order_item_id, order_id, product_id, quantity, unit_price, line_total,
             is_deleted, changed_at, src_id, date_key, time_key, store_key, customer_key, employee_key,
             product_key, order_status, order_time, loaded_at)
-     select s.order_item_id, s.order_id, s.product_id, s.quantity, s.unit_price, s.line_total, s.deleted,
+     select distinct on (s.order_id, s.order_item_id)
+            s.order_item_id, s.order_id, s.product_id, s.quantity, s.unit_price, s.line_total, s.deleted,
             coalesce(s.at, '-infinity'), s.src, coalesce(o.date_key, 0), coalesce(o.time_key, -1),
             coalesce(o.store_key, 0), coalesce(o.customer_key, 0), coalesce(o.employee_key, 0),
             coalesce(p.product_key, 0), coalesce(o.status, 'unknown'), o.order_time, clock_timestamp()
@@ -65,12 +70,10 @@ const UPSERT: &str = concat!(
           as s(order_item_id, order_id, product_id, quantity, unit_price, line_total, deleted, at, src)
      left join (select order_id, date_key, time_key, store_key, customer_key, employee_key, status, order_time
                 from fact_orders where order_id @orders($10)) o on o.order_id = s.order_id
-     left join lateral (
-         select d.product_key from dim_product d
-         where d.product_id = s.product_id
-           and (case when o.order_time is null then d.is_current
-                     else o.order_time >= d.valid_from and o.order_time < d.valid_to end)
-         order by d.valid_from desc limit 1) p on true
+     left join dim_product p on p.product_id = s.product_id
+           and (case when o.order_time is null then p.is_current
+                     else o.order_time >= p.valid_from and o.order_time < p.valid_to end)
+     order by s.order_id, s.order_item_id, p.valid_from desc nulls last
      on conflict (order_id, order_item_id) do update set product_id = excluded.product_id,
        quantity = excluded.quantity, unit_price = excluded.unit_price, line_total = excluded.line_total,
        is_deleted = excluded.is_deleted, changed_at = excluded.changed_at, src_id = excluded.src_id,
@@ -228,25 +231,30 @@ impl Rows for SaleRows {
 
     fn write<'a>(&'a self, w: &'a Writer<'a>) -> BoxFuture<'a, Result<u64, tokio_postgres::Error>> {
         Box::pin(async move {
-            let r = self.0.sorted();
-            let (del, at, src) = versions(&r, |x| (x.is_deleted, x.version));
-            let (scope, orders) = Scope::of_ids(r.iter().map(|x| x.order_id));
-            let params: [&(dyn ToSql + Sync); 10] = [
-                &col(&r, |x| x.order_item_id),
-                &col(&r, |x| x.order_id),
-                &col(&r, |x| x.product_id),
-                &col(&r, |x| x.quantity),
-                &col(&r, |x| x.unit_price),
-                &col(&r, SaleRow::line_total),
-                &del,
-                &at,
-                &src,
-                &orders,
-            ];
-            w.tx.execute(w.scoped(UPSERT, scope), &params).await?;
+            let parts = w.split(TARGETS[0].name, self.0.sorted(), |x| x.order_id);
+            try_join_all(parts.iter().map(|(landing, r)| land(w, *landing, r))).await?;
             Ok(0)
         })
     }
+}
+
+/// Write the lines `r` as `landing` says.
+async fn land(w: &Writer<'_>, landing: Landing, r: &[&SaleRow]) -> Result<u64, tokio_postgres::Error> {
+    let (del, at, src) = versions(r, |x| (x.is_deleted, x.version));
+    let (scope, orders) = Scope::of_ids(r.iter().map(|x| x.order_id));
+    let params: [&(dyn ToSql + Sync); 10] = [
+        &col(r, |x| x.order_item_id),
+        &col(r, |x| x.order_id),
+        &col(r, |x| x.product_id),
+        &col(r, |x| x.quantity),
+        &col(r, |x| x.unit_price),
+        &col(r, SaleRow::line_total),
+        &del,
+        &at,
+        &src,
+        &orders,
+    ];
+    w.tx.execute(w.form(UPSERT, scope, landing), &params).await
 }
 
 #[cfg(test)]

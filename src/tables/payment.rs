@@ -3,7 +3,7 @@
 //! customer.
 
 use chrono::{DateTime, Utc};
-use futures_util::future::BoxFuture;
+use futures_util::future::{try_join_all, BoxFuture};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tokio_postgres::{
@@ -14,8 +14,8 @@ use tokio_postgres::{
 use super::{
     date_key,
     row::{col, guard, time_key, versions, Latest},
-    Check, DimKeys, Placement, Read, Retire, RowVersion, Rows, Scope, SnapshotRead, Source, Stage, Step, Table, Target,
-    Touched, TransformError, Violation, Writer,
+    Check, DimKeys, Landing, Placement, Read, Retire, RowVersion, Rows, Scope, SnapshotRead, Source, Stage, Step,
+    Table, Target, Touched, TransformError, Violation, Writer,
 };
 use crate::{
     change::{to_json, ChangeRow, DecodeError},
@@ -206,24 +206,29 @@ impl Rows for PaymentRows {
 
     fn write<'a>(&'a self, w: &'a Writer<'a>) -> BoxFuture<'a, Result<u64, tokio_postgres::Error>> {
         Box::pin(async move {
-            let r = self.0.sorted();
-            let (del, at, src) = versions(&r, |x| (x.is_deleted, x.version));
-            let (scope, orders) = Scope::of_ids(r.iter().map(|x| x.order_id));
-            let params: [&(dyn ToSql + Sync); 11] = [
-                &col(&r, |x| x.payment_id),
-                &col(&r, |x| x.order_id),
-                &col(&r, |x| x.amount),
-                &col(&r, |x| x.method.as_str()),
-                &col(&r, |x| x.paid_at),
-                &col(&r, |x| date_key(x.paid_at)),
-                &col(&r, |x| time_key(x.paid_at)),
-                &del,
-                &at,
-                &src,
-                &orders,
-            ];
-            w.tx.execute(w.scoped(UPSERT, scope), &params).await?;
+            let parts = w.split(TARGETS[0].name, self.0.sorted(), |x| x.order_id);
+            try_join_all(parts.iter().map(|(landing, r)| land(w, *landing, r))).await?;
             Ok(0)
         })
     }
+}
+
+/// Write the payments `r` as `landing` says.
+async fn land(w: &Writer<'_>, landing: Landing, r: &[&PaymentRow]) -> Result<u64, tokio_postgres::Error> {
+    let (del, at, src) = versions(r, |x| (x.is_deleted, x.version));
+    let (scope, orders) = Scope::of_ids(r.iter().map(|x| x.order_id));
+    let params: [&(dyn ToSql + Sync); 11] = [
+        &col(r, |x| x.payment_id),
+        &col(r, |x| x.order_id),
+        &col(r, |x| x.amount),
+        &col(r, |x| x.method.as_str()),
+        &col(r, |x| x.paid_at),
+        &col(r, |x| date_key(x.paid_at)),
+        &col(r, |x| time_key(x.paid_at)),
+        &del,
+        &at,
+        &src,
+        &orders,
+    ];
+    w.tx.execute(w.form(UPSERT, scope, landing), &params).await
 }

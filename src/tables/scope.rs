@@ -10,7 +10,7 @@
 //! ([`Scope::of`]). The sink prepares both forms ([`Scope::expand`]).
 
 /// How `$n` names the batch's orders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Scope {
     /// `$n` lists the orders.
     List,

@@ -149,3 +149,26 @@ fn the_range_form_differs_from_the_list_form_only_in_its_filters() {
     }
     assert_eq!(scoped, 6, "three fact upserts and their header updates read the batch's orders");
 }
+
+#[test]
+fn the_order_facts_upserts_have_an_append_form_cut_before_their_conflict_clause() {
+    let mut appendable = Vec::new();
+    for table in ALL {
+        for sql in table.statements() {
+            let Some(append) = super::append::append_form(sql) else { continue };
+            appendable.push(table.targets()[0].name);
+            assert!(sql.starts_with(append), "{sql}");
+            assert!(!append.contains(" on conflict") && !append.contains(" where t."), "{append}");
+            assert!(normalize(&sql[append.len()..]).starts_with("on conflict (order_id"), "{sql}");
+        }
+    }
+    assert_eq!(appendable, ["fact_orders", "fact_sales", "fact_payments", "fact_feedback"]);
+}
+
+#[test]
+fn a_line_binds_its_product_version_by_one_join_keeping_the_latest_match() {
+    let sql = statements().into_iter().find(|(name, _)| name == "fact_sales #0").unwrap().1;
+    assert!(!sql.contains(" lateral "), "{sql}");
+    assert!(sql.contains("select distinct on (s.order_id, s.order_item_id) "), "{sql}");
+    assert!(sql.contains(" order by s.order_id, s.order_item_id, p.valid_from desc nulls last on conflict "), "{sql}");
+}

@@ -4,7 +4,9 @@
 //! Order matters: dimensions first, then inferred members for the keys facts reference that no
 //! dimension row of the batch provides, then `fact_orders` (whose header the other facts copy),
 //! then the other facts, sent back to back. Every upsert carries a version guard: an older change
-//! never overwrites a newer one, and a row a snapshot job loaded overwrites whatever is there.
+//! never overwrites a newer one, and a row a snapshot job loaded overwrites whatever is there;
+//! rows of orders above what their fact table holds are appended instead (`crate::tables`'s
+//! `append`: nothing there can conflict with them).
 
 use futures_util::future::try_join_all;
 use tokio_postgres::{types::ToSql, Client, Row, Statement, Transaction};
@@ -12,7 +14,7 @@ use tokio_postgres::{types::ToSql, Client, Row, Statement, Transaction};
 use super::WarehouseBatch;
 use crate::{
     rollups::{Delta, Touched},
-    tables::{Dim, DimKeys, PerDim, Stage, Statements, Writer, ALL},
+    tables::{high_water_sql, Dim, DimKeys, HighWater, PerDim, Stage, Statements, Writer, ALL},
 };
 
 /// What a write did, for metrics.
@@ -39,6 +41,8 @@ pub(crate) struct Sink {
     inferred: Statement,
     /// Which keys have no member yet ([`absent_sql`]).
     absent: Statement,
+    /// The order facts' high-water marks ([`high_water_sql`]).
+    high_water: Statement,
     /// The rollups' delta; none when they are not maintained (`CDC_ROLLUPS=off`).
     rollups: Option<Delta>,
 }
@@ -48,11 +52,12 @@ impl Sink {
     pub(crate) async fn prepare(client: &Client, rollups: bool) -> Result<Self, tokio_postgres::Error> {
         let inferred = client.prepare(&inferred_sql()).await?;
         let absent = client.prepare(&absent_sql()).await?;
+        let high_water = client.prepare(&high_water_sql()).await?;
         let rollups = match rollups {
             true => Some(Delta::prepare(client).await?),
             false => None,
         };
-        Ok(Sink { statements: Statements::prepare(client).await?, inferred, absent, rollups })
+        Ok(Sink { statements: Statements::prepare(client).await?, inferred, absent, high_water, rollups })
     }
 
     /// Whether the rollups are maintained.
@@ -72,16 +77,22 @@ impl Sink {
         for (_, rows) in tables().filter(|(stage, _)| matches!(stage, Stage::Dimension { .. })) {
             stats.product_versions += rows.write(&w).await?;
         }
-        stats.inferred = self.write_inferred(tx, batch).await?;
+        // Sent back to back: one wait for both (boxed: the daemon's future stays small).
+        let (inferred, marks) =
+            futures_util::try_join!(Box::pin(self.write_inferred(tx, batch)), HighWater::read(tx, &self.high_water))?;
+        stats.inferred = inferred;
         let mut touched = Touched::default();
         let rollups = self.rollups.as_ref().filter(|_| batch.moves_rollups);
         if rollups.is_some() {
             batch.rows.iter().for_each(|rows| rows.touched(&mut touched));
         }
         let before = match rollups {
-            Some(delta) if !touched.is_empty() => Some(delta.before(tx, &touched).await?),
+            Some(delta) if !touched.is_empty() => {
+                Some(delta.before(tx, &touched, marks.above_all(&touched.orders)).await?)
+            }
             _ => None,
         };
+        let w = w.with_marks(marks);
         // The facts go out back to back (one wait instead of one per table) and run in the order
         // they are sent: orders first ([`ALL`] lists them first), so the others find theirs.
         try_join_all(tables().filter(|(stage, _)| !matches!(stage, Stage::Dimension { .. })).map(|(_, r)| r.write(&w)))

@@ -133,7 +133,7 @@ pub(super) async fn add_day(olap: &mut Client, orders: i64) -> Result<(), BenchE
     let tx = olap.transaction().await?;
     let last: i32 = tx.query_one("select coalesce(max(order_id), 0) from fact_orders", &[]).await?.get(0);
     let touched = rollups::Touched::default();
-    let before = delta.before(&tx, &touched).await?;
+    let before = delta.before(&tx, &touched, false).await?;
     tx.execute(ORDERS, &[&((orders / 365).max(1) as i32), &1.0f64, &1.0f64]).await?;
     for sql in DETAILS {
         tx.execute(sql, &[&last]).await?;
