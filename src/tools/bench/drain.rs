@@ -110,7 +110,7 @@ pub(super) async fn run(
         Figure::new("what maintaining the rollups costs (share of throughput)", rollups_cost, "x"),
     ];
     let mut goals = vec![
-        Goal::new("ratio >= 0.6", ratio >= 0.6),
+        Goal::new("ratio >= 0.65", ratio >= 0.65),
         Goal::new(">= 100k change rows/s", main.change_rows_per_s >= 100_000.0),
         Goal::new("peak RSS <= 64 MiB", main.peak_rss_mib <= 64.0),
         Goal::new("verify clean after the drain", main.verify_clean),

@@ -85,7 +85,7 @@ pub(super) async fn run(
         ratio,
         ratio_of: "source rows/s / COPY rows/s".into(),
         goals: vec![
-            Goal::new("ratio >= 0.5", ratio >= 0.5),
+            Goal::new("ratio >= 0.6", ratio >= 0.6),
             Goal::new("peak RSS <= 64 MiB", run.peak_rss_mib <= 64.0),
             Goal::new("verify clean after the snapshot", run.verify_clean),
         ],
