@@ -118,17 +118,34 @@ impl From<dead_letter::DeadLetterError> for ApplyError {
     }
 }
 
+/// Who writes through an [`Applier`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Writes {
+    /// The daemon: its units run one at a time, so new rows may be appended (`crate::tables`'s
+    /// `append`).
+    Daemon,
+    /// A `dlq replay`, beside a running daemon: every row is merged (the upsert, as always).
+    Beside,
+}
+
 /// The apply step on one warehouse connection: the sink's statements prepared on it.
 pub(crate) struct Applier {
     sink: Sink,
 }
 
 impl Applier {
-    /// Prepare the sink on `client`; it moves the rollups with the facts when they hold them
-    /// (`cdc_offset.rollups_built`).
+    /// Prepare the sink on `client` for the daemon, the warehouse's one writer of new facts; it
+    /// moves the rollups with the facts when they hold them (`cdc_offset.rollups_built`).
     pub(crate) async fn prepare(client: &Client) -> Result<Self, ApplyError> {
+        Self::prepare_as(client, Writes::Daemon).await
+    }
+
+    /// Prepare the sink on `client` as `writes` says.
+    async fn prepare_as(client: &Client, writes: Writes) -> Result<Self, ApplyError> {
         let rollups = crate::rollups::built(client).await.map_err(ApplyError::db("reading the rollups' state"))?;
-        Ok(Applier { sink: Sink::prepare(client, rollups).await.map_err(ApplyError::db("preparing the sink"))? })
+        let appends = writes == Writes::Daemon;
+        let sink = Sink::prepare(client, rollups, appends).await.map_err(ApplyError::db("preparing the sink"))?;
+        Ok(Applier { sink })
     }
 
     /// Whether it moves the rollups with the facts.

@@ -7,10 +7,13 @@
 //! initial snapshot, the live stream's new orders) is nearly all appends; status changes and
 //! resyncs are merges.
 //!
-//! Why it is exact: the daemon is the warehouse's only writer (one active daemon, its batches one
-//! at a time), and the mark is read in the batch's own transaction (or savepoint), so nothing can
-//! add a row above it before the batch commits. Were that ever broken, the insert would fail on
-//! the primary key — loudly, never a row written twice.
+//! Why it is exact: only the daemon appends (one active daemon, its units one at a time; the two
+//! connections of a snapshot job load different tables), and the mark is read in the unit's own
+//! transaction (or savepoint), so no other appender can add a row above it before the unit
+//! commits. A `dlq replay` beside the daemon only merges. Should it insert a key the daemon is
+//! appending at that moment, the append fails on the primary key (SQLSTATE 23505), the unit is
+//! written again under savepoints (`crate::apply`), reads the marks again and merges: nothing is
+//! lost or written twice.
 
 use std::collections::HashMap;
 

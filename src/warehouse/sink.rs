@@ -45,11 +45,14 @@ pub(crate) struct Sink {
     high_water: Statement,
     /// The rollups' delta; none when they are not maintained (`CDC_ROLLUPS=off`).
     rollups: Option<Delta>,
+    /// Whether rows above the high-water marks are appended (only by the daemon).
+    appends: bool,
 }
 
 impl Sink {
-    /// Prepare every statement on `client`; `rollups`: whether batches move the rollups.
-    pub(crate) async fn prepare(client: &Client, rollups: bool) -> Result<Self, tokio_postgres::Error> {
+    /// Prepare every statement on `client`; `rollups`: whether batches move the rollups;
+    /// `appends`: whether new rows are appended (see [`HighWater`]).
+    pub(crate) async fn prepare(client: &Client, rollups: bool, appends: bool) -> Result<Self, tokio_postgres::Error> {
         let inferred = client.prepare(&inferred_sql()).await?;
         let absent = client.prepare(&absent_sql()).await?;
         let high_water = client.prepare(&high_water_sql()).await?;
@@ -57,7 +60,7 @@ impl Sink {
             true => Some(Delta::prepare(client).await?),
             false => None,
         };
-        Ok(Sink { statements: Statements::prepare(client).await?, inferred, absent, high_water, rollups })
+        Ok(Sink { statements: Statements::prepare(client).await?, inferred, absent, high_water, rollups, appends })
     }
 
     /// Whether the rollups are maintained.
@@ -78,8 +81,13 @@ impl Sink {
             stats.product_versions += rows.write(&w).await?;
         }
         // Sent back to back: one wait for both (boxed: the daemon's future stays small).
-        let (inferred, marks) =
-            futures_util::try_join!(Box::pin(self.write_inferred(tx, batch)), HighWater::read(tx, &self.high_water))?;
+        let marks = async {
+            match self.appends {
+                true => HighWater::read(tx, &self.high_water).await,
+                false => Ok(HighWater::default()),
+            }
+        };
+        let (inferred, marks) = futures_util::try_join!(Box::pin(self.write_inferred(tx, batch)), marks)?;
         stats.inferred = inferred;
         let mut touched = Touched::default();
         let rollups = self.rollups.as_ref().filter(|_| batch.moves_rollups);
