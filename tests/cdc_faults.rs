@@ -2,7 +2,10 @@
 
 use std::time::Duration;
 
-use brewlytics::tools::cluster::{ClusterOptions, PrivateCluster};
+use brewlytics::{
+    db::Db,
+    tools::cluster::{ClusterOptions, PrivateCluster},
+};
 use rand::RngExt;
 
 use crate::support::{
@@ -60,6 +63,50 @@ async fn sigkill_at_random_instants_loses_and_doubles_nothing() {
     wait_caught_up(&t, Duration::from_secs(60)).await;
     drop(daemon);
     assert_exactly_once(&t).await;
+}
+
+/// Backlogs of new orders go in as appends (rows above their tables' high-water marks: batches of
+/// 1,500 changes hold ~190 orders, their lines and payments, above the 100-row threshold), the
+/// changes to older orders as merges, with batches straddling both and SIGKILLs at random
+/// instants: every fact and rollup exact, every change counted once, and no batch rejected (a row
+/// appended that was not new would fail on its key and send the batch to isolation, which would
+/// then merge it: exact, but logged).
+#[tokio::test(flavor = "multi_thread")]
+async fn appended_backlogs_mixed_with_merges_and_sigkills_lose_and_double_nothing() {
+    let t = shop_db().await;
+    let oltp = t.oltp().await;
+    let (oltp_url, olap_url) = (t.url_as(Db::Oltp, "brewlytics_cdc"), t.url_as(Db::Olap, "brewlytics_cdc"));
+    let env = [("CDC_BATCH_ROWS", "1500")];
+    let mut logs = Vec::new();
+    for _ in 0..4 {
+        let mut c = t.oltp().await;
+        let tx = c.transaction().await.unwrap();
+        for _ in 0..250 {
+            shop::random_order(&tx).await;
+        }
+        tx.commit().await.unwrap();
+        oltp.batch_execute(
+            "update orders set status = 'served' where status = 'placed' and id % 3 = 0;
+             update order_items set quantity = quantity + 1 where id % 7 = 0;
+             delete from payments where order_id % 11 = 0",
+        )
+        .await
+        .unwrap();
+        let (daemon, log) = DaemonProcess::start_logged(&oltp_url, &olap_url, &env);
+        logs.push(log);
+        let alive = rand::rng().random_range(300..1200);
+        tokio::time::sleep(Duration::from_millis(alive)).await; // the random instant of the crash
+        daemon.kill();
+    }
+    let (daemon, log) = DaemonProcess::start_logged(&oltp_url, &olap_url, &env);
+    logs.push(log);
+    wait_caught_up(&t, Duration::from_secs(90)).await;
+    drop(daemon);
+    assert!(scalar::<i64>(&t.olap().await, "select count(*) from fact_orders").await >= 1000);
+    assert_exactly_once(&t).await;
+    for log in &logs {
+        assert_eq!(log.count("WARN", "rejected by the warehouse"), 0, "{:?}", log.find("WARN", "rejected"));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
