@@ -215,7 +215,7 @@ impl<'a> Writer<'a> {
         Writer { tx, statements, high_water: HighWater::default() }
     }
 
-    /// The same writer, appending the rows above `marks`.
+    /// The same writer, appending the rows above the marks `high_water` holds.
     pub(crate) fn with_marks(self, high_water: HighWater) -> Self {
         Writer { high_water, ..self }
     }
