@@ -54,10 +54,10 @@ pub(super) fn statements(r: &Rollup) -> (String, String) {
         ),
         format!(
             "select {}, {} from {} and {fact_scope} group by {}",
-            text(fact_keys.clone()),
+            text(fact_keys),
             text(fact_values),
             r.rows(false),
-            fact_keys.join(", ")
+            r.group_exprs().join(", ")
         ),
     )
 }

@@ -177,12 +177,10 @@ fn contribution(r: &Rollup, scope: Scope) -> String {
     let measures: Vec<String> = (0..MEASURES)
         .map(|i| r.measures.get(i).map_or("0::numeric".to_string(), |(_, m)| format!("sum({m})::numeric")))
         .collect();
-    // Output positions of the keys: 1 is the rollup's name, then the integer and text slots.
-    let keys: Vec<String> = (0..r.int_keys.len())
-        .map(|i| i + 2)
-        .chain((0..r.text_keys.len()).map(|i| i + 2 + INTS))
-        .map(|p| p.to_string())
-        .collect();
+    // Output positions of the grouped keys: 1 is the rollup's name, then the integer and text slots.
+    let ints_at = r.int_keys.iter().enumerate().map(|(i, (c, _))| (i + 2, *c));
+    let texts_at = r.text_keys.iter().enumerate().map(|(i, (c, _))| (i + 2 + INTS, *c));
+    let keys: Vec<String> = ints_at.chain(texts_at).filter(|(_, c)| r.grouped(c)).map(|(p, _)| p.to_string()).collect();
     // The cardinality test has no column: the executor checks it once and skips the whole branch
     // when the batch names no order (session): a drain of orders never reads the sessions' rollups.
     let scope = match (r.by, scope) {
@@ -337,6 +335,14 @@ mod tests {
             );
             assert!(r.from.contains(" where "), "{}: `from` ends in its live rows' condition", r.table);
             assert!(r.extras.is_empty() || (r.int_keys.len() == 1 && r.text_keys.is_empty()), "{}", r.table);
+            for column in r.per_cell {
+                let (_, expr) = r.int_keys.iter().chain(r.text_keys).find(|(c, _)| c == column).unwrap();
+                assert!(
+                    r.group_exprs().iter().any(|g| expr.contains(g)),
+                    "{}.{column} is built from a grouped key",
+                    r.table
+                );
+            }
         }
     }
 
@@ -366,6 +372,9 @@ mod tests {
         assert_eq!(before.matches(" group by ").count(), ROLLUPS.len() + inner, "{before}");
         assert!(before.contains("sum(s.line_total)::numeric, 0::numeric"), "{before}");
         assert!(before.contains("= any($1::int4[]) group by 2, 3, 5 union all"), "{before}");
+        // The freshness rollup's day is per cell: grouped by minute and bucket only.
+        let freshness = before.split(" union all ").find(|b| b.contains("'rollup_freshness'")).unwrap();
+        assert!(freshness.ends_with("group by 3, 4"), "{freshness}");
     }
 
     #[test]

@@ -84,6 +84,10 @@ pub(crate) struct Rollup {
     pub day: &'static str,
     pub by: By,
     pub extras: &'static [Extra],
+    /// Key columns whose expressions are built from the other keys' expressions (a day from a
+    /// minute): they are computed once per cell, not grouped by, so a row's cell costs only the
+    /// other keys.
+    pub per_cell: &'static [&'static str],
 }
 
 /// Where a rollup's `from` filters session ids inside a derived table (the planner does not push
@@ -103,6 +107,16 @@ impl Rollup {
 
     fn key_exprs(&self) -> Vec<&'static str> {
         self.int_keys.iter().chain(self.text_keys).map(|(_, e)| *e).collect()
+    }
+
+    /// Whether key `column` is grouped by (not [`Rollup::per_cell`]).
+    fn grouped(&self, column: &str) -> bool {
+        !self.per_cell.contains(&column)
+    }
+
+    /// The expressions a `group by` of the facts names: every key but the per-cell ones.
+    fn group_exprs(&self) -> Vec<&'static str> {
+        self.int_keys.iter().chain(self.text_keys).filter(|(c, _)| self.grouped(c)).map(|(_, e)| *e).collect()
     }
 
     fn measure_columns(&self) -> Vec<&'static str> {

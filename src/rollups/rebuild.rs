@@ -25,7 +25,7 @@ pub(super) fn statements(r: &Rollup) -> [String; 2] {
             columns = columns.join(", "),
             values = values.join(", "),
             from = r.rows(false),
-            keys = keys.join(", "),
+            keys = r.group_exprs().join(", "),
         ),
     ]
 }
