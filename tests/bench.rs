@@ -29,6 +29,7 @@ fn tiny(scenario: Scenario, json: std::path::PathBuf) -> BenchOptions {
         capture_rounds: 1,
         analytics_orders: 0,
         analytics_requests: 0,
+        analytics_step: Duration::ZERO,
         scales: vec![],
         dbt_bin: "dbt".into(),
         dbt_project: "dbt".into(),
@@ -171,6 +172,9 @@ async fn the_analytics_scenario_measures_every_endpoint() {
         api_concurrency: vec![1],
         analytics_orders: 3000,
         analytics_requests: 3,
+        // Long enough that the fast cases make more than 3 requests: as many at both scales only
+        // when the scales are measured in turn.
+        analytics_step: Duration::from_millis(50),
         scales: vec![2000, 4000],
         dbt_bin: dbt,
         ..tiny(Scenario::Analytics, out.path().join("bench.json"))
@@ -185,6 +189,14 @@ async fn the_analytics_scenario_measures_every_endpoint() {
     let cases = brewlytics::analytics::bench_cases::cases(chrono::Utc::now().date_naive()).len();
     let cards =
         brewlytics::tools::metabase::Spec::load(std::path::Path::new("metabase/dashboard.json")).unwrap().cards.len();
+    // The scales are measured in turn, request by request: as many of each case at both.
+    let requests = |scale: &serde_json::Value| -> Vec<i64> {
+        let all = scale["endpoints"].as_array().unwrap().iter().chain(scale["cards"].as_array().unwrap());
+        all.map(|t| t["requests"].as_i64().unwrap()).collect()
+    };
+    assert_eq!(requests(&scales[0]), requests(&scales[1]));
+    assert!(requests(&scales[0]).iter().all(|&n| n >= 3), "{scales:?}");
+    assert!(requests(&scales[0]).iter().any(|&n| n > 3), "no case was measured for its time: {scales:?}");
     for scale in scales {
         let endpoints = scale["endpoints"].as_array().unwrap();
         assert_eq!(endpoints.len(), cases);
