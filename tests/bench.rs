@@ -75,6 +75,10 @@ async fn every_scenario_runs_at_a_tiny_scale() {
     assert!(drain.goals.iter().filter(|g| g.goal.contains("verify")).all(|g| g.met), "{:?}", drain.goals);
     assert!(figure(&report.scenarios[2], "write per batch") > 0.0, "the daemon's phases were scraped");
     assert!(figure(drain, "change rows/s with the rollups off") > 0.0);
+    // The rollups' cost comes from drains on, off, off, on.
+    assert!(figure(drain, "change rows/s, the second drain with the rollups") > 0.0);
+    assert_eq!(drain.details["run_rollups_off"].as_array().map(Vec::len), Some(2), "{}", drain.details);
+    assert!(figure(drain, "what maintaining the rollups costs").is_finite());
     let gate = &report.scenarios[5];
     assert!(figure(gate, "standby wait per window") > 0.0, "the gated daemon waited for the standby");
     for s in [&report.scenarios[1], &report.scenarios[3], &report.scenarios[4], &report.scenarios[6]] {

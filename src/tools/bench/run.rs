@@ -133,7 +133,9 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
     let mut scenarios = Vec::new();
     if wants(Scenario::Drain) {
         tracing::info!(scale = opts.scale, "bench: drain");
-        scenarios.push(drain::run(&env, opts.scale, &daemon_bin, settings, &log_dir, opts.olap_url.as_deref()).await?);
+        // Boxed: the drain's future holds its five runs' state.
+        let drain = Box::pin(drain::run(&env, opts.scale, &daemon_bin, settings, &log_dir, opts.olap_url.as_deref()));
+        scenarios.push(drain.await?);
     }
     let fresh_opts = FreshnessOptions {
         rate: opts.rate,
