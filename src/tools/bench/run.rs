@@ -133,7 +133,7 @@ pub async fn run(config: &Config, opts: &BenchOptions) -> Result<BenchReport, Be
     let mut scenarios = Vec::new();
     if wants(Scenario::Drain) {
         tracing::info!(scale = opts.scale, "bench: drain");
-        // Boxed: the drain's future holds its five runs' state.
+        // Boxed: the drain's future holds the state of its drains (four; five with --olap-url).
         let drain = Box::pin(drain::run(&env, opts.scale, &daemon_bin, settings, &log_dir, opts.olap_url.as_deref()));
         scenarios.push(drain.await?);
     }
