@@ -97,6 +97,17 @@ async fn every_scenario_runs_at_a_tiny_scale() {
     assert!(snapshot.goals.iter().filter(|g| g.goal.contains("verify")).all(|g| g.met), "{:?}", snapshot.goals);
     let capture = &report.scenarios[9];
     assert!(figure(capture, "order tps") > 0.0 && figure(capture, "order tps, ours + app events") > 0.0);
+    for protocol in ["prepared", "simple"] {
+        assert!(
+            figure(capture, &format!("tps ours / tps PgQ, {protocol} protocol")) > 0.0,
+            "ours and PgQ head to head"
+        );
+    }
+    let variants = capture.details["variants"].as_array().unwrap();
+    assert!(
+        variants.iter().all(|v| v["ratios_to_baseline"].as_array().unwrap().len() == 1),
+        "one ratio per round: {variants:?}"
+    );
     let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(written["scenarios"].as_array().map(Vec::len), Some(10));
 }

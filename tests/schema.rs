@@ -154,6 +154,16 @@ async fn money_is_exact_and_time_is_utc() {
     let time: String =
         scalar(&c, "select after->>'order_time' from cdc_orders where table_name = 'orders' and op = 'U'").await;
     assert_eq!(time, "2025-07-20T23:30:00+00:00", "rendered in UTC although the session is in Asia/Kolkata");
+    let zone: String = scalar(&c, "select current_setting('TimeZone')").await;
+    assert_eq!(zone, "Asia/Kolkata", "the session keeps its own zone after the capture");
+    // 'Etc/UTC' (the official images' default) takes the fast path and renders the same.
+    c.batch_execute("set timezone = 'Etc/UTC'; update orders set order_time = '2025-07-21 01:00:00+02'").await.unwrap();
+    let time: String = scalar(
+        &c,
+        "select after->>'order_time' from cdc_orders where table_name = 'orders' and op = 'U' order by id desc limit 1",
+    )
+    .await;
+    assert_eq!(time, "2025-07-20T23:00:00+00:00");
 }
 
 #[tokio::test(flavor = "multi_thread")]

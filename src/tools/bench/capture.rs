@@ -17,9 +17,13 @@
 //! session's ten events): `ours + app events` against `none + app events`, and what the events
 //! cost the order path (orders per second with their sessions against orders alone, both captured).
 //!
-//! The machine is shared and noisy, so each variant runs in pairs with the baseline of its
-//! workload, back to back, alternating which goes first, and its figure is the median of the
-//! per-pair ratios. Every database gets one unmeasured warm-up run first (its tables and WAL settle).
+//! The machine is shared and noisy, so each round runs every variant right beside one run of the
+//! baseline of its workload and protocol (one group each: the prepared orders `none`, `ours`,
+//! `ours + NOTIFY`, `PgQ`; the same under the simple protocol without NOTIFY; the app events
+//! `none`, `ours`), rotating each group's order from round to round so a drift of the machine
+//! falls on every member alike. A variant's figure is the median of its per-round ratios to that
+//! round's baseline; ours and PgQ divide by the same baseline run, and their head-to-head ratio is
+//! reported too. Every database gets one unmeasured warm-up run first (its tables and WAL settle).
 
 use std::time::Duration;
 
@@ -132,14 +136,14 @@ pub(super) async fn run(env: &BenchEnv, duration: Duration, rounds: usize) -> Re
         v.tps.clear();
     }
     for round in 0..rounds.max(1) {
-        for v in &mut variants {
-            let base = match (v.workload == events, v.protocol) {
-                (true, _) => &mut none_events,
-                (false, Protocol::Simple) => &mut none_simple,
-                (false, Protocol::Prepared) => &mut none,
-            };
-            let ratio = pair(base, v, duration, round % 2 == 0).await?;
-            v.ratios.push(ratio);
+        for (base, workload, protocol) in [
+            (&mut none, Workload::Orders, Protocol::Prepared),
+            (&mut none_simple, Workload::Orders, Protocol::Simple),
+            (&mut none_events, events, Protocol::Prepared),
+        ] {
+            let mut members: Vec<&mut Variant> =
+                variants.iter_mut().filter(|v| v.workload == workload && v.protocol == protocol).collect();
+            group(base, &mut members, duration, round).await?;
         }
     }
     let changes: i64 = variants[0].client.query_one("select count(*) from cdc_orders", &[]).await?.get(0);
@@ -147,16 +151,27 @@ pub(super) async fn run(env: &BenchEnv, duration: Duration, rounds: usize) -> Re
     Ok(result(Runs { none, none_events, none_simple, variants, pgq_missing: pgq, changes, leaked }, duration))
 }
 
-/// One run of `base` and one of `v`, in that order when `base_first`; returns `v`'s tps over the base's.
-async fn pair(base: &mut Variant, v: &mut Variant, duration: Duration, base_first: bool) -> Result<f64, BenchError> {
-    let (base, tps) = if base_first {
-        let base = base.run(duration).await?;
-        (base, v.run(duration).await?)
-    } else {
-        let tps = v.run(duration).await?;
-        (base.run(duration).await?, tps)
-    };
-    Ok(tps / base.max(1e-9))
+/// One run of `base` and one of each member, in an order rotated by `round`; pushes each
+/// member's tps over the base's onto its ratios.
+async fn group(
+    base: &mut Variant,
+    members: &mut [&mut Variant],
+    duration: Duration,
+    round: usize,
+) -> Result<(), BenchError> {
+    let n = members.len() + 1;
+    let mut tps = vec![0.0; n];
+    for k in 0..n {
+        let i = (k + round) % n;
+        tps[i] = match i {
+            0 => base.run(duration).await?,
+            _ => members[i - 1].run(duration).await?,
+        };
+    }
+    for (m, t) in members.iter_mut().zip(&tps[1..]) {
+        m.ratios.push(t / tps[0].max(1e-9));
+    }
+    Ok(())
 }
 
 /// Everything a capture run measured.
@@ -170,21 +185,22 @@ struct Runs {
     leaked: i64,
 }
 
-fn result(mut r: Runs, duration: Duration) -> ScenarioResult {
-    let base = median(&mut r.none.tps);
+fn result(r: Runs, duration: Duration) -> ScenarioResult {
+    let base = median(&r.none.tps);
     let mut figures = Vec::new();
     let mut ratios = Vec::new();
-    for v in r.variants.iter_mut() {
-        let (tps, ratio) = (median(&mut v.tps), median(&mut v.ratios));
+    for v in &r.variants {
+        let (tps, ratio) = (median(&v.tps), median(&v.ratios));
         figures.push(Figure::new(format!("order tps, {}", v.name), tps, "tx/s"));
-        figures.push(Figure::new(format!("fewer tx/s, {} (median pair)", v.name), (1.0 - ratio) * 100.0, "%"));
+        figures.push(Figure::new(format!("fewer tx/s, {} (median round)", v.name), (1.0 - ratio) * 100.0, "%"));
         ratios.push((v.name, ratio, tps));
     }
     let ours = ratios[0].1;
     let ratio_of = |name: &str| ratios.iter().find(|(n, ..)| *n == name).map(|r| r.1);
+    let runs_of = |name: &str| r.variants.iter().find(|v| v.name == name).map(|v| &v.tps);
     let with_events = ratios.iter().find(|(n, ..)| n.ends_with("app events")).map_or(0.0, |r| r.2);
-    figures.push(Figure::new("order tps, none + app events", median(&mut r.none_events.tps), "tx/s"));
-    figures.push(Figure::new("order tps, none (simple protocol)", median(&mut r.none_simple.tps), "tx/s"));
+    figures.push(Figure::new("order tps, none + app events", median(&r.none_events.tps), "tx/s"));
+    figures.push(Figure::new("order tps, none (simple protocol)", median(&r.none_simple.tps), "tx/s"));
     figures.push(Figure::new(
         format!("fewer orders/s with {EVENTS_PER_ORDER} app events each, both captured"),
         (1.0 - with_events / ratios[0].2.max(1e-9)) * 100.0,
@@ -201,13 +217,18 @@ fn result(mut r: Runs, duration: Duration) -> ScenarioResult {
             let goal = format!("no dearer than PgQ's capture of the same tables ({protocol} protocol)");
             goals.push(Goal::new(goal, o >= p));
         }
+        if let (Some(o), Some(p)) = (runs_of(ours), runs_of(pgq)) {
+            let head_to_head: Vec<f64> = o.iter().zip(p).map(|(o, p)| o / p.max(1e-9)).collect();
+            let name = format!("tps ours / tps PgQ, {protocol} protocol (median round)");
+            figures.push(Figure::new(name, median(&head_to_head), "x"));
+        }
     }
     ScenarioResult {
         scenario: "capture",
         figures,
         baseline: Figure::new("order tps, no capture", base, "tx/s"),
         ratio: ours,
-        ratio_of: "tps ours / tps none (median pair)".into(),
+        ratio_of: "tps ours / tps none (median round)".into(),
         goals,
         details: serde_json::json!({
             "clients": CLIENTS,
@@ -215,7 +236,7 @@ fn result(mut r: Runs, duration: Duration) -> ScenarioResult {
             "tps_none_runs": r.none.tps,
             "tps_none_events_runs": r.none_events.tps,
             "tps_none_simple_runs": r.none_simple.tps,
-            "variants": r.variants.iter().map(|v| serde_json::json!({"name": v.name, "protocol": v.protocol.name(), "tps_runs": v.tps, "pair_ratios": v.ratios})).collect::<Vec<_>>(),
+            "variants": r.variants.iter().map(|v| serde_json::json!({"name": v.name, "protocol": v.protocol.name(), "tps_runs": v.tps, "ratios_to_baseline": v.ratios})).collect::<Vec<_>>(),
             "pgq": r.pgq_missing.unwrap_or_else(|| "measured".into()),
             "change_rows_captured_ours": r.changes,
             "change_rows_captured_none_beyond_seed": r.leaked,
@@ -223,7 +244,8 @@ fn result(mut r: Runs, duration: Duration) -> ScenarioResult {
     }
 }
 
-fn median(v: &mut [f64]) -> f64 {
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
     match v.len() {
         0 => 0.0,

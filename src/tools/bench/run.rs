@@ -61,7 +61,7 @@ pub struct BenchOptions {
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     #[serde(with = "secs")]
     pub capture_step: Duration,
-    /// Pairs (baseline, variant) per capture variant.
+    /// Capture rounds: each runs every variant once, beside one run of its baseline.
     #[arg(long, default_value_t = 6)]
     pub capture_rounds: usize,
     /// Orders of the analytics scenario's year of sales (1 to 3 lines each).
