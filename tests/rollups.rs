@@ -136,13 +136,17 @@ async fn assert_rollups_exact(t: &TestDb, phase: &str) {
 
 /// Changes the writers do not make: app sessions (some of whose events arrive late, before the
 /// first one in time) placing the last order, then lines moved to that order, refunds of served
-/// orders, ratings.
+/// orders (the first and the last one in time among them: their customers' first and last served
+/// order move), ratings.
 async fn other_changes(oltp: &Client, round: usize) {
     let sql = format!(
         "update order_items set order_id = (select max(id) from orders)
          where id = (select min(id) + {round} from order_items);
          with o as (update orders set status = 'refunded'
-                    where id = (select min(id) + {round} * 3 from orders where status = 'served') returning id, total)
+                    where id in ((select min(id) + {round} * 3 from orders where status = 'served'),
+                                 (select id from orders where status = 'served' order by order_time, id limit 1),
+                                 (select id from orders where status = 'served' order by order_time desc, id desc limit 1))
+                    returning id, total)
          insert into payments (order_id, amount, method) select id, -total, 'card' from o where total > 0;
          insert into feedback (order_id, rating, comment)
          select id, 1 + id % 5, case when id % 2 = 0 then 'fine' end from orders

@@ -1,7 +1,13 @@
 //! A batch's delta: every rollup's contributions of the facts the batch may touch, read before it
 //! writes them ([`Before`]) and, in one statement after, again; each cell gets the difference
 //! ([`Delta`]). Both reads are one statement over every rollup, in one shape: the rollup's table,
-//! three integer keys, two text keys, seven measures (unused slots 0 or `''`).
+//! three integer keys, two text keys, seven measures (unused slots 0 or `''`) and two extras (the
+//! cell's minimum or maximum over the facts read; unused slots null).
+//!
+//! An extra ([`super::Extra`]) of a cell the batch only adds facts to is the value kept combined
+//! with the batch's own (`least`, `greatest`): a drain's cells never read their other facts. A
+//! cell some of whose facts the batch held before (the read before found them) has its extras
+//! recomputed from all its facts.
 //!
 //! A batch names its orders either as a list or, when they are consecutive ids, as one range
 //! ([`Scope`], as the facts' statements do).
@@ -16,6 +22,7 @@ use crate::tables::Scope;
 const INTS: usize = 3;
 const TEXTS: usize = 2;
 const MEASURES: usize = 7;
+const EXTRAS: usize = 2;
 
 /// The prepared statements of each [`Scope`], and how they are planned.
 pub(crate) struct Delta {
@@ -177,6 +184,9 @@ fn contribution(r: &Rollup, scope: Scope) -> String {
     let measures: Vec<String> = (0..MEASURES)
         .map(|i| r.measures.get(i).map_or("0::numeric".to_string(), |(_, m)| format!("sum({m})::numeric")))
         .collect();
+    let extras: Vec<String> = (0..EXTRAS)
+        .map(|i| r.extras.get(i).map_or("null::timestamptz".to_string(), |e| format!("{}::timestamptz", e.aggregate)))
+        .collect();
     // Output positions of the grouped keys: 1 is the rollup's name, then the integer and text slots.
     let ints_at = r.int_keys.iter().enumerate().map(|(i, (c, _))| (i + 2, *c));
     let texts_at = r.text_keys.iter().enumerate().map(|(i, (c, _))| (i + 2 + INTS, *c));
@@ -188,21 +198,23 @@ fn contribution(r: &Rollup, scope: Scope) -> String {
         (By::Session(expr), _) => format!("cardinality($2::uuid[]) > 0 and {expr} = any($2::uuid[])"),
     };
     format!(
-        "select '{}'::text, {}, {}, {} from {} and {scope} group by {}",
+        "select '{}'::text, {}, {}, {}, {} from {} and {scope} group by {}",
         r.table,
         ints.join(", "),
         texts.join(", "),
         measures.join(", "),
+        extras.join(", "),
         r.rows(true),
         keys.join(", ")
     )
 }
 
-fn slots() -> (Vec<String>, Vec<String>, Vec<String>) {
+fn slots() -> (Vec<String>, Vec<String>, Vec<String>, Vec<String>) {
     (
         (1..=INTS).map(|i| format!("i{i}")).collect(),
         (1..=TEXTS).map(|i| format!("t{i}")).collect(),
         (1..=MEASURES).map(|i| format!("m{i}")).collect(),
+        (1..=EXTRAS).map(|i| format!("e{i}")).collect(),
     )
 }
 
@@ -211,7 +223,7 @@ fn contributions_sql(scope: Scope) -> String {
     ROLLUPS.iter().map(|r| contribution(r, scope)).collect::<Vec<_>>().join(" union all ")
 }
 
-/// How the [`super::Extra`] columns of the cells a batch moves are recomputed.
+/// How the [`super::Extra`] columns of the cells a batch changes (not only adds to) are recomputed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Lookups {
     /// One correlated look-up per cell (a minimum or maximum through an index: two probes).
@@ -228,11 +240,14 @@ impl Lookups {
 }
 
 /// The statement that adds `after − before` to every cell: `$1`, `$2` as above, then the
-/// columns of [`Before`] (`$3` rollup, `$4…` keys and measures).
+/// columns of [`Before`] (`$3` rollup, `$4…` keys and measures). Each cell of the delta `d` has
+/// the extras of its facts after the batch (`e1`, `e2`: one `new` row per cell) and whether the
+/// read before found some of its facts (`o`).
 fn apply_sql(lookups: Lookups, scope: Scope) -> String {
-    let (ints, texts, measures) = slots();
+    let (ints, texts, measures, extras) = slots();
     let columns: Vec<String> =
         ["r".to_string()].into_iter().chain(ints.clone()).chain(texts.clone()).chain(measures.clone()).collect();
+    let new_columns: Vec<String> = columns.iter().chain(&extras).cloned().collect();
     let types: Vec<String> = ["text[]"]
         .into_iter()
         .chain(std::iter::repeat_n("int4[]", INTS))
@@ -244,6 +259,8 @@ fn apply_sql(lookups: Lookups, scope: Scope) -> String {
     let keys: Vec<String> = ["r".to_string()].into_iter().chain(ints).chain(texts).collect();
     let negated: Vec<String> = keys.iter().cloned().chain(measures.iter().map(|m| format!("-{m}"))).collect();
     let sums: Vec<String> = measures.iter().map(|m| format!("sum({m}) as {m}")).collect();
+    let news: Vec<String> = extras.iter().map(|e| format!("max({e}) as {e}")).collect();
+    let nulls: Vec<&str> = extras.iter().map(|_| "null::timestamptz").collect();
     let moved: Vec<String> = measures.iter().map(|m| format!("sum({m}) <> 0")).collect();
     let always: Vec<String> =
         ROLLUPS.iter().filter(|r| !r.extras.is_empty()).map(|r| format!("'{}'", r.table)).collect();
@@ -254,65 +271,97 @@ fn apply_sql(lookups: Lookups, scope: Scope) -> String {
     }
     let mut sql = format!(
         "with old ({cols}) as (select * from unnest({types})),
-         new ({cols}) as ({new}),
-         d as (select {keys}, {sums} from (select * from new union all select {negated} from old) x
+         new ({new_cols}) as ({new}),
+         d as (select {keys}, {sums}, {news}, bool_or(o) as o
+               from (select *, false as o from new union all select {negated}, {nulls}, true from old) x
                group by {keys} having {moved})",
         cols = columns.join(", "),
+        new_cols = new_columns.join(", "),
         types = types.join(", "),
         new = contributions_sql(scope),
         keys = keys.join(", "),
         sums = sums.join(", "),
+        news = news.join(", "),
         negated = negated.join(", "),
+        nulls = nulls.join(", "),
     );
     for (n, r) in ROLLUPS.iter().enumerate() {
-        if lookups == Lookups::Grouped && !r.extras.is_empty() {
+        if r.extras.is_empty() {
+            sql.push_str(&format!(", u{n} as ({})", upsert(r, Cells::All)));
+            continue;
+        }
+        let grouped = (lookups == Lookups::Grouped).then_some(n);
+        if grouped.is_some() {
             sql.push_str(&format!(", x{n} as ({})", grouped_extras(r)));
         }
-        let grouped = (lookups == Lookups::Grouped && !r.extras.is_empty()).then_some(n);
-        sql.push_str(&format!(", u{n} as ({})", upsert(r, grouped)));
+        sql.push_str(&format!(", u{n} as ({})", upsert(r, Cells::Recomputed(grouped))));
+        sql.push_str(&format!(", a{n} as ({})", upsert(r, Cells::Added)));
     }
     sql.push_str(" select count(*) from d");
     sql
 }
 
-/// The extras of the cells of `r` the delta moves, by one `group by` of their facts (a rollup with
-/// extras has one integer key).
+/// The extras of the cells of `r` the delta recomputes, by one `group by` of their facts (a rollup
+/// with extras has one integer key).
 fn grouped_extras(r: &Rollup) -> String {
     let key = r.int_keys[0].1;
     let aggregates: Vec<&str> = r.extras.iter().map(|e| e.aggregate).collect();
     let columns: Vec<&str> = r.extras.iter().map(|e| e.column).collect();
     format!(
-        "select {key} as k, {} from {} and {key} in (select d.i1 from d where d.r = '{}') group by 1",
+        "select {key} as k, {} from {} and {key} in (select d.i1 from d where d.r = '{}' and d.o) group by 1",
         aggregates.iter().zip(&columns).map(|(a, c)| format!("{a} as {c}")).collect::<Vec<_>>().join(", "),
         r.rows(true),
         r.table
     )
 }
 
-/// Add the delta's cells of `r` to its table; its extras looked up per cell, or from the grouped
-/// CTE `x<n>`.
-fn upsert(r: &Rollup, grouped: Option<usize>) -> String {
+/// Which of a rollup's cells an upsert writes, and how it finds their extras.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cells {
+    /// Every cell of a rollup without extras.
+    All,
+    /// The cells some of whose facts the batch held before: extras looked up per cell, or from the
+    /// grouped CTE `x<n>`.
+    Recomputed(Option<usize>),
+    /// The cells the batch only adds facts to: extras combined with the batch's (`d.e1`, …).
+    Added,
+}
+
+/// Add the delta's `cells` of `r` to its table.
+fn upsert(r: &Rollup, cells: Cells) -> String {
     let key_cols = r.key_columns();
     let measure_cols = r.measure_columns();
     let extra_cols: Vec<&str> = r.extras.iter().map(|e| e.column).collect();
     let ints = (1..=r.int_keys.len()).map(|i| format!("d.i{i}"));
     let texts = (1..=r.text_keys.len()).map(|i| format!("d.t{i}"));
     let measures = (1..=r.measures.len()).map(|i| format!("d.m{i}"));
-    let lookups = r.extras.iter().map(|e| match grouped {
-        Some(_) => format!("x.{}", e.column),
-        None => e.lookup.to_string(),
+    let lookups = r.extras.iter().enumerate().map(|(i, e)| match cells {
+        Cells::Recomputed(Some(_)) => format!("x.{}", e.column),
+        Cells::Recomputed(None) => e.lookup.to_string(),
+        Cells::All | Cells::Added => format!("d.e{}", i + 1),
     });
     let values: Vec<String> = ints.chain(texts).chain(measures).chain(lookups).collect();
     let added = measure_cols.iter().map(|c| format!("{c} = t.{c} + excluded.{c}"));
-    let recomputed = extra_cols.iter().map(|c| format!("{c} = excluded.{c}"));
+    let extras = r.extras.iter().map(|e| match cells {
+        Cells::Added => format!("{c} = {}(t.{c}, excluded.{c})", e.combine, c = e.column),
+        Cells::All | Cells::Recomputed(_) => format!("{c} = excluded.{c}", c = e.column),
+    });
     let stamps = ["updated_at = excluded.updated_at".to_string(), "updated_xid = excluded.updated_xid".to_string()];
-    let set: Vec<String> = added.chain(recomputed).chain(stamps).collect();
+    let set: Vec<String> = added.chain(extras).chain(stamps).collect();
     let columns: Vec<&str> = key_cols.iter().chain(&measure_cols).chain(&extra_cols).copied().collect();
     format!(
         "insert into {table} as t ({columns}, updated_at, updated_xid)
-         select {values}, now(), pg_current_xact_id() from d {join}where d.r = '{table}'
+         select {values}, now(), pg_current_xact_id() from d {join}where d.r = '{table}'{which}
          on conflict ({keys}) do update set {set}",
-        join = grouped.map_or(String::new(), |n| format!("left join x{n} x on x.k = d.i1 ")),
+        join = match cells {
+            Cells::Recomputed(Some(n)) => format!("left join x{n} x on x.k = d.i1 "),
+            _ => String::new(),
+        },
+        which = match cells {
+            Cells::All => "",
+            Cells::Recomputed(_) => " and d.o",
+            Cells::Added => " and not d.o",
+        },
         table = r.table,
         columns = columns.join(", "),
         values = values.join(", "),
@@ -329,7 +378,10 @@ mod tests {
     fn every_rollup_fits_the_common_shape() {
         for r in &ROLLUPS {
             assert!(
-                r.int_keys.len() <= INTS && r.text_keys.len() <= TEXTS && r.measures.len() <= MEASURES,
+                r.int_keys.len() <= INTS
+                    && r.text_keys.len() <= TEXTS
+                    && r.measures.len() <= MEASURES
+                    && r.extras.len() <= EXTRAS,
                 "{}",
                 r.table
             );
@@ -351,13 +403,25 @@ mod tests {
         let sql = apply_sql(Lookups::Correlated, Scope::List);
         assert!(sql.starts_with("with old (r, i1, i2, i3, t1, t2, m1, m2, m3, m4, m5, m6, m7) as (select * from unnest($3::text[], $4::int4[]"), "{sql}");
         assert!(sql.contains("$15::numeric[]") && !sql.contains("$16"), "{sql}");
-        assert_eq!(sql.matches("insert into rollup_").count(), ROLLUPS.len());
+        let with_extras = ROLLUPS.iter().filter(|r| !r.extras.is_empty()).count();
+        assert_eq!(sql.matches("insert into rollup_").count(), ROLLUPS.len() + with_extras, "two for extras");
         assert!(sql.contains("r in ('rollup_customers') or sum(m1) <> 0"), "{sql}");
         assert!(sql.contains("orders = t.orders + excluded.orders"), "{sql}");
+        assert!(sql.contains("max(e1) as e1, max(e2) as e2, bool_or(o) as o"), "{sql}");
+        assert!(sql.contains("select *, false as o from new union all"), "{sql}");
+        // Cells the batch held facts of: recomputed; the others: the kept value and the batch's.
+        assert!(sql.contains("where d.r = 'rollup_customers' and d.o"), "{sql}");
         assert!(sql.contains("first_order_at = excluded.first_order_at"), "{sql}");
+        assert!(sql.contains("where d.r = 'rollup_customers' and not d.o"), "{sql}");
+        assert!(sql.contains("first_order_at = least(t.first_order_at, excluded.first_order_at)"), "{sql}");
+        assert!(sql.contains("last_order_at = greatest(t.last_order_at, excluded.last_order_at)"), "{sql}");
         let grouped = apply_sql(Lookups::Grouped, Scope::List);
         assert!(
             grouped.contains("x5 as (select o.customer_key as k, min(o.order_time) as first_order_at"),
+            "{grouped}"
+        );
+        assert!(
+            grouped.contains("(select d.i1 from d where d.r = 'rollup_customers' and d.o) group by 1"),
             "{grouped}"
         );
         assert!(
@@ -371,6 +435,8 @@ mod tests {
         let inner: usize = ROLLUPS.iter().map(|r| r.from.matches(" group by ").count()).sum();
         assert_eq!(before.matches(" group by ").count(), ROLLUPS.len() + inner, "{before}");
         assert!(before.contains("sum(s.line_total)::numeric, 0::numeric"), "{before}");
+        assert!(before.contains("min(o.order_time)::timestamptz, max(o.order_time)::timestamptz from"), "{before}");
+        assert_eq!(before.matches("null::timestamptz, null::timestamptz from").count(), ROLLUPS.len() - 1);
         assert!(before.contains("= any($1::int4[]) group by 2, 3, 5 union all"), "{before}");
         // The freshness rollup's day is per cell: grouped by minute and bucket only.
         let freshness = before.split(" union all ").find(|b| b.contains("'rollup_freshness'")).unwrap();

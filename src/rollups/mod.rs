@@ -54,13 +54,19 @@ pub(crate) enum By {
     Session(&'static str),
 }
 
-/// A column recomputed from the facts instead of added to (a minimum, a maximum).
+/// A column that is not a sum (a minimum, a maximum). A batch that only adds facts to a cell
+/// combines the value kept with its own facts' value; a batch that changes or removes some of the
+/// cell's facts has it recomputed from all of them.
 #[derive(Debug)]
 pub(crate) struct Extra {
     pub column: &'static str,
-    /// Its aggregate over the facts of one cell (the rebuild and the check).
+    /// Its aggregate over the facts of one cell (the rebuild, the check and a batch's own facts).
     pub aggregate: &'static str,
-    /// The same for the cell whose keys are `d.i1`, `d.i2`, … (the delta): a lookup through an index.
+    /// How the value kept and a batch's value combine (`least` for a minimum, `greatest` for a
+    /// maximum).
+    pub combine: &'static str,
+    /// The aggregate for the cell whose keys are `d.i1`, `d.i2`, … (a recomputation in the delta):
+    /// a lookup through an index.
     pub lookup: &'static str,
 }
 

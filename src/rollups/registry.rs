@@ -104,12 +104,14 @@ pub(crate) static ROLLUPS: [Rollup; 10] = [
             Extra {
                 column: "first_order_at",
                 aggregate: "min(o.order_time)",
+                combine: "least",
                 lookup: "(select min(x.order_time) from fact_orders x
                           where x.customer_key = d.i1 and x.status = 'served' and not x.is_deleted)",
             },
             Extra {
                 column: "last_order_at",
                 aggregate: "max(o.order_time)",
+                combine: "greatest",
                 lookup: "(select max(x.order_time) from fact_orders x
                           where x.customer_key = d.i1 and x.status = 'served' and not x.is_deleted)",
             },
