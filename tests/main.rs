@@ -22,3 +22,4 @@ mod snapshot;
 mod snapshot_faults;
 mod tls;
 mod up;
+mod writers;

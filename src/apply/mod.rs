@@ -25,7 +25,7 @@ pub use replay::{replay, ReplayReport};
 
 use crate::{
     change::{ChangeRow, Op},
-    db::{classify, ErrorKind},
+    db::{classify, ErrorKind, Writer},
     dead_letter::{self, DeadLetter},
     tables::{Read, Source},
     telemetry::{self, Chain},
@@ -118,16 +118,6 @@ impl From<dead_letter::DeadLetterError> for ApplyError {
     }
 }
 
-/// Who writes through an [`Applier`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Writes {
-    /// The daemon: its units run one at a time, so new rows may be appended (`crate::tables`'s
-    /// `append`).
-    Daemon,
-    /// A `dlq replay`, beside a running daemon: every row is merged (the upsert, as always).
-    Beside,
-}
-
 /// The apply step on one warehouse connection: the sink's statements prepared on it.
 pub(crate) struct Applier {
     sink: Sink,
@@ -137,14 +127,13 @@ impl Applier {
     /// Prepare the sink on `client` for the daemon, the warehouse's one writer of new facts; it
     /// moves the rollups with the facts when they hold them (`cdc_offset.rollups_built`).
     pub(crate) async fn prepare(client: &Client) -> Result<Self, ApplyError> {
-        Self::prepare_as(client, Writes::Daemon).await
+        Self::prepare_as(client, Writer::Daemon).await
     }
 
-    /// Prepare the sink on `client` as `writes` says.
-    async fn prepare_as(client: &Client, writes: Writes) -> Result<Self, ApplyError> {
+    /// Prepare the sink on `client` for `writer`.
+    async fn prepare_as(client: &Client, writer: Writer) -> Result<Self, ApplyError> {
         let rollups = crate::rollups::built(client).await.map_err(ApplyError::db("reading the rollups' state"))?;
-        let appends = writes == Writes::Daemon;
-        let sink = Sink::prepare(client, rollups, appends).await.map_err(ApplyError::db("preparing the sink"))?;
+        let sink = Sink::prepare(client, rollups, writer).await.map_err(ApplyError::db("preparing the sink"))?;
         Ok(Applier { sink })
     }
 

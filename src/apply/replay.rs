@@ -25,7 +25,7 @@ pub struct ReplayReport {
 /// Replay pending dead letters (one, with `id`); `oltp` gives snapshot rows as they are now.
 pub async fn replay(olap: &mut Client, oltp: &Client, id: Option<i64>) -> Result<ReplayReport, ApplyError> {
     db::citus::tune_session(olap).await.map_err(ApplyError::db("preparing the warehouse session"))?;
-    let applier = Applier::prepare_as(olap, super::Writes::Beside).await?;
+    let applier = Applier::prepare_as(olap, db::Writer::Replay).await?;
     let mut tx = olap.transaction().await.map_err(ApplyError::db("beginning a replay"))?;
     let rows = tx
         .query(

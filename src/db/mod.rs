@@ -12,12 +12,15 @@ mod embedded;
 mod migrate;
 mod roles;
 pub mod tls;
+mod writers;
 
 pub(crate) use classify::{classify, ErrorKind};
 pub(crate) use connect::connect_target;
 pub use connect::{connect, connect_dsn, connect_raw, pool, reader_pool, Stream};
 pub use migrate::migrate;
 pub use roles::apply_roles;
+pub(crate) use writers::Writer;
+pub use writers::WRITERS_LOCK;
 
 use crate::config::ConfigError;
 pub use crate::config::Db;

@@ -30,8 +30,10 @@ pub(super) fn statements(r: &Rollup) -> [String; 2] {
     ]
 }
 
-/// Rebuild every rollup from the facts in `tx`, and record that they are built.
+/// Rebuild every rollup from the facts in `tx`, and record that they are built. The daemon does
+/// it: it shares the writers' lock (`crate::db`'s `writers`), so no replay's delta is in flight.
 pub(crate) async fn rebuild(tx: &Transaction<'_>) -> Result<(), tokio_postgres::Error> {
+    crate::db::Writer::Daemon.lock(tx).await?;
     for r in &ROLLUPS {
         for sql in statements(r) {
             tx.batch_execute(&sql).await?;

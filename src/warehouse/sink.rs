@@ -1,6 +1,10 @@
 //! The sink: writes one [`WarehouseBatch`] inside the caller's transaction, each table's rows with
 //! its own bulk statements (arrays through `unnest`), never a round trip per row.
 //!
+//! Every write first takes the warehouse's writers' lock (`crate::db`'s `writers`): the daemon's
+//! units share it, a `dlq replay` takes it alone, so no replay commits between a unit's reads and
+//! its writes.
+//!
 //! Order matters: dimensions first, then inferred members for the keys facts reference that no
 //! dimension row of the batch provides, then `fact_orders` (whose header the other facts copy),
 //! then the other facts, sent back to back. Every upsert carries a version guard: an older change
@@ -13,8 +17,9 @@ use tokio_postgres::{types::ToSql, Client, Row, Statement, Transaction};
 
 use super::WarehouseBatch;
 use crate::{
+    db::{Writer, WRITERS_LOCK},
     rollups::{Delta, Touched},
-    tables::{high_water_sql, Dim, DimKeys, HighWater, PerDim, Stage, Statements, Writer, ALL},
+    tables::{high_water_sql, Dim, DimKeys, HighWater, PerDim, Stage, Statements, Writer as TableWriter, ALL},
 };
 
 /// What a write did, for metrics.
@@ -45,14 +50,15 @@ pub(crate) struct Sink {
     high_water: Statement,
     /// The rollups' delta; none when they are not maintained (`CDC_ROLLUPS=off`).
     rollups: Option<Delta>,
-    /// Whether rows above the high-water marks are appended (only by the daemon).
-    appends: bool,
+    /// Who writes: only the daemon appends the rows above the high-water marks.
+    writer: Writer,
+    /// Takes the writers' lock as `writer` does.
+    lock: Statement,
 }
 
 impl Sink {
-    /// Prepare every statement on `client`; `rollups`: whether batches move the rollups;
-    /// `appends`: whether new rows are appended (see [`HighWater`]).
-    pub(crate) async fn prepare(client: &Client, rollups: bool, appends: bool) -> Result<Self, tokio_postgres::Error> {
+    /// Prepare every statement on `client`; `rollups`: whether batches move the rollups.
+    pub(crate) async fn prepare(client: &Client, rollups: bool, writer: Writer) -> Result<Self, tokio_postgres::Error> {
         let inferred = client.prepare(&inferred_sql()).await?;
         let absent = client.prepare(&absent_sql()).await?;
         let high_water = client.prepare(&high_water_sql()).await?;
@@ -60,7 +66,8 @@ impl Sink {
             true => Some(Delta::prepare(client).await?),
             false => None,
         };
-        Ok(Sink { statements: Statements::prepare(client).await?, inferred, absent, high_water, rollups, appends })
+        let lock = client.prepare(writer.lock_sql()).await?;
+        Ok(Sink { statements: Statements::prepare(client).await?, inferred, absent, high_water, rollups, writer, lock })
     }
 
     /// Whether the rollups are maintained.
@@ -74,7 +81,8 @@ impl Sink {
         tx: &Transaction<'_>,
         batch: &WarehouseBatch,
     ) -> Result<WriteStats, tokio_postgres::Error> {
-        let w = Writer::new(tx, &self.statements);
+        tx.execute(&self.lock, &[&WRITERS_LOCK]).await?;
+        let w = TableWriter::new(tx, &self.statements);
         let tables = || ALL.iter().map(|t| t.stage()).zip(&batch.rows).filter(|(_, rows)| !rows.is_empty());
         let mut stats = WriteStats::default();
         for (_, rows) in tables().filter(|(stage, _)| matches!(stage, Stage::Dimension { .. })) {
@@ -82,7 +90,7 @@ impl Sink {
         }
         // Sent back to back: one wait for both (boxed: the daemon's future stays small).
         let marks = async {
-            match self.appends {
+            match self.writer == Writer::Daemon {
                 true => HighWater::read(tx, &self.high_water).await,
                 false => Ok(HighWater::default()),
             }
