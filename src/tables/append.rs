@@ -78,6 +78,15 @@ impl HighWater {
         }
     }
 
+    /// Whether `table` may hold rows of `order`: not when the order lies above its mark (or the
+    /// table is empty); always when no mark was read.
+    pub(crate) fn may_hold(&self, table: &str, order: i32) -> bool {
+        match self.0.get(table) {
+            Some(mark) => Some(order) <= *mark,
+            None => true,
+        }
+    }
+
     /// `rows` of `table` split by how they land: those whose order lies above the table's mark
     /// appended (when there are at least [`MIN_APPEND`] of them), the others merged; empty parts
     /// left out.
@@ -136,6 +145,14 @@ mod tests {
         // Too few above the mark: one statement merges them all.
         let few = [1001, 5];
         assert_eq!(marks.split("fact_sales", few.iter().collect(), |r| *r), [(Landing::Merge, vec![&1001, &5])]);
+    }
+
+    #[test]
+    fn a_table_may_hold_an_order_up_to_its_mark_and_any_without_one() {
+        let marks = HighWater(HashMap::from([("fact_sales", Some(1000)), ("fact_orders", None)]));
+        assert!(marks.may_hold("fact_sales", 1000) && !marks.may_hold("fact_sales", 1001));
+        assert!(!marks.may_hold("fact_orders", 1), "an empty table holds nothing");
+        assert!(marks.may_hold("fact_payments", 5000), "no mark read: anything");
     }
 
     #[test]

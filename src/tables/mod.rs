@@ -242,11 +242,19 @@ impl<'a> Writer<'a> {
     }
 
     /// Copy the header of `order_ids` (ascending, distinct) onto the rows of every fact that
-    /// belongs to orders.
+    /// belongs to orders, for the orders it may hold rows of: none above its high-water mark. Those
+    /// rows can only come later in this unit (which copies the header as it writes them): no one
+    /// else writes the facts meanwhile (`crate::db`'s `writers`; a snapshot job loads its orders
+    /// before their lines, payments and ratings).
     pub(crate) async fn refresh_headers(&self, order_ids: &[i32]) -> Result<(), tokio_postgres::Error> {
-        let (scope, orders) = Scope::of(order_ids.to_vec());
         for table in ALL {
             if let Stage::Fact { headers: Some(sql) } = table.stage() {
+                let name = table.targets()[0].name;
+                let held: Vec<i32> = order_ids.iter().copied().filter(|&o| self.high_water.may_hold(name, o)).collect();
+                if held.is_empty() {
+                    continue;
+                }
+                let (scope, orders) = Scope::of(held);
                 self.tx.execute(self.form(sql, scope, Landing::Merge), &[&orders]).await?;
             }
         }
