@@ -27,6 +27,9 @@ pub async fn replay(olap: &mut Client, oltp: &Client, id: Option<i64>) -> Result
     db::citus::tune_session(olap).await.map_err(ApplyError::db("preparing the warehouse session"))?;
     let applier = Applier::prepare_as(olap, db::Writer::Replay).await?;
     let mut tx = olap.transaction().await.map_err(ApplyError::db("beginning a replay"))?;
+    // Before its letters' row locks: a batch that holds the lock may be waiting for one of them
+    // (dead-lettering the same change again); taken in the other order, the two would deadlock.
+    db::Writer::Replay.lock(&tx).await.map_err(ApplyError::db("taking the writers' lock"))?;
     let rows = tx
         .query(
             "select id, source_id, coalesce(txid, 0), coalesce(table_name, ''), coalesce(op, ''), coalesce(row_id, 0),

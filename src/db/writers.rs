@@ -1,7 +1,8 @@
 //! Who writes the warehouse at once. The daemon's units (stream batches, a snapshot job's chunks
 //! on its two connections, the rollups' rebuild) **share** the writers' lock; a `dlq replay` takes
 //! it **alone**. Each takes it at the start of its write, in its transaction, and keeps it until
-//! that commits or rolls back.
+//! that commits or rolls back; a replay takes it before anything else it locks (its letters), as
+//! a batch does, so the two never wait for each other in opposite orders.
 //!
 //! Why: a unit moves the rollups by what the facts of its orders contribute before its writes and
 //! after them, two statements apart (`crate::rollups`). Under read committed, a replay that
