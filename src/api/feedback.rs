@@ -4,7 +4,8 @@
 //! * Only orders the customer received can be rated: `served`, and `refunded` (it was served
 //!   first; a refund is often the reason for a low rating). A `placed` or `cancelled` order is 409.
 //! * One rating per order (`feedback.order_id` is unique): a second one is 409, never an update.
-//! * An unknown order is 404; a rating outside 1–5 or a longer comment is 422 naming the field.
+//! * An unknown order is 404; a rating outside 1–5, a longer comment or one with a NUL character
+//!   is 422 naming the field.
 //! * A comment is trimmed; an empty one is stored as none.
 //!
 //! The check and the insert are one statement, so a failed request writes nothing.
@@ -71,6 +72,10 @@ pub(super) async fn create(
 fn validate(body: NewFeedback) -> ApiResult<(i32, Option<String>)> {
     if !(1..=5).contains(&body.rating) {
         return Err(ApiError::invalid("rating", format!("rating must be an integer from 1 to 5, got {}", body.rating)));
+    }
+    if body.comment.as_ref().is_some_and(|c| c.contains('\0')) {
+        // PostgreSQL's text cannot hold NUL: refused here, not by the insert (a 500).
+        return Err(ApiError::invalid("comment", "comment must not contain NUL characters".to_string()));
     }
     let comment = body.comment.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
     if comment.as_ref().is_some_and(|c| c.chars().count() > MAX_COMMENT) {

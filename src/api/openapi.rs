@@ -201,7 +201,7 @@ fn schemas() -> Value {
         "Health": obj(&["status"], json!({ "status": text })),
         "NewFeedback": obj(&["rating"], json!({
             "rating": { "type": "integer", "minimum": 1, "maximum": 5 },
-            "comment": { "type": "string", "maxLength": 500, "nullable": true },
+            "comment": { "type": "string", "maxLength": 500, "pattern": "^[^\\x00]*$", "nullable": true },
         })),
         "NewEvents": {
             "type": "object", "required": ["session_id", "store_id", "events"], "additionalProperties": false,

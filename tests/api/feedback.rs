@@ -78,6 +78,7 @@ async fn bad_ratings_and_comments_are_422_naming_the_field_and_write_nothing() {
         (json!({"comment": "no rating"}), "rating"),
         (json!({"rating": 3, "comment": long}), "comment"),
         (json!({"rating": 3, "comment": 7}), "comment"),
+        (json!({"rating": 3, "comment": "a\u{0}b"}), "comment"),
     ] {
         let (status, answer) = api.post(&path, body.clone()).await;
         assert_eq!((status, field(&answer)), (422, Some(expected)), "{body} -> {answer}");
