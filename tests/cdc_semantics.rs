@@ -55,6 +55,79 @@ async fn sales_bind_to_the_product_version_valid_at_order_time() {
     assert_eq!(shape, vec![(false, false, true), (true, true, false)], "closed old version; active is type 1");
 }
 
+/// A backlog of new orders is appended (no `ON CONFLICT`, no header update afterwards): every line
+/// and payment must still carry exactly the keys its order got, and each line the product version
+/// valid at its order time, through a price change, an inferred customer, orders without an
+/// employee and status changes in the backlog.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backlog_of_new_orders_carries_the_headers_its_orders_got() {
+    let t = shop_db().await;
+    let daemon = InProcessDaemon::start(&t.config);
+    wait_caught_up(&t, Duration::from_secs(10)).await;
+    daemon.stop().await;
+    let oltp = t.oltp().await;
+    // A customer whose own change is lost: the unit infers its member before the facts.
+    oltp.batch_execute("insert into customers (id, name, email) values (500, 'Late', 'late@example.com')")
+        .await
+        .unwrap();
+    oltp.batch_execute("delete from cdc_orders where table_name = 'customers' and row_id = 500").await.unwrap();
+    for i in 0..300 {
+        if i == 150 {
+            oltp.batch_execute("update products set price = 4.20 where id = 2").await.unwrap();
+        }
+        let customer = if i % 10 == 0 { 500 } else { 1 + i % 20 };
+        shop::place_order(&oltp, customer, 1 + i % 2, &[(2, 1), (3 + i % 4, 2)]).await;
+    }
+    oltp.batch_execute(
+        "update orders set status = 'served' where id % 3 = 0;
+         update orders set employee_id = null where id % 7 = 0;",
+    )
+    .await
+    .unwrap();
+    let daemon = InProcessDaemon::start(&t.config);
+    wait_caught_up(&t, Duration::from_secs(20)).await;
+    daemon.stop().await;
+    let olap = t.olap().await;
+    let count = |sql: &'static str| {
+        let olap = &olap;
+        async move { scalar::<i64>(olap, sql).await }
+    };
+    let unlike_order = count(
+        "select count(*) from fact_sales f join fact_orders o using (order_id)
+         where (f.date_key, f.time_key, f.store_key, f.customer_key, f.employee_key, f.order_status, f.order_time)
+               is distinct from (o.date_key, o.time_key, o.store_key, o.customer_key, o.employee_key, o.status, o.order_time)",
+    );
+    assert_eq!(unlike_order.await, 0, "every line carries its order's header");
+    let payments = count(
+        "select count(*) from fact_payments f join fact_orders o using (order_id)
+         where (f.store_key, f.customer_key) is distinct from (o.store_key, o.customer_key)",
+    );
+    assert_eq!(payments.await, 0, "every payment carries its order's store and customer");
+    let versions = count(
+        "select count(*) from fact_sales f join dim_product p using (product_key)
+         where not (f.order_time >= p.valid_from and f.order_time < p.valid_to)",
+    );
+    assert_eq!(versions.await, 0, "every line binds the version valid at its order time");
+    assert_eq!(count("select count(distinct product_key) from fact_sales where product_id = 2").await, 2);
+    let unknown = count(
+        "select count(*) from fact_sales where store_key = 0 or customer_key = 0 or product_key = 0
+                                          or order_status = 'placed' and order_id % 3 = 0",
+    );
+    assert_eq!(unknown.await, 0, "no unknown member, and the status each order ended with");
+    let inferred = count(
+        "select count(*) from fact_sales f join dim_customer c using (customer_key)
+         where c.customer_id = 500 and c.is_inferred",
+    );
+    assert_eq!(inferred.await, 60, "the inferred customer's 30 orders, two lines each");
+    assert_eq!(count("select count(*) from fact_sales where employee_key = 0").await, 2 * (300 / 7));
+    // The customer's own row arrives: the member is filled in place, and the rest agrees with OLTP.
+    oltp.batch_execute("update customers set name = 'Late Arrival' where id = 500").await.unwrap();
+    let daemon = InProcessDaemon::start(&t.config);
+    wait_caught_up(&t, Duration::from_secs(10)).await;
+    daemon.stop().await;
+    assert_verified(&t).await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn poison_changes_are_dead_lettered_and_the_rest_applied() {
     let t = shop_db().await;
